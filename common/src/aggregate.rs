@@ -19,7 +19,10 @@ impl Stats {
     /// Whole seconds per session, rounded down; zero without sessions.
     #[must_use]
     pub const fn average(&self) -> u64 {
-        if self.sessions == 0 { 0 } else { self.total / self.sessions }
+        match self.total.checked_div(self.sessions) {
+            Some(average) => average,
+            None => 0,
+        }
     }
 
     pub fn merge(&mut self, other: &Self) {
@@ -94,7 +97,13 @@ mod tests {
 
     fn session(start: i64, segments: &[(u64, u8)], nonce: u32) -> ClosedSession {
         let t0 = Timestamp::new(start).unwrap();
-        let mut s = OpenSession::new(SessionId::new(t0, nonce), Id::new(1), Id::new(2), Id::new(3), Flags::NONE);
+        let mut s = OpenSession::new(
+            SessionId::new(t0, nonce),
+            Id::new(1),
+            Id::new(2),
+            Id::new(3),
+            Flags::NONE,
+        );
         let mut at = t0;
         for &(len, bits) in segments {
             s.set_flags(at, Flags::from_bits(bits & 0b1_1111).unwrap(), Tz::UTC);
@@ -106,8 +115,14 @@ mod tests {
     #[test]
     fn stats_of_sessions() {
         let mut agg = Aggregate::default();
-        agg.add_session(&session(1_795_000_000, &[(600, 0), (300, 2)], 1), RankingRule::default());
-        agg.add_session(&session(1_795_010_000, &[(1200, 16)], 2), RankingRule::default());
+        agg.add_session(
+            &session(1_795_000_000, &[(600, 0), (300, 2)], 1),
+            RankingRule::default(),
+        );
+        agg.add_session(
+            &session(1_795_010_000, &[(1200, 16)], 2),
+            RankingRule::default(),
+        );
         assert_eq!(agg.stats.total, 2100);
         assert_eq!(agg.stats.active, 600);
         assert_eq!(agg.stats.sessions, 2);
@@ -123,7 +138,10 @@ mod tests {
 
     #[test]
     fn window_of_days_equals_sessions_inside_it() {
-        let sessions = [session(1_795_000_000, &[(4000, 0)], 1), session(1_795_090_000, &[(100, 1)], 2)];
+        let sessions = [
+            session(1_795_000_000, &[(4000, 0)], 1),
+            session(1_795_090_000, &[(100, 1)], 2),
+        ];
         let mut by_days = Stats::default();
         let mut by_sessions = Stats::default();
         for s in &sessions {

@@ -86,7 +86,7 @@ pub struct Breakdown {
 impl Breakdown {
     /// Accounts `secs` seconds spent with `flags`.
     pub fn add(&mut self, flags: Flags, secs: u64) {
-        let mut count = |on: bool, field: &mut u64| {
+        let count = |on: bool, field: &mut u64| {
             if on {
                 *field += secs;
             }
@@ -147,10 +147,10 @@ pub struct ClassSecs {
     #[serde(rename = "p")]
     pub plain: u64,
     /// Deafened, not alone.
-    #[serde(rename = "d")]
+    #[serde(rename = "df")]
     pub deafened: u64,
     /// Alone, not deafened.
-    #[serde(rename = "a")]
+    #[serde(rename = "al")]
     pub alone: u64,
     /// Deafened and alone.
     #[serde(rename = "b")]
@@ -159,7 +159,10 @@ pub struct ClassSecs {
 
 impl ClassSecs {
     pub fn add(&mut self, flags: Flags, secs: u64) {
-        let field = match (flags.contains(Flags::DEAFENED), flags.contains(Flags::ALONE)) {
+        let field = match (
+            flags.contains(Flags::DEAFENED),
+            flags.contains(Flags::ALONE),
+        ) {
             (false, false) => &mut self.plain,
             (true, false) => &mut self.deafened,
             (false, true) => &mut self.alone,
@@ -220,7 +223,9 @@ mod tests {
 
     #[test]
     fn flags_round_trip_and_reject_unknown_bits() {
-        let f = Flags::NONE.with(Flags::MUTED, true).with(Flags::VIDEO, true);
+        let f = Flags::NONE
+            .with(Flags::MUTED, true)
+            .with(Flags::VIDEO, true);
         assert_eq!(Flags::from_bits(f.bits()), Some(f));
         assert!(Flags::from_bits(1 << 5).is_none());
         assert!(!f.with(Flags::MUTED, false).contains(Flags::MUTED));
@@ -242,7 +247,14 @@ mod tests {
         b.add(Flags::ALONE, 7);
         assert_eq!(
             b,
-            Breakdown { muted: 15, deafened: 5, streaming: 10, video: 0, alone: 7, active: 10 }
+            Breakdown {
+                muted: 15,
+                deafened: 5,
+                streaming: 10,
+                video: 0,
+                alone: 7,
+                active: 10
+            }
         );
     }
 
@@ -255,11 +267,20 @@ mod tests {
         c.add(Flags::DEAFENED.with(Flags::ALONE, true), 4);
         assert_eq!(c.total(), 154);
         assert_eq!(c.ranked(RankingRule::default()), 100);
-        let only_deaf = RankingRule { exclude_deafened: true, exclude_alone: false };
+        let only_deaf = RankingRule {
+            exclude_deafened: true,
+            exclude_alone: false,
+        };
         assert_eq!(c.ranked(only_deaf), 130);
-        let only_alone = RankingRule { exclude_deafened: false, exclude_alone: true };
+        let only_alone = RankingRule {
+            exclude_deafened: false,
+            exclude_alone: true,
+        };
         assert_eq!(c.ranked(only_alone), 120);
-        let none = RankingRule { exclude_deafened: false, exclude_alone: false };
+        let none = RankingRule {
+            exclude_deafened: false,
+            exclude_alone: false,
+        };
         assert_eq!(c.ranked(none), 154);
         assert_eq!(c.deafened_total(), 24);
         assert_eq!(c.alone_total(), 34);

@@ -160,8 +160,14 @@ impl LocalHeatmap {
             .iter()
             .zip(self.days.iter())
             .map(|(name, &secs)| {
-                let filled = if max == 0 { 0 } else { (secs * BAR_WIDTH).div_ceil(max) };
-                let bar: String = (0..BAR_WIDTH).map(|i| if i < filled { '█' } else { '░' }).collect();
+                let filled = if max == 0 {
+                    0
+                } else {
+                    (secs * BAR_WIDTH).div_ceil(max)
+                };
+                let bar: String = (0..BAR_WIDTH)
+                    .map(|i| if i < filled { '█' } else { '░' })
+                    .collect();
                 format!("{name} {bar} {}", human_duration(secs))
             })
             .collect();

@@ -1,5 +1,6 @@
 //! Discord ids, typed. Past the parsers no id is a bare integer or string.
 
+pub use twilight_model::id::marker;
 use twilight_model::id::{
     Id,
     marker::{ApplicationMarker, ChannelMarker, GuildMarker, UserMarker},
@@ -22,7 +23,10 @@ mod tests {
 
     #[test]
     fn parses_snowflakes() {
-        assert_eq!(parse_id::<UserMarker>("80351110224678912"), Some(Id::new(80_351_110_224_678_912)));
+        assert_eq!(
+            parse_id::<UserMarker>("80351110224678912"),
+            Some(Id::new(80_351_110_224_678_912))
+        );
         assert_eq!(parse_id::<UserMarker>("0"), None);
         assert_eq!(parse_id::<UserMarker>("-1"), None);
         assert_eq!(parse_id::<UserMarker>("12a"), None);

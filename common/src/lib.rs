@@ -12,6 +12,9 @@
 //! - [`format`]: durations for humans;
 //! - [`store`]: the one DynamoDB table (see `docs/storage.md`).
 
+// Outside input never panics the process: program code has no unwrap or expect.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod aggregate;
 pub mod breakdown;
 pub mod format;
@@ -29,4 +32,5 @@ pub use breakdown::{Breakdown, ClassSecs, Flags, RankingRule};
 pub use ids::{ChannelId, GuildId, UserId};
 pub use session::{ClosedSession, OpenSession, SessionId};
 pub use settings::{GuildConfig, UserSettings};
+pub use store::{Store, StoreError};
 pub use time::Timestamp;

@@ -40,7 +40,11 @@ impl Day {
     /// The day `n` days before this one (clamped at the first representable day).
     #[must_use]
     pub fn minus_days(self, n: u64) -> Self {
-        Self(self.0.checked_sub_days(Days::new(n)).unwrap_or(NaiveDate::MIN))
+        Self(
+            self.0
+                .checked_sub_days(Days::new(n))
+                .unwrap_or(NaiveDate::MIN),
+        )
     }
 
     /// The first and last day of a window of `days` UTC days ending with the day of `now`.
@@ -297,7 +301,9 @@ pub fn split_cells(from: Timestamp, to: Timestamp, tz: Tz) -> Vec<(PeriodCell, u
 fn next_boundary(at: Timestamp, tz: Tz) -> Timestamp {
     let utc_midnight = Day::of(at).date().succ_opt().map(|d| Day(d).start());
     let local = at.to_utc().with_timezone(&tz).date_naive();
-    let next_monday = local.checked_add_days(Days::new(u64::from(7 - local.weekday().num_days_from_monday())));
+    let next_monday = local.checked_add_days(Days::new(u64::from(
+        7 - local.weekday().num_days_from_monday(),
+    )));
     let next_month = if local.month() == 12 {
         NaiveDate::from_ymd_opt(local.year() + 1, 1, 1)
     } else {
@@ -343,7 +349,14 @@ mod tests {
     fn keys(cells: &[(PeriodCell, u64)]) -> Vec<(String, String, String, u64)> {
         cells
             .iter()
-            .map(|(c, s)| (c.day.to_string(), c.week.to_string(), c.month.to_string(), *s))
+            .map(|(c, s)| {
+                (
+                    c.day.to_string(),
+                    c.week.to_string(),
+                    c.month.to_string(),
+                    *s,
+                )
+            })
             .collect()
     }
 
@@ -355,8 +368,19 @@ mod tests {
         for s in ["2026-W48", "2020-W53"] {
             assert_eq!(s.parse::<WeekKey>().unwrap().to_string(), s);
         }
-        assert_eq!("2026-11".parse::<MonthKey>().unwrap().to_string(), "2026-11");
-        for bad in ["2026-13", "2026-1", "26-11", "2026-W54", "2021-W53", "2026-02-30", "x"] {
+        assert_eq!(
+            "2026-11".parse::<MonthKey>().unwrap().to_string(),
+            "2026-11"
+        );
+        for bad in [
+            "2026-13",
+            "2026-1",
+            "26-11",
+            "2026-W54",
+            "2021-W53",
+            "2026-02-30",
+            "x",
+        ] {
             assert!(bad.parse::<MonthKey>().is_err() || bad.parse::<WeekKey>().is_err());
         }
         assert!("2021-W53".parse::<WeekKey>().is_err());
@@ -370,18 +394,44 @@ mod tests {
 
     #[test]
     fn session_inside_one_day_is_one_cell() {
-        let cells = split_cells(ts(2026, 11, 26, 10, 0, 0), ts(2026, 11, 26, 11, 30, 5), Tz::UTC);
-        assert_eq!(keys(&cells), vec![("2026-11-26".into(), "2026-W48".into(), "2026-11".into(), 5405)]);
+        let cells = split_cells(
+            ts(2026, 11, 26, 10, 0, 0),
+            ts(2026, 11, 26, 11, 30, 5),
+            Tz::UTC,
+        );
+        assert_eq!(
+            keys(&cells),
+            vec![(
+                "2026-11-26".into(),
+                "2026-W48".into(),
+                "2026-11".into(),
+                5405
+            )]
+        );
     }
 
     #[test]
     fn across_midnight_splits_days() {
-        let cells = split_cells(ts(2026, 11, 25, 23, 50, 0), ts(2026, 11, 26, 0, 20, 0), Tz::UTC);
+        let cells = split_cells(
+            ts(2026, 11, 25, 23, 50, 0),
+            ts(2026, 11, 26, 0, 20, 0),
+            Tz::UTC,
+        );
         assert_eq!(
             keys(&cells),
             vec![
-                ("2026-11-25".into(), "2026-W48".into(), "2026-11".into(), 600),
-                ("2026-11-26".into(), "2026-W48".into(), "2026-11".into(), 1200),
+                (
+                    "2026-11-25".into(),
+                    "2026-W48".into(),
+                    "2026-11".into(),
+                    600
+                ),
+                (
+                    "2026-11-26".into(),
+                    "2026-W48".into(),
+                    "2026-11".into(),
+                    1200
+                ),
             ]
         );
     }
@@ -393,12 +443,26 @@ mod tests {
         assert_eq!(
             keys(&cells),
             vec![
-                ("2026-12-31".into(), "2026-W53".into(), "2026-12".into(), 3600),
-                ("2027-01-01".into(), "2026-W53".into(), "2027-01".into(), 3600),
+                (
+                    "2026-12-31".into(),
+                    "2026-W53".into(),
+                    "2026-12".into(),
+                    3600
+                ),
+                (
+                    "2027-01-01".into(),
+                    "2026-W53".into(),
+                    "2027-01".into(),
+                    3600
+                ),
             ]
         );
         // Sunday 2026-11-29 23:30 to Monday 00:30 changes the week.
-        let cells = split_cells(ts(2026, 11, 29, 23, 30, 0), ts(2026, 11, 30, 0, 30, 0), Tz::UTC);
+        let cells = split_cells(
+            ts(2026, 11, 29, 23, 30, 0),
+            ts(2026, 11, 30, 0, 30, 0),
+            Tz::UTC,
+        );
         assert_eq!(cells[0].0.week.to_string(), "2026-W48");
         assert_eq!(cells[1].0.week.to_string(), "2026-W49");
     }
@@ -407,13 +471,32 @@ mod tests {
     fn local_boundaries_differ_from_utc_days() {
         // Europe/Berlin is UTC+1 in November: its week starts Sunday 23:00 UTC.
         let berlin: Tz = "Europe/Berlin".parse().unwrap();
-        let cells = split_cells(ts(2026, 11, 29, 22, 30, 0), ts(2026, 11, 30, 0, 30, 0), berlin);
+        let cells = split_cells(
+            ts(2026, 11, 29, 22, 30, 0),
+            ts(2026, 11, 30, 0, 30, 0),
+            berlin,
+        );
         assert_eq!(
             keys(&cells),
             vec![
-                ("2026-11-29".into(), "2026-W48".into(), "2026-11".into(), 1800),
-                ("2026-11-29".into(), "2026-W49".into(), "2026-11".into(), 3600),
-                ("2026-11-30".into(), "2026-W49".into(), "2026-11".into(), 1800),
+                (
+                    "2026-11-29".into(),
+                    "2026-W48".into(),
+                    "2026-11".into(),
+                    1800
+                ),
+                (
+                    "2026-11-29".into(),
+                    "2026-W49".into(),
+                    "2026-11".into(),
+                    3600
+                ),
+                (
+                    "2026-11-30".into(),
+                    "2026-W49".into(),
+                    "2026-11".into(),
+                    1800
+                ),
             ]
         );
     }
@@ -422,12 +505,26 @@ mod tests {
     fn half_hour_offset_zone() {
         // Asia/Kolkata is UTC+5:30: December starts 2026-11-30 18:30 UTC.
         let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
-        let cells = split_cells(ts(2026, 11, 30, 18, 0, 0), ts(2026, 11, 30, 19, 0, 0), kolkata);
+        let cells = split_cells(
+            ts(2026, 11, 30, 18, 0, 0),
+            ts(2026, 11, 30, 19, 0, 0),
+            kolkata,
+        );
         assert_eq!(
             keys(&cells),
             vec![
-                ("2026-11-30".into(), "2026-W49".into(), "2026-11".into(), 1800),
-                ("2026-11-30".into(), "2026-W49".into(), "2026-12".into(), 1800),
+                (
+                    "2026-11-30".into(),
+                    "2026-W49".into(),
+                    "2026-11".into(),
+                    1800
+                ),
+                (
+                    "2026-11-30".into(),
+                    "2026-W49".into(),
+                    "2026-12".into(),
+                    1800
+                ),
             ]
         );
     }
@@ -442,7 +539,10 @@ mod tests {
         let cells = split_cells(from, to, berlin);
         assert_eq!(cells.iter().map(|c| c.1).sum::<u64>(), from.secs_until(to));
         // The local week ends at Monday 00:00 CET = Sunday 23:00 UTC.
-        let week_change = cells.iter().position(|(c, _)| c.week.to_string() == "2026-W44").unwrap();
+        let week_change = cells
+            .iter()
+            .position(|(c, _)| c.week.to_string() == "2026-W44")
+            .unwrap();
         let secs_before: u64 = cells[..week_change].iter().map(|c| c.1).sum();
         assert_eq!(from.plus(secs_before), ts(2026, 10, 25, 23, 0, 0));
         // In spring, 2026-03-29 02:00 local does not exist; the week boundary is unaffected.
@@ -462,17 +562,29 @@ mod tests {
     #[test]
     fn window_days() {
         let (first, last) = Day::window(ts(2026, 11, 26, 10, 0, 0), 7);
-        assert_eq!((first.to_string(), last.to_string()), ("2026-11-20".into(), "2026-11-26".into()));
+        assert_eq!(
+            (first.to_string(), last.to_string()),
+            ("2026-11-20".into(), "2026-11-26".into())
+        );
     }
 
     #[test]
     fn current_periods() {
         let now = ts(2026, 11, 26, 10, 0, 0);
-        assert_eq!(PeriodKey::current(PeriodKind::Week, now, Tz::UTC).to_string(), "W2026-W48");
-        assert_eq!(PeriodKey::current(PeriodKind::Month, now, Tz::UTC).to_string(), "M2026-11");
+        assert_eq!(
+            PeriodKey::current(PeriodKind::Week, now, Tz::UTC).to_string(),
+            "W2026-W48"
+        );
+        assert_eq!(
+            PeriodKey::current(PeriodKind::Month, now, Tz::UTC).to_string(),
+            "M2026-11"
+        );
         // 2026-11-30 20:00 UTC is already December in Kolkata.
         let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
         let late = ts(2026, 11, 30, 20, 0, 0);
-        assert_eq!(PeriodKey::current(PeriodKind::Month, late, kolkata).to_string(), "M2026-12");
+        assert_eq!(
+            PeriodKey::current(PeriodKind::Month, late, kolkata).to_string(),
+            "M2026-12"
+        );
     }
 }

@@ -31,11 +31,20 @@ pub struct Present {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// End the session at `at`; the end was not observed, so it is estimated.
-    End { user: UserId, id: SessionId, at: Timestamp },
+    End {
+        user: UserId,
+        id: SessionId,
+        at: Timestamp,
+    },
     /// The member never left as far as we can tell: the session goes on.
     Keep { user: UserId, id: SessionId },
     /// Start a session now.
-    Start { user: UserId, channel: ChannelId, flags: Flags, at: Timestamp },
+    Start {
+        user: UserId,
+        channel: ChannelId,
+        flags: Flags,
+        at: Timestamp,
+    },
 }
 
 /// Decides, per user: sessions of members gone end at `last_seen` (estimated); members present
@@ -62,15 +71,29 @@ pub fn reconcile(
     for (user, session) in &open_by_user {
         match present.get(user) {
             Some(p) if p.channel == session.channel && short_gap => {
-                decisions.push(Decision::Keep { user: *user, id: session.id });
+                decisions.push(Decision::Keep {
+                    user: *user,
+                    id: session.id,
+                });
             }
-            _ => decisions.push(Decision::End { user: *user, id: session.id, at: end_at }),
+            _ => decisions.push(Decision::End {
+                user: *user,
+                id: session.id,
+                at: end_at,
+            }),
         }
     }
     for (user, p) in &present {
-        let kept = matches!(decisions.iter().find(|d| matches!(d, Decision::Keep { user: u, .. } if u == user)), Some(_));
+        let kept = decisions
+            .iter()
+            .any(|d| matches!(d, Decision::Keep { user: u, .. } if u == user));
         if !kept {
-            decisions.push(Decision::Start { user: *user, channel: p.channel, flags: p.flags, at: now });
+            decisions.push(Decision::Start {
+                user: *user,
+                channel: p.channel,
+                flags: p.flags,
+                at: now,
+            });
         }
     }
     decisions.sort_by_key(|d| match d {
@@ -92,11 +115,19 @@ mod tests {
     }
 
     fn open(user: u64, channel: u64) -> OpenRef {
-        OpenRef { user: Id::new(user), channel: Id::new(channel), id: SessionId::new(t(NOW - 3600), user as u32) }
+        OpenRef {
+            user: Id::new(user),
+            channel: Id::new(channel),
+            id: SessionId::new(t(NOW - 3600), user as u32),
+        }
     }
 
     fn present(user: u64, channel: u64) -> Present {
-        Present { user: Id::new(user), channel: Id::new(channel), flags: Flags::MUTED }
+        Present {
+            user: Id::new(user),
+            channel: Id::new(channel),
+            flags: Flags::MUTED,
+        }
     }
 
     #[test]
@@ -106,33 +137,75 @@ mod tests {
         assert_eq!(
             d,
             vec![
-                Decision::End { user: Id::new(1), id: open(1, 10).id, at: t(NOW - 100) },
-                Decision::Start { user: Id::new(2), channel: Id::new(10), flags: Flags::MUTED, at: t(NOW) },
+                Decision::End {
+                    user: Id::new(1),
+                    id: open(1, 10).id,
+                    at: t(NOW - 100)
+                },
+                Decision::Start {
+                    user: Id::new(2),
+                    channel: Id::new(10),
+                    flags: Flags::MUTED,
+                    at: t(NOW)
+                },
             ]
         );
     }
 
     #[test]
     fn stayer_keeps_session_after_short_gap() {
-        let d = reconcile(&[open(1, 10)], &[present(1, 10)], Some(t(NOW - 300)), t(NOW), 300);
-        assert_eq!(d, vec![Decision::Keep { user: Id::new(1), id: open(1, 10).id }]);
+        let d = reconcile(
+            &[open(1, 10)],
+            &[present(1, 10)],
+            Some(t(NOW - 300)),
+            t(NOW),
+            300,
+        );
+        assert_eq!(
+            d,
+            vec![Decision::Keep {
+                user: Id::new(1),
+                id: open(1, 10).id
+            }]
+        );
     }
 
     #[test]
     fn stayer_restarts_after_long_gap() {
-        let d = reconcile(&[open(1, 10)], &[present(1, 10)], Some(t(NOW - 301)), t(NOW), 300);
+        let d = reconcile(
+            &[open(1, 10)],
+            &[present(1, 10)],
+            Some(t(NOW - 301)),
+            t(NOW),
+            300,
+        );
         assert_eq!(
             d,
             vec![
-                Decision::End { user: Id::new(1), id: open(1, 10).id, at: t(NOW - 301) },
-                Decision::Start { user: Id::new(1), channel: Id::new(10), flags: Flags::MUTED, at: t(NOW) },
+                Decision::End {
+                    user: Id::new(1),
+                    id: open(1, 10).id,
+                    at: t(NOW - 301)
+                },
+                Decision::Start {
+                    user: Id::new(1),
+                    channel: Id::new(10),
+                    flags: Flags::MUTED,
+                    at: t(NOW)
+                },
             ]
         );
     }
 
     #[test]
     fn moved_member_ends_and_starts() {
-        let d = reconcile(&[open(1, 10)], &[present(1, 11)], Some(t(NOW - 5)), t(NOW), 300);
+        let d = reconcile(
+            &[open(1, 10)],
+            &[present(1, 11)],
+            Some(t(NOW - 5)),
+            t(NOW),
+            300,
+        );
         assert_eq!(d.len(), 2);
         assert!(matches!(d[0], Decision::End { .. }));
         assert!(matches!(d[1], Decision::Start { channel, .. } if channel == Id::new(11)));
@@ -148,7 +221,14 @@ mod tests {
     #[test]
     fn last_seen_in_the_future_ends_now() {
         let d = reconcile(&[open(1, 10)], &[], Some(t(NOW + 50)), t(NOW), 300);
-        assert_eq!(d, vec![Decision::End { user: Id::new(1), id: open(1, 10).id, at: t(NOW) }]);
+        assert_eq!(
+            d,
+            vec![Decision::End {
+                user: Id::new(1),
+                id: open(1, 10).id,
+                at: t(NOW)
+            }]
+        );
     }
 
     #[test]

@@ -59,7 +59,11 @@ impl FromStr for SessionId {
         if start.len() != 12 || nonce.len() != 8 {
             return Err(err());
         }
-        let start = start.parse::<i64>().ok().and_then(Timestamp::new).ok_or_else(err)?;
+        let start = start
+            .parse::<i64>()
+            .ok()
+            .and_then(Timestamp::new)
+            .ok_or_else(err)?;
         let nonce = u32::from_str_radix(nonce, 16).map_err(|_| err())?;
         Ok(Self { start, nonce })
     }
@@ -110,7 +114,13 @@ pub struct OpenSession {
 
 impl OpenSession {
     #[must_use]
-    pub fn new(id: SessionId, user: UserId, guild: GuildId, channel: ChannelId, flags: Flags) -> Self {
+    pub fn new(
+        id: SessionId,
+        user: UserId,
+        guild: GuildId,
+        channel: ChannelId,
+        flags: Flags,
+    ) -> Self {
         Self {
             id,
             user,
@@ -294,12 +304,11 @@ impl ClosedSession {
 
 /// The value for `key` in a small association list, inserted as default when missing.
 fn entry_mut<K: PartialEq, V: Default>(list: &mut Vec<(K, V)>, key: K) -> &mut V {
-    let index = match list.iter().position(|(k, _)| *k == key) {
-        Some(i) => i,
-        None => {
-            list.push((key, V::default()));
-            list.len() - 1
-        }
+    let index = if let Some(i) = list.iter().position(|(k, _)| *k == key) {
+        i
+    } else {
+        list.push((key, V::default()));
+        list.len() - 1
     };
     &mut list[index].1
 }
@@ -315,7 +324,13 @@ mod tests {
     }
 
     fn open(at: Timestamp, flags: Flags) -> OpenSession {
-        OpenSession::new(SessionId::new(at, 7), Id::new(1), Id::new(2), Id::new(3), flags)
+        OpenSession::new(
+            SessionId::new(at, 7),
+            Id::new(1),
+            Id::new(2),
+            Id::new(3),
+            flags,
+        )
     }
 
     #[test]
@@ -325,7 +340,13 @@ mod tests {
         assert_eq!(a.to_string().parse::<SessionId>().unwrap(), a);
         let b = SessionId::new(Timestamp::new(1_795_000_001).unwrap(), 0);
         assert!(a.to_string() < b.to_string());
-        for bad in ["", "1-2", "001795000000-zzzzzzzz", "-01795000000-0000002a", "001795000000_0000002a"] {
+        for bad in [
+            "",
+            "1-2",
+            "001795000000-zzzzzzzz",
+            "-01795000000-0000002a",
+            "001795000000_0000002a",
+        ] {
             assert!(bad.parse::<SessionId>().is_err(), "{bad}");
         }
     }
@@ -335,16 +356,30 @@ mod tests {
         let t0 = ts(2026, 11, 26, 10, 0, 0);
         let mut s = open(t0, Flags::NONE);
         s.set_flags(t0.plus(600), Flags::MUTED, Tz::UTC);
-        s.set_flags(t0.plus(900), Flags::MUTED.with(Flags::DEAFENED, true), Tz::UTC);
+        s.set_flags(
+            t0.plus(900),
+            Flags::MUTED.with(Flags::DEAFENED, true),
+            Tz::UTC,
+        );
         s.set_flags(t0.plus(1000), Flags::ALONE, Tz::UTC);
         let c = s.close(t0.plus(1200), Tz::UTC, false);
         assert_eq!(c.duration(), 1200);
         assert_eq!(
             c.totals,
-            Breakdown { muted: 400, deafened: 100, streaming: 0, video: 0, alone: 200, active: 900 }
+            Breakdown {
+                muted: 400,
+                deafened: 100,
+                streaming: 0,
+                video: 0,
+                alone: 200,
+                active: 900
+            }
         );
         let class = c.class_secs();
-        assert_eq!((class.plain, class.deafened, class.alone, class.both), (900, 100, 200, 0));
+        assert_eq!(
+            (class.plain, class.deafened, class.alone, class.both),
+            (900, 100, 200, 0)
+        );
     }
 
     #[test]
@@ -385,11 +420,27 @@ mod tests {
         assert_eq!(days[0].0.to_string(), "2026-11-25");
         assert_eq!(
             days[0].1,
-            DayTotals { total: 3600, active: 1800, deafened: 1800, alone: 0, sessions: 1, longest: 6300, last_active: None }
+            DayTotals {
+                total: 3600,
+                active: 1800,
+                deafened: 1800,
+                alone: 0,
+                sessions: 1,
+                longest: 6300,
+                last_active: None
+            }
         );
         assert_eq!(
             days[1].1,
-            DayTotals { total: 2700, active: 0, deafened: 2700, alone: 0, sessions: 0, longest: 0, last_active: Some(c.end) }
+            DayTotals {
+                total: 2700,
+                active: 0,
+                deafened: 2700,
+                alone: 0,
+                sessions: 0,
+                longest: 0,
+                last_active: Some(c.end)
+            }
         );
     }
 
@@ -397,12 +448,46 @@ mod tests {
     fn across_month_end_in_guild_timezone() {
         // 2026-11-30 18:00 to 19:00 UTC: December starts at 18:30 UTC in Asia/Kolkata.
         let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
-        let c = open(ts(2026, 11, 30, 18, 0, 0), Flags::NONE).close(ts(2026, 11, 30, 19, 0, 0), kolkata, false);
+        let c = open(ts(2026, 11, 30, 18, 0, 0), Flags::NONE).close(
+            ts(2026, 11, 30, 19, 0, 0),
+            kolkata,
+            false,
+        );
         let periods = c.period_totals(RankingRule::default(), kolkata);
-        let get = |k: &str| periods.iter().find(|(p, _)| p.to_string() == k).map(|(_, t)| *t).unwrap();
-        assert_eq!(get("M2026-11"), PeriodTotals { total: 1800, active: 1800, ranked: 1800, sessions: 1 });
-        assert_eq!(get("M2026-12"), PeriodTotals { total: 1800, active: 1800, ranked: 1800, sessions: 0 });
-        assert_eq!(get("W2026-W49"), PeriodTotals { total: 3600, active: 3600, ranked: 3600, sessions: 1 });
+        let get = |k: &str| {
+            periods
+                .iter()
+                .find(|(p, _)| p.to_string() == k)
+                .map(|(_, t)| *t)
+                .unwrap()
+        };
+        assert_eq!(
+            get("M2026-11"),
+            PeriodTotals {
+                total: 1800,
+                active: 1800,
+                ranked: 1800,
+                sessions: 1
+            }
+        );
+        assert_eq!(
+            get("M2026-12"),
+            PeriodTotals {
+                total: 1800,
+                active: 1800,
+                ranked: 1800,
+                sessions: 0
+            }
+        );
+        assert_eq!(
+            get("W2026-W49"),
+            PeriodTotals {
+                total: 3600,
+                active: 3600,
+                ranked: 3600,
+                sessions: 1
+            }
+        );
     }
 
     #[test]
@@ -414,10 +499,23 @@ mod tests {
         assert_eq!(days.iter().map(|d| d.1.total).sum::<u64>(), 3 * 86_400);
         assert_eq!(days.iter().map(|d| d.1.alone).sum::<u64>(), 3 * 86_400);
         assert_eq!(days.iter().map(|d| d.1.active).sum::<u64>(), 0);
-        assert_eq!(c.heatmap_buckets().iter().map(|b| b.1).sum::<u64>(), 3 * 86_400);
-        let periods = c.period_totals(RankingRule { exclude_deafened: true, exclude_alone: false }, Tz::UTC);
+        assert_eq!(
+            c.heatmap_buckets().iter().map(|b| b.1).sum::<u64>(),
+            3 * 86_400
+        );
+        let periods = c.period_totals(
+            RankingRule {
+                exclude_deafened: true,
+                exclude_alone: false,
+            },
+            Tz::UTC,
+        );
         // Thursday to Sunday: one week, one month, ranked counts alone time under this rule.
         assert_eq!(periods.len(), 2);
-        assert!(periods.iter().all(|(_, p)| p.ranked == 3 * 86_400 && p.active == 0));
+        assert!(
+            periods
+                .iter()
+                .all(|(_, p)| p.ranked == 3 * 86_400 && p.active == 0)
+        );
     }
 }

@@ -55,8 +55,14 @@ mod tests {
 
     #[test]
     fn timezones_parse_leniently() {
-        assert_eq!(parse_timezone("Europe/Berlin"), Some(chrono_tz::Europe::Berlin));
-        assert_eq!(parse_timezone(" asia/kolkata "), Some(chrono_tz::Asia::Kolkata));
+        assert_eq!(
+            parse_timezone("Europe/Berlin"),
+            Some(chrono_tz::Europe::Berlin)
+        );
+        assert_eq!(
+            parse_timezone(" asia/kolkata "),
+            Some(chrono_tz::Asia::Kolkata)
+        );
         assert_eq!(parse_timezone("Mars/Olympus"), None);
         assert_eq!(parse_timezone(""), None);
     }

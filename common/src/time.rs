@@ -118,6 +118,9 @@ mod tests {
 
     #[test]
     fn displays_iso() {
-        assert_eq!(Timestamp::new(86_400).unwrap().to_string(), "1970-01-02T00:00:00Z");
+        assert_eq!(
+            Timestamp::new(86_400).unwrap().to_string(),
+            "1970-01-02T00:00:00Z"
+        );
     }
 }

@@ -1,0 +1,264 @@
+//! How each domain type is laid out as an item, both ways.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::codec::{Item, Reader, key, n, s};
+use super::error::StoreError;
+use super::schema::keys;
+use crate::aggregate::{Aggregate, Stats};
+use crate::breakdown::{Breakdown, Flags};
+use crate::heatmap::{BUCKETS, Heatmap};
+use crate::ids::{ChannelId, GuildId, UserId, parse_id};
+use crate::session::{CellSecs, DayTotals, OpenSession, PeriodTotals, SessionId};
+use crate::time::Timestamp;
+
+/// Breakdown attribute names, shared by open sessions, session records and all-time items.
+pub(crate) const BREAKDOWN_ATTRS: [&str; 5] = ["mu", "de", "st", "vi", "al"];
+
+pub(crate) fn breakdown_values(b: &Breakdown) -> [u64; 5] {
+    [b.muted, b.deafened, b.streaming, b.video, b.alone]
+}
+
+fn read_breakdown(r: &Reader<'_>, active_attr: &str) -> Result<Breakdown, StoreError> {
+    Ok(Breakdown {
+        muted: r.u64("mu")?,
+        deafened: r.u64("de")?,
+        streaming: r.u64("st")?,
+        video: r.u64("vi")?,
+        alone: r.u64("al")?,
+        active: r.u64(active_attr)?,
+    })
+}
+
+pub(crate) fn heatmap_attr(bucket: usize) -> String {
+    format!("h{bucket}")
+}
+
+/// The user a `U#<id>` partition key names.
+pub(crate) fn user_of(r: &Reader<'_>) -> Result<UserId, StoreError> {
+    let pk = r.string("pk")?;
+    pk.strip_prefix("U#")
+        .and_then(parse_id)
+        .ok_or_else(|| r.error("partition key is not a user"))
+}
+
+pub(crate) fn open_session_item(session: &OpenSession) -> Result<Item, StoreError> {
+    let mut item = key(keys::user(session.user), keys::open(session.guild));
+    item.insert("og".into(), s(session.guild.to_string()));
+    item.insert("ch".into(), s(session.channel.to_string()));
+    item.extend(open_session_state(session)?);
+    Ok(item)
+}
+
+/// The attributes that change while a session is open.
+pub(crate) fn open_session_state(session: &OpenSession) -> Result<Item, StoreError> {
+    let cells = serde_json::to_string(&session.cells)
+        .map_err(|e| StoreError::rejected("encode session", e.to_string()))?;
+    let mut item = Item::new();
+    item.insert("sid".into(), s(session.id.to_string()));
+    item.insert("seg".into(), n(session.seg_start.unix()));
+    item.insert("flags".into(), n(session.flags.bits()));
+    for (attr, value) in BREAKDOWN_ATTRS
+        .iter()
+        .zip(breakdown_values(&session.totals))
+    {
+        item.insert((*attr).into(), n(value));
+    }
+    item.insert("ac".into(), n(session.totals.active));
+    item.insert("cells".into(), s(cells));
+    Ok(item)
+}
+
+pub(crate) fn read_open_session(item: &Item) -> Result<OpenSession, StoreError> {
+    let r = Reader::new(item);
+    let user = user_of(&r)?;
+    let guild: GuildId = r
+        .sk_suffix(keys::OPEN_PREFIX)
+        .ok()
+        .and_then(parse_id)
+        .ok_or_else(|| r.error("sort key does not name a guild"))?;
+    let channel: ChannelId =
+        parse_id(r.string("ch")?).ok_or_else(|| r.error("ch is not a channel id"))?;
+    let id: SessionId = r.parse("sid")?;
+    let seg_start = r.timestamp("seg")?;
+    let flags = u8::try_from(r.u64("flags")?)
+        .ok()
+        .and_then(Flags::from_bits)
+        .ok_or_else(|| r.error("flags has unknown bits"))?;
+    let cells: Vec<CellSecs> =
+        serde_json::from_str(r.string("cells")?).map_err(|e| r.error(format!("cells: {e}")))?;
+    if seg_start < id.start() {
+        return Err(r.error("segment starts before the session"));
+    }
+    Ok(OpenSession {
+        id,
+        user,
+        guild,
+        channel,
+        seg_start,
+        flags,
+        totals: read_breakdown(&r, "ac")?,
+        cells,
+    })
+}
+
+/// A closed session as history shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user: UserId,
+    pub guild: GuildId,
+    pub channel: ChannelId,
+    pub end: Timestamp,
+    pub estimated: bool,
+    pub breakdown: Breakdown,
+}
+
+impl SessionRecord {
+    #[must_use]
+    pub const fn start(&self) -> Timestamp {
+        self.id.start()
+    }
+
+    #[must_use]
+    pub const fn duration(&self) -> u64 {
+        self.id.start().secs_until(self.end)
+    }
+}
+
+pub(crate) fn session_record_item(record: &SessionRecord) -> Item {
+    let mut item = key(
+        keys::user(record.user),
+        keys::session(record.guild, record.id),
+    );
+    item.insert("ch".into(), s(record.channel.to_string()));
+    item.insert("end".into(), n(record.end.unix()));
+    item.insert("est".into(), AttributeValue::Bool(record.estimated));
+    for (attr, value) in BREAKDOWN_ATTRS
+        .iter()
+        .zip(breakdown_values(&record.breakdown))
+    {
+        item.insert((*attr).into(), n(value));
+    }
+    item.insert("ac".into(), n(record.breakdown.active));
+    item
+}
+
+pub(crate) fn read_session_record(item: &Item) -> Result<SessionRecord, StoreError> {
+    let r = Reader::new(item);
+    let user = user_of(&r)?;
+    let rest = r.sk_suffix(keys::SESSION_PREFIX)?;
+    let (guild, id) = rest
+        .split_once('#')
+        .ok_or_else(|| r.error("sort key is not S#<guild>#<session>"))?;
+    let guild: GuildId =
+        parse_id(guild).ok_or_else(|| r.error("sort key does not name a guild"))?;
+    let id: SessionId = id
+        .parse()
+        .map_err(|_| r.error("sort key does not name a session"))?;
+    let end = r.timestamp("end")?;
+    if end < id.start() {
+        return Err(r.error("session ends before it starts"));
+    }
+    Ok(SessionRecord {
+        id,
+        user,
+        guild,
+        channel: parse_id(r.string("ch")?).ok_or_else(|| r.error("ch is not a channel id"))?,
+        end,
+        estimated: r.bool("est")?,
+        breakdown: read_breakdown(&r, "ac")?,
+    })
+}
+
+/// `last` holds 0 until a session has ended in the item's scope.
+fn read_last(r: &Reader<'_>) -> Result<Option<Timestamp>, StoreError> {
+    let last = r.timestamp("last")?;
+    Ok((last != Timestamp::EPOCH).then_some(last))
+}
+
+pub(crate) fn read_all_time(item: &Item) -> Result<Aggregate, StoreError> {
+    let r = Reader::new(item);
+    let mut buckets = [0u64; BUCKETS];
+    for (i, b) in buckets.iter_mut().enumerate() {
+        *b = r.sparse_u64(&heatmap_attr(i))?;
+    }
+    Ok(Aggregate {
+        stats: Stats {
+            total: r.u64("total")?,
+            active: r.u64("active")?,
+            sessions: r.u64("sessions")?,
+            longest: r.u64("longest")?,
+            last_active: read_last(&r)?,
+        },
+        breakdown: read_breakdown(&r, "active")?,
+        ranked: r.u64("ranked")?,
+        heatmap: Heatmap::from_buckets(buckets),
+    })
+}
+
+pub(crate) fn read_day(item: &Item) -> Result<DayTotals, StoreError> {
+    let r = Reader::new(item);
+    Ok(DayTotals {
+        total: r.u64("total")?,
+        active: r.u64("active")?,
+        deafened: r.u64("de")?,
+        alone: r.u64("al")?,
+        sessions: r.u64("sessions")?,
+        longest: r.u64("longest")?,
+        last_active: read_last(&r)?,
+    })
+}
+
+pub(crate) fn read_period(item: &Item) -> Result<PeriodTotals, StoreError> {
+    let r = Reader::new(item);
+    Ok(PeriodTotals {
+        total: r.u64("total")?,
+        active: r.u64("active")?,
+        ranked: r.u64("ranked")?,
+        sessions: r.u64("sessions")?,
+    })
+}
+
+/// What a leaderboard sorts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// All time in calls.
+    Total,
+    /// The guild's ranking rule (active time by default).
+    Ranked,
+}
+
+impl Metric {
+    pub(crate) const fn attr(self) -> &'static str {
+        match self {
+            Self::Total => "total",
+            Self::Ranked => "ranked",
+        }
+    }
+
+    pub(crate) const fn index(self) -> &'static str {
+        match self {
+            Self::Total => super::schema::LB_TOTAL,
+            Self::Ranked => super::schema::LB_RANKED,
+        }
+    }
+}
+
+/// One line of a leaderboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaderboardEntry {
+    pub user: UserId,
+    pub secs: u64,
+}
+
+pub(crate) fn read_leaderboard_entry(
+    item: &Item,
+    metric: Metric,
+) -> Result<LeaderboardEntry, StoreError> {
+    let r = Reader::new(item);
+    Ok(LeaderboardEntry {
+        user: user_of(&r)?,
+        secs: r.u64(metric.attr())?,
+    })
+}

@@ -1,0 +1,463 @@
+//! Session writes: start, flag changes, end. Each is conditional, so a replay or a duplicate
+//! is reported as already applied and changes nothing.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
+
+use super::Store;
+use super::codec::{Item, Reader, key, n, s};
+use super::error::{StoreError, classify, is_condition_failure};
+use super::expr::Expr;
+use super::items::{
+    BREAKDOWN_ATTRS, SessionRecord, breakdown_values, heatmap_attr, open_session_item,
+    open_session_state, read_open_session, session_record_item, user_of,
+};
+use super::schema::{OPEN_BY_GUILD, keys};
+use crate::ids::{GuildId, UserId, parse_id};
+use crate::period::{Day, PeriodKey};
+use crate::reconcile::OpenRef;
+use crate::session::{ClosedSession, DayTotals, OpenSession, PeriodTotals};
+use crate::settings::GuildConfig;
+
+/// DynamoDB's limit on items in one transaction.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Attempts when a concurrent change moved a `longest` value between our read and our write.
+const LONGEST_ATTEMPTS: usize = 5;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartOutcome {
+    Started,
+    /// This very session is already open: a replay.
+    AlreadyStarted,
+    /// The user opted out; nothing was stored.
+    OptedOut,
+    /// Another session of this user in this guild is open. The caller must end it first.
+    Conflict(Box<OpenSession>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    Updated,
+    /// The session is no longer open, or a later change was already applied.
+    Stale,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndOutcome {
+    Ended,
+    /// The session was not open (already ended, never started, or deleted): nothing changed.
+    AlreadyEnded,
+}
+
+/// The per-item cancellation codes of a cancelled transaction, if that is what failed.
+fn cancellation_codes<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<String>> {
+    match err.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(e) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None").to_owned())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn failed_condition(codes: &[String], index: usize) -> bool {
+    codes
+        .get(index)
+        .is_some_and(|c| c == "ConditionalCheckFailed")
+}
+
+impl Store {
+    fn table_name(&self) -> String {
+        self.table.as_str().to_owned()
+    }
+
+    /// Opens a session, in one transaction with a check that the user has not opted out.
+    pub async fn start_session(&self, session: &OpenSession) -> Result<StartOutcome, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(self.table_name())
+            .set_key(Some(key(keys::user(session.user), keys::SETTINGS)))
+            .condition_expression("attribute_not_exists(#o) OR #o = :no")
+            .expression_attribute_names("#o", "optout")
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .build()
+            .map_err(|e| StoreError::rejected("start session", e.to_string()))?;
+        let put = Put::builder()
+            .table_name(self.table_name())
+            .set_item(Some(open_session_item(session)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::rejected("start session", e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        let Err(err) = result else {
+            return Ok(StartOutcome::Started);
+        };
+        match cancellation_codes(&err) {
+            Some(codes) if failed_condition(&codes, 0) => Ok(StartOutcome::OptedOut),
+            Some(codes) if failed_condition(&codes, 1) => {
+                match self.open_session(session.user, session.guild).await? {
+                    Some(open) if open.id == session.id => Ok(StartOutcome::AlreadyStarted),
+                    Some(open) => Ok(StartOutcome::Conflict(Box::new(open))),
+                    None => Err(StoreError::Unavailable {
+                        op: "start session",
+                        message: "the open session changed during the start; try again".into(),
+                    }),
+                }
+            }
+            _ => Err(classify("start session", err)),
+        }
+    }
+
+    /// Writes what an open session has accounted so far (after a flag change). Conditional on
+    /// the same session being open and no later change having been written.
+    pub async fn update_session(&self, session: &OpenSession) -> Result<UpdateOutcome, StoreError> {
+        let mut e = Expr::new();
+        for (attr, value) in open_session_state(session)? {
+            if attr != "sid" {
+                e.set(&attr, value);
+            }
+        }
+        let (sid, seg) = (e.name("sid"), e.name("seg"));
+        let sid_value = e.value(s(session.id.to_string()));
+        let seg_value = e.value(n(session.seg_start.unix()));
+        e.condition(format!("{sid} = {sid_value} AND {seg} <= {seg_value}"));
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(
+                keys::user(session.user),
+                keys::open(session.guild),
+            )))
+            .set_update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(UpdateOutcome::Updated),
+            Err(err) if is_condition_failure(&err) => Ok(UpdateOutcome::Stale),
+            Err(err) => Err(classify("update session", err)),
+        }
+    }
+
+    /// Ends a session: one transaction removes the open item (on condition that it is this
+    /// session), records the session, and adds it to the all-time, day, week and month items.
+    /// `on_leaderboards` is false when the user is opting out.
+    pub async fn end_session(
+        &self,
+        session: &ClosedSession,
+        config: &GuildConfig,
+        on_leaderboards: bool,
+    ) -> Result<EndOutcome, StoreError> {
+        let days = session.day_totals();
+        let periods = session.period_totals(config.rule, config.timezone);
+        if 3 + days.len() + periods.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::rejected(
+                "end session",
+                format!(
+                    "session {} spans {} days, more than one transaction can record",
+                    session.id,
+                    days.len()
+                ),
+            ));
+        }
+        for _ in 0..LONGEST_ATTEMPTS {
+            let items = self
+                .end_items(session, config, on_leaderboards, &days, &periods)
+                .await?;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            let Err(err) = result else {
+                return Ok(EndOutcome::Ended);
+            };
+            match cancellation_codes(&err) {
+                Some(codes) if failed_condition(&codes, 0) => return Ok(EndOutcome::AlreadyEnded),
+                // A `longest` moved under us (a concurrent delete): read again and retry.
+                Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed") => {}
+                _ => return Err(classify("end session", err)),
+            }
+        }
+        Err(StoreError::Unavailable {
+            op: "end session",
+            message: "aggregates kept changing during the end; try again".into(),
+        })
+    }
+
+    /// The transaction that ends `session`, with `longest` conditions from a fresh read.
+    async fn end_items(
+        &self,
+        session: &ClosedSession,
+        config: &GuildConfig,
+        on_leaderboards: bool,
+        days: &[(Day, DayTotals)],
+        periods: &[(PeriodKey, PeriodTotals)],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let user_pk = keys::user(session.user);
+        let start_day = Day::of(session.start());
+        let (all_longest, day_longest) = tokio::try_join!(
+            self.read_longest(&user_pk, keys::all_time(session.guild)),
+            self.read_longest(&user_pk, keys::day(session.guild, start_day)),
+        )?;
+        let mut items = vec![
+            self.delete_open_item(session)?,
+            self.put_record_item(session)?,
+        ];
+        items.push(
+            self.update_item(&user_pk, keys::all_time(session.guild), |e| {
+                let class = session.class_secs();
+                e.add("total", n(session.duration()))
+                    .add("active", n(session.totals.active))
+                    .add("ranked", n(class.ranked(config.rule)))
+                    .add("sessions", n(1));
+                for (attr, value) in BREAKDOWN_ATTRS
+                    .iter()
+                    .zip(breakdown_values(&session.totals))
+                {
+                    e.add(attr, n(value));
+                }
+                for (bucket, secs) in session.heatmap_buckets() {
+                    e.add(&heatmap_attr(bucket), n(secs));
+                }
+                e.set("last", n(session.end.unix()));
+                if on_leaderboards {
+                    e.set("lb", s(keys::leaderboard(session.guild, PeriodKey::All)));
+                }
+                keep_longest(e, all_longest, session.duration());
+            })?,
+        );
+        for (day, t) in days {
+            items.push(
+                self.update_item(&user_pk, keys::day(session.guild, *day), |e| {
+                    e.add("total", n(t.total))
+                        .add("active", n(t.active))
+                        .add("de", n(t.deafened))
+                        .add("al", n(t.alone))
+                        .add("sessions", n(t.sessions));
+                    if *day == start_day {
+                        keep_longest(e, day_longest, t.longest);
+                    } else {
+                        e.set_if_missing("longest", n(0));
+                    }
+                    match t.last_active {
+                        Some(last) => e.set("last", n(last.unix())),
+                        None => e.set_if_missing("last", n(0)),
+                    };
+                })?,
+            );
+        }
+        for (period, t) in periods {
+            items.push(
+                self.update_item(&user_pk, keys::period(session.guild, *period), |e| {
+                    e.add("total", n(t.total))
+                        .add("active", n(t.active))
+                        .add("ranked", n(t.ranked))
+                        .add("sessions", n(t.sessions));
+                    if on_leaderboards {
+                        e.set("lb", s(keys::leaderboard(session.guild, *period)));
+                    }
+                })?,
+            );
+        }
+        Ok(items)
+    }
+
+    async fn read_longest(&self, pk: &str, sk: String) -> Result<Option<u64>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .projection_expression("pk, sk, longest")
+            .send()
+            .await
+            .map_err(|e| classify("read longest", e))?;
+        match out.item {
+            Some(item) if item.contains_key("longest") => {
+                Reader::new(&item).u64("longest").map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn delete_open_item(&self, session: &ClosedSession) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(self.table_name())
+            .set_key(Some(key(
+                keys::user(session.user),
+                keys::open(session.guild),
+            )))
+            .condition_expression("#sid = :sid")
+            .expression_attribute_names("#sid", "sid")
+            .expression_attribute_values(":sid", s(session.id.to_string()))
+            .build()
+            .map_err(|e| StoreError::rejected("end session", e.to_string()))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    fn put_record_item(&self, session: &ClosedSession) -> Result<TransactWriteItem, StoreError> {
+        let record = SessionRecord {
+            id: session.id,
+            user: session.user,
+            guild: session.guild,
+            channel: session.channel,
+            end: session.end,
+            estimated: session.estimated,
+            breakdown: session.totals,
+        };
+        let put = Put::builder()
+            .table_name(self.table_name())
+            .set_item(Some(session_record_item(&record)))
+            .build()
+            .map_err(|e| StoreError::rejected("end session", e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn update_item(
+        &self,
+        pk: &str,
+        sk: String,
+        build: impl FnOnce(&mut Expr),
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut e = Expr::new();
+        build(&mut e);
+        let update = Update::builder()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk, sk)))
+            .set_update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .build()
+            .map_err(|e| StoreError::rejected("end session", e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The open session of a user in a guild (strongly consistent read).
+    pub async fn open_session(
+        &self,
+        user: UserId,
+        guild: GuildId,
+    ) -> Result<Option<OpenSession>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(keys::user(user), keys::open(guild))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("get open session", e))?;
+        out.item.as_ref().map(read_open_session).transpose()
+    }
+
+    /// Every open session of a user, in every guild.
+    pub async fn open_sessions_of_user(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<OpenSession>, StoreError> {
+        let items = self
+            .query_prefix(&keys::user(user), keys::OPEN_PREFIX, true)
+            .await?;
+        items.iter().map(read_open_session).collect()
+    }
+
+    /// The open sessions of a guild, from the sparse index (eventually consistent: a session
+    /// opened a moment ago may be missing).
+    pub async fn open_sessions_of_guild(&self, guild: GuildId) -> Result<Vec<OpenRef>, StoreError> {
+        let mut refs = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(self.table_name())
+                .index_name(OPEN_BY_GUILD)
+                .key_condition_expression("og = :g")
+                .expression_attribute_values(":g", s(guild.to_string()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("query open sessions", e))?;
+            for item in out.items() {
+                let r = Reader::new(item);
+                refs.push(OpenRef {
+                    user: user_of(&r)?,
+                    channel: parse_id(r.string("ch")?)
+                        .ok_or_else(|| r.error("ch is not a channel id"))?,
+                    id: r.parse("sid")?,
+                });
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(refs),
+            }
+        }
+    }
+
+    /// Every item of partition `pk` whose sort key starts with `prefix`, all pages.
+    pub(crate) async fn query_prefix(
+        &self,
+        pk: &str,
+        prefix: &str,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(self.table_name())
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(consistent);
+            query = if prefix.is_empty() {
+                query.key_condition_expression("pk = :pk")
+            } else {
+                query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            let out = query
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+/// Keeps `longest` the maximum of all sessions: set it when this one is longer than what was
+/// read, on condition that it has not grown since; otherwise require that it is still at least
+/// this long (so a concurrent delete is noticed and the end is retried).
+fn keep_longest(e: &mut Expr, current: Option<u64>, duration: u64) {
+    let name = e.name("longest");
+    let value = e.value(n(duration));
+    if current.is_none_or(|c| duration > c) {
+        e.set("longest", n(duration));
+        e.condition(format!("attribute_not_exists({name}) OR {name} <= {value}"));
+    } else {
+        e.condition(format!("{name} >= {value}"));
+    }
+}
