@@ -7,3 +7,6 @@
 
 pub mod dynamo;
 pub mod time;
+pub mod interactions;
+pub mod proxy;
+pub mod sidecar;
