@@ -1,1 +1,91 @@
-//! stub
+//! A fake Discord gateway for tests, fault injection, load benchmarks and the local simulator.
+//!
+//! [`FakeGateway`] listens on `127.0.0.1` (a free port) and speaks gateway v10 JSON well enough
+//! that an unmodified twilight-gateway 0.18 `Shard`, pointed at it with
+//! `ConfigBuilder::proxy_url`, connects, identifies, heartbeats, receives events, resumes and
+//! reconnects.
+//!
+//! # What it models
+//!
+//! - **Transport.** `?compress=zstd-stream` gets binary frames that are the pieces of one zstd
+//!   stream per connection, each message flushed so it decodes on arrival; no `compress` gets
+//!   text frames of plain JSON. Any path and extra query are accepted.
+//! - **Handshake and liveness.** HELLO with a configurable interval; every op 1 HEARTBEAT gets
+//!   op 11 (switch ACKs off to make the connection look zombied).
+//! - **Sessions.** IDENTIFY (token checked against an optional allow-list, close 4004 when
+//!   refused) creates a session with a random id and sequence numbers from 1, then READY (bot
+//!   user, every guild of the shard as unavailable, `resume_gateway_url` pointing back at this
+//!   server) and one `GUILD_CREATE` per guild of the shard, `shard = (guild_id >> 22) % count`.
+//!   Every dispatch gets the session's next sequence number and is kept for replay, whether or
+//!   not a connection is attached; RESUME replays what the client missed, in order, then
+//!   RESUMED, or answers `INVALID_SESSION` `false` for an unknown or ended session. A client close
+//!   with 1000 or 1001 ends its session, like on Discord.
+//! - **Guilds and voice.** Guilds with channels (text, voice, stage), an AFK channel, and who
+//!   is in voice with which flags. Scripted changes update the model and dispatch to the newest
+//!   session whose shard covers the guild, so a later IDENTIFY sees the current state in its
+//!   `GUILD_CREATE`. Outages (`GUILD_DELETE` `unavailable`) hold back voice events until the guild
+//!   comes back with a fresh `GUILD_CREATE`.
+//! - **Faults.** RECONNECT, `INVALID_SESSION` (resumable or not), close with any code, abrupt TCP
+//!   drops, refusing new connections for a while, withholding heartbeat ACKs.
+//! - **Observation.** Every frame a client sent, the life of every connection, counters, and
+//!   `wait_for*` helpers that fail with [`Error::Timeout`] instead of hanging.
+//! - **Client mistakes** never panic: bad JSON or binary frames close with 4002, unknown
+//!   opcodes 4001, payloads before IDENTIFY 4003, a second IDENTIFY 4005, a bad shard 4010,
+//!   privileged intents (when disallowed) 4014; each is recorded.
+//!
+//! # What it does not model
+//!
+//! Rate limits (no 4008, no identify concurrency or daily limit), session expiry by time, ETF
+//! and `zlib-stream` (refused with 4002), presences and members beyond those in voice, any
+//! event other than the guild and voice ones unless sent with
+//! [`FakeGateway::dispatch_raw`], and the voice servers themselves. `VOICE_STATE_UPDATE` is
+//! only sent to sessions that asked for `GUILD_VOICE_STATES`; `GUILD_CREATE` is always sent.
+//!
+//! # Layout
+//!
+//! `spec` holds what tests describe (guilds, channels, voice members), `payload` turns the model
+//! into Discord-shaped JSON, `state` is the model and the gateway rules (pure, under one lock),
+//! `server` is the network edge, `compress` the zstd stream, `record` what was observed, and
+//! `gateway` the handle.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use callstats_fake_gateway::{ChannelSpec, FakeGateway, GuildSpec, VoiceFlags, VoiceMember};
+//! use twilight_model::id::Id;
+//!
+//! # async fn example() -> Result<(), callstats_fake_gateway::Error> {
+//! let fake = FakeGateway::builder()
+//!     .heartbeat_interval(std::time::Duration::from_secs(1))
+//!     .start()
+//!     .await?;
+//! let (guild, lounge, alice) = (Id::new(1 << 22), Id::new(10), Id::new(100));
+//! fake.add_guild(
+//!     GuildSpec::new(guild, "guild")
+//!         .channel(ChannelSpec::voice(lounge, "lounge"))
+//!         .voice_member(VoiceMember::new(alice, lounge)),
+//! )?;
+//! // Point a twilight shard at `fake.url()`, then:
+//! fake.wait_for_identifies(1).await?;
+//! fake.voice_update(guild, alice, None, VoiceFlags::default())?; // alice leaves
+//! fake.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod compress;
+mod error;
+mod gateway;
+mod payload;
+mod record;
+mod server;
+mod spec;
+mod state;
+
+pub use self::{
+    error::Error,
+    gateway::{FakeGateway, FakeGatewayBuilder},
+    record::{Activity, ConnectionId, Counters, Recorded},
+    spec::{ChannelKind, ChannelSpec, GuildSpec, UserSpec, VoiceFlags, VoiceMember},
+    state::{Delivery, SessionInfo, shard_of},
+};
+pub use twilight_model::gateway::ShardId;
