@@ -93,9 +93,9 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         match accepted {
             Ok((tcp, _)) if !shared.accepting.load(Ordering::SeqCst) => {
                 // The peer sees a reset during its handshake, as with an unreachable gateway.
+                shared.with(|state| state.counters.refused += 1);
                 let _ = tcp.set_zero_linger();
                 drop(tcp);
-                shared.with(|state| state.counters.refused += 1);
             }
             Ok((tcp, _)) => {
                 tokio::spawn(serve(tcp, Arc::clone(&shared)));
