@@ -35,7 +35,9 @@
 //!
 //! # What it does not model
 //!
-//! Rate limits (no 4008, no identify concurrency or daily limit), session expiry by time, ETF
+//! Rate limits (no 4008, no identify concurrency or daily limit), session expiry by time (a
+//! session stays resumable until it is ended; only the 8 newest disconnected sessions of a shard
+//! and the last `replay_limit` dispatches of each are kept), ETF
 //! and `zlib-stream` (refused with 4002), presences and members beyond those in voice, any
 //! event other than the guild and voice ones unless sent with
 //! [`FakeGateway::dispatch_raw`], and the voice servers themselves. `VOICE_STATE_UPDATE` is

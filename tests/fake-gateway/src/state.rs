@@ -31,6 +31,9 @@ const INTENT_GUILD_VOICE_STATES: u64 = 1 << 7;
 /// `GUILD_MEMBERS`, `GUILD_PRESENCES` and `MESSAGE_CONTENT`.
 const PRIVILEGED_INTENTS: u64 = (1 << 1) | (1 << 8) | (1 << 15);
 
+/// Disconnected sessions of one shard that stay resumable; older ones are forgotten.
+const SESSIONS_KEPT_PER_SHARD: usize = 8;
+
 /// Owner of guilds whose spec names none.
 const DEFAULT_OWNER: u64 = 80_351_110_224_678_912;
 
@@ -252,8 +255,18 @@ impl State {
     pub(crate) fn close_connection(&mut self, id: ConnectionId, dropped_by_server: bool) {
         self.record(id, Activity::Disconnected { dropped_by_server });
         self.counters.disconnections += 1;
-        if let Some(conn) = self.conns.remove(&id)
-            && let Some(session) = conn.session.and_then(|s| self.sessions.get_mut(&s))
+        self.detach(id);
+        self.conns.remove(&id);
+    }
+
+    /// Stops sending a session's dispatches on a closing connection; they are buffered for a
+    /// RESUME from then on.
+    fn detach(&mut self, id: ConnectionId) {
+        if let Some(session) = self
+            .conns
+            .get(&id)
+            .and_then(|c| c.session.as_ref())
+            .and_then(|s| self.sessions.get_mut(s))
             && session.conn == Some(id)
         {
             session.conn = None;
@@ -287,6 +300,7 @@ impl State {
         {
             self.sessions.remove(&session);
         }
+        self.detach(id);
     }
 
     /// The fake is about to send a close frame. Codes after which Discord does not let the
@@ -304,6 +318,7 @@ impl State {
         {
             self.sessions.remove(&session);
         }
+        self.detach(id);
     }
 
     pub(crate) fn reject(&mut self, id: ConnectionId, reason: &str, code: u16) -> Reply {
@@ -411,6 +426,7 @@ impl State {
             conn.session = Some(session_id.clone());
             conn.shard = Some(shard);
         }
+        self.forget_old_sessions(shard);
         // The IDENTIFY was recorded before the shard was known.
         if let Some(last) = self.records.last_mut()
             && last.connection == id
@@ -439,6 +455,25 @@ impl State {
             self.dispatch_to(&session_id, "GUILD_CREATE", &data);
         }
         Reply::None
+    }
+
+    /// Keeps the replay buffers of superseded sessions from piling up when a client restarts
+    /// again and again: only the newest [`SESSIONS_KEPT_PER_SHARD`] disconnected ones stay
+    /// resumable.
+    fn forget_old_sessions(&mut self, shard: ShardId) {
+        let mut idle: Vec<(u64, String)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.shard == shard && s.conn.is_none())
+            .map(|(id, s)| (s.generation, id.clone()))
+            .collect();
+        if idle.len() <= SESSIONS_KEPT_PER_SHARD {
+            return;
+        }
+        idle.sort_unstable();
+        for (_, id) in &idle[..idle.len() - SESSIONS_KEPT_PER_SHARD] {
+            self.sessions.remove(id);
+        }
     }
 
     fn resume(&mut self, id: ConnectionId, data: &serde_json::Value) -> Reply {
@@ -1212,5 +1247,34 @@ mod tests {
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), 10);
+    }
+
+    #[test]
+    fn only_the_newest_disconnected_sessions_of_a_shard_stay_resumable() {
+        let mut state = State::new(options(None), "ws://x/resume".to_owned());
+        let mut ids = Vec::new();
+        for _ in 0..12 {
+            let (tx, _rx) = mpsc::unbounded_channel();
+            let conn = state.open_connection(tx);
+            state.client_text(conn, &identify("t", [0, 1], 1), true);
+            ids.push(state.session_info(ShardId::ONE).unwrap().id);
+            state.close_connection(conn, true);
+        }
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let conn = state.open_connection(tx);
+        state.client_text(conn, &identify("t", [0, 1], 1), true);
+        let kept: Vec<bool> = ids
+            .iter()
+            .map(|id| state.sessions.contains_key(id))
+            .collect();
+        assert_eq!(
+            kept.iter().filter(|k| **k).count(),
+            super::SESSIONS_KEPT_PER_SHARD
+        );
+        assert!(
+            kept[12 - super::SESSIONS_KEPT_PER_SHARD..]
+                .iter()
+                .all(|k| *k)
+        );
     }
 }
