@@ -97,8 +97,9 @@ pub struct CellSecs {
     pub secs: ClassSecs,
 }
 
-/// A session in progress, as far as it has been accounted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A session in progress, as far as it has been accounted. Serialisable so that a program can
+/// journal the writes it still has to apply and snapshot what it is accounting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenSession {
     pub id: SessionId,
     pub user: UserId,
@@ -185,7 +186,7 @@ impl OpenSession {
 }
 
 /// A finished session and everything it contributes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClosedSession {
     pub id: SessionId,
     pub user: UserId,
@@ -349,6 +350,18 @@ mod tests {
         ] {
             assert!(bad.parse::<SessionId>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn sessions_round_trip_through_json() {
+        let t0 = ts(2026, 11, 25, 23, 0, 0);
+        let mut s = open(t0, Flags::MUTED);
+        s.set_flags(t0.plus(4000), Flags::DEAFENED, Tz::UTC);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<OpenSession>(&json).unwrap(), s);
+        let c = s.close(t0.plus(5000), Tz::UTC, true);
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<ClosedSession>(&json).unwrap(), c);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Per-user settings and per-guild configuration.
 
 use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
 
 use crate::breakdown::RankingRule;
 
@@ -20,12 +21,31 @@ impl UserSettings {
     }
 }
 
-/// What an admin chose for one guild with `/callconfig`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What an admin chose for one guild with `/callconfig`. Serialises the timezone by its IANA
+/// name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuildConfig {
     pub rule: RankingRule,
     /// Week and month boundaries of the guild's leaderboards.
+    #[serde(with = "tz_name")]
     pub timezone: Tz,
+}
+
+/// A [`Tz`] as its IANA name.
+mod tz_name {
+    use chrono_tz::Tz;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `with` signature
+    pub(super) fn serialize<S: Serializer>(tz: &Tz, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(tz.name())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Tz, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        super::parse_timezone(&name)
+            .ok_or_else(|| D::Error::custom(format!("unknown timezone {name:?}")))
+    }
 }
 
 impl Default for GuildConfig {
@@ -52,6 +72,24 @@ pub fn parse_timezone(name: &str) -> Option<Tz> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guild_config_round_trips_by_zone_name() {
+        let config = GuildConfig {
+            rule: RankingRule {
+                exclude_deafened: false,
+                exclude_alone: true,
+            },
+            timezone: chrono_tz::Europe::Berlin,
+        };
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(json.contains("\"Europe/Berlin\""), "{json}");
+        assert_eq!(serde_json::from_str::<GuildConfig>(&json).unwrap(), config);
+        assert!(
+            serde_json::from_str::<GuildConfig>(&json.replace("Europe/Berlin", "Mars/Base"))
+                .is_err()
+        );
+    }
 
     #[test]
     fn timezones_parse_leniently() {

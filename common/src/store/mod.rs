@@ -81,6 +81,20 @@ impl Store {
     /// Builds a client from the standard AWS settings (environment, profile, container or
     /// instance role; `AWS_ENDPOINT_URL_DYNAMODB` for a local server), with rustls on ring.
     pub async fn connect(table: TableName, timeouts: Timeouts) -> Self {
+        Self::connect_inner(table, timeouts, None).await
+    }
+
+    /// Like [`Store::connect`], but talks to `endpoint` (a local server, or a fault-injecting
+    /// proxy in front of one) whatever the environment says.
+    pub async fn connect_with_endpoint(
+        table: TableName,
+        timeouts: Timeouts,
+        endpoint: &str,
+    ) -> Self {
+        Self::connect_inner(table, timeouts, Some(endpoint)).await
+    }
+
+    async fn connect_inner(table: TableName, timeouts: Timeouts, endpoint: Option<&str>) -> Self {
         let http_client = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .build_https();
@@ -89,11 +103,13 @@ impl Store {
             .operation_attempt_timeout(timeouts.attempt)
             .operation_timeout(timeouts.operation)
             .build();
-        let config = aws_config::defaults(BehaviorVersion::latest())
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http_client)
-            .timeout_config(timeout_config)
-            .load()
-            .await;
+            .timeout_config(timeout_config);
+        if let Some(endpoint) = endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = loader.load().await;
         Self::new(Client::new(&config), table)
     }
 

@@ -36,6 +36,9 @@ pub enum StartOutcome {
     OptedOut,
     /// Another session of this user in this guild is open. The caller must end it first.
     Conflict(Box<OpenSession>),
+    /// This very session was started and has already ended: a replay of an old start (from a
+    /// write journal, say). Nothing changed; reopening it would count it twice.
+    AlreadyEnded,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +79,9 @@ impl Store {
         self.table.as_str().to_owned()
     }
 
-    /// Opens a session, in one transaction with a check that the user has not opted out.
+    /// Opens a session, in one transaction with a check that the user has not opted out and a
+    /// check that this session was not already recorded as ended (so a replayed start of a
+    /// finished session never reopens it).
     pub async fn start_session(&self, session: &OpenSession) -> Result<StartOutcome, StoreError> {
         let check = ConditionCheck::builder()
             .table_name(self.table_name())
@@ -92,17 +97,32 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| StoreError::rejected("start session", e.to_string()))?;
+        let not_ended = ConditionCheck::builder()
+            .table_name(self.table_name())
+            .set_key(Some(key(
+                keys::user(session.user),
+                keys::session(session.guild, session.id),
+            )))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::rejected("start session", e.to_string()))?;
         let result = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().condition_check(check).build())
             .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(not_ended)
+                    .build(),
+            )
             .send()
             .await;
         let Err(err) = result else {
             return Ok(StartOutcome::Started);
         };
         match cancellation_codes(&err) {
+            Some(codes) if failed_condition(&codes, 2) => Ok(StartOutcome::AlreadyEnded),
             Some(codes) if failed_condition(&codes, 0) => Ok(StartOutcome::OptedOut),
             Some(codes) if failed_condition(&codes, 1) => {
                 match self.open_session(session.user, session.guild).await? {
