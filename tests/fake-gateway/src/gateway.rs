@@ -489,3 +489,14 @@ fn check_close_code(code: u16) -> Result<(), Error> {
         _ => Err(Error::InvalidCloseCode(code)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::FakeGateway;
+
+    #[test]
+    fn handle_is_send_sync_and_cheap_to_clone() {
+        fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+        assert_send_sync_clone::<FakeGateway>();
+    }
+}

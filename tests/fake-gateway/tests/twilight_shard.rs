@@ -485,3 +485,54 @@ async fn shutdown_closes_every_connection() -> anyhow::Result<()> {
     ensure!(close == Some(1001), "{close:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn raw_dispatches_heartbeat_requests_and_fleet_wide_faults() -> anyhow::Result<()> {
+    // A long interval, so a heartbeat within a second almost surely answers our request
+    // (twilight's first heartbeat comes after a random part of the interval).
+    let fake = fake_with_guild(Duration::from_mins(1)).await?;
+    let mut shard = spawn_shard(&fake, "token", ShardId::ONE);
+    shard.expect("GUILD_CREATE", available).await?;
+
+    let channel = serde_json::json!({
+        "id": "20", "type": 2, "guild_id": GUILD.to_string(), "name": "new room",
+        "position": 5, "permission_overwrites": [], "bitrate": 64000, "user_limit": 0,
+    });
+    fake.dispatch_raw(ShardId::ONE, "CHANNEL_CREATE", &channel)?;
+    let created = shard
+        .expect("CHANNEL_CREATE", |e| match e {
+            Event::ChannelCreate(c) => Some(c.id),
+            _ => None,
+        })
+        .await?;
+    ensure!(created == Id::new(20));
+    ensure!(
+        fake.dispatch_raw(ShardId::ONE, "bad name", &channel)
+            .is_err()
+    );
+    ensure!(
+        fake.dispatch_raw(ShardId::new(1, 2), "CHANNEL_CREATE", &channel)
+            .is_err()
+    );
+
+    let before = fake.counters().heartbeats;
+    fake.request_heartbeat(ShardId::ONE)?;
+    fake.wait_counters(|c| c.heartbeats > before, Duration::from_secs(1))
+        .await?;
+
+    fake.drop_all();
+    shard
+        .expect("RESUMED after dropping everyone", |e| {
+            matches!(e, Event::Resumed).then_some(())
+        })
+        .await?;
+    fake.close_all(4000)?;
+    shard
+        .expect("RESUMED after closing everyone", |e| {
+            matches!(e, Event::Resumed).then_some(())
+        })
+        .await?;
+    ensure!(fake.close_all(1005).is_err(), "1005 is reserved");
+    ensure!(fake.counters().ready == 1);
+    Ok(())
+}
