@@ -251,10 +251,14 @@ impl Connection<'_> {
                     }
                     Some(Err(error)) => {
                         tracing::debug!(connection = self.id.0, %error, "websocket error");
-                        if !matches!(error, WsError::Io(_)) {
-                            self.shared.with(|state| {
-                                state.reject(self.id, "websocket protocol error", 1002);
-                            });
+                        // tokio-websockets has already answered with a close frame.
+                        let rejected = match error {
+                            WsError::Io(_) => None,
+                            WsError::PayloadTooLong { .. } => Some(("frame too large", 1009)),
+                            _ => Some(("websocket protocol error", 1002)),
+                        };
+                        if let Some((reason, code)) = rejected {
+                            self.shared.with(|state| state.reject(self.id, reason, code));
                         }
                         return End::Closed;
                     }
