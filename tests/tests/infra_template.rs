@@ -1,0 +1,362 @@
+//! The infrastructure template (`infra/template.yaml`) against the code: the table it declares
+//! must be exactly the table `create-table` makes (`table_definition()`), the index names its
+//! IAM policies grant must exist, and the function it builds must be the interactions binary.
+//!
+//! The template carries `!Ref`/`!GetAtt`/`!Sub` tags; saphyr keeps them as tagged nodes,
+//! and the table's keys and indexes must be literals (a tag there is a failure, not a guess).
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result, bail, ensure};
+use callstats_common::store::{KeyType, Projection, table_definition};
+use saphyr::{LoadableYamlNode, Yaml};
+
+const TEMPLATE: &str = include_str!("../../infra/template.yaml");
+const INTERACTIONS_MANIFEST: &str = include_str!("../../interactions-fn/Cargo.toml");
+
+/// A table's keys and indexes in one comparable shape: sorted, owned, DynamoDB's spelling.
+#[derive(Debug, PartialEq, Eq)]
+struct TableShape {
+    keys: (String, String),
+    attributes: Vec<(String, String)>,
+    indexes: Vec<IndexShape>,
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct IndexShape {
+    name: String,
+    keys: (String, String),
+    projection: ProjectionShape,
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum ProjectionShape {
+    KeysOnly,
+    Include(Vec<String>),
+    All,
+}
+
+fn expected() -> TableShape {
+    let def = table_definition();
+    let mut attributes: Vec<_> = def
+        .attributes
+        .iter()
+        .map(|(name, kind)| {
+            let kind = match kind {
+                KeyType::String => "S",
+                KeyType::Number => "N",
+            };
+            ((*name).to_owned(), kind.to_owned())
+        })
+        .collect();
+    attributes.sort();
+    let mut indexes: Vec<_> = def
+        .indexes
+        .iter()
+        .map(|index| IndexShape {
+            name: index.name.to_owned(),
+            keys: (index.hash.to_owned(), index.range.to_owned()),
+            projection: match &index.projection {
+                Projection::KeysOnly => ProjectionShape::KeysOnly,
+                Projection::Include(attrs) => {
+                    let mut attrs: Vec<String> = attrs.iter().map(|a| (*a).to_owned()).collect();
+                    attrs.sort();
+                    ProjectionShape::Include(attrs)
+                }
+            },
+        })
+        .collect();
+    indexes.sort();
+    TableShape {
+        keys: (def.hash.to_owned(), def.range.to_owned()),
+        attributes,
+        indexes,
+    }
+}
+
+fn template() -> Result<Yaml<'static>> {
+    let mut docs = Yaml::load_from_str(TEMPLATE).context("infra/template.yaml is not YAML")?;
+    ensure!(
+        docs.len() == 1,
+        "expected one YAML document, found {}",
+        docs.len()
+    );
+    Ok(docs.remove(0))
+}
+
+fn get<'a, 'y>(node: &'a Yaml<'y>, key: &str, at: &str) -> Result<&'a Yaml<'y>> {
+    node.as_mapping_get(key)
+        .with_context(|| format!("{at}: no {key}"))
+}
+
+/// A literal string: a tagged value (`!Ref` ...) is computed at deploy time and cannot be
+/// compared with the code.
+fn literal<'a>(node: &'a Yaml<'_>, at: &str) -> Result<&'a str> {
+    match node {
+        Yaml::Tagged(tag, _) => bail!(
+            "{at}: must be a literal, found {}{}",
+            tag.handle,
+            tag.suffix
+        ),
+        _ => node
+            .as_str()
+            .with_context(|| format!("{at}: expected a string, found {node:?}")),
+    }
+}
+
+fn sequence<'a, 'y>(node: &'a Yaml<'y>, at: &str) -> Result<&'a [Yaml<'y>]> {
+    node.as_sequence()
+        .map(Vec::as_slice)
+        .with_context(|| format!("{at}: expected a list"))
+}
+
+/// The resources of the template with their logical ids, in document order.
+fn resources<'a, 'y>(doc: &'a Yaml<'y>) -> Result<Vec<(&'a str, &'a Yaml<'y>)>> {
+    let resources = get(doc, "Resources", "template")?
+        .as_mapping()
+        .context("Resources is not a mapping")?;
+    resources
+        .iter()
+        .map(|(id, resource)| Ok((literal(id, "resource id")?, resource)))
+        .collect()
+}
+
+fn resources_of_type<'a, 'y>(
+    doc: &'a Yaml<'y>,
+    kind: &str,
+) -> Result<Vec<(&'a str, &'a Yaml<'y>)>> {
+    let mut found = Vec::new();
+    for (id, resource) in resources(doc)? {
+        if literal(get(resource, "Type", id)?, id)? == kind {
+            found.push((id, resource));
+        }
+    }
+    Ok(found)
+}
+
+/// The one table of the template.
+fn the_table<'a, 'y>(doc: &'a Yaml<'y>) -> Result<(&'a str, &'a Yaml<'y>)> {
+    let mut tables = resources_of_type(doc, "AWS::DynamoDB::Table")?;
+    ensure!(
+        tables.len() == 1,
+        "expected one table, found {}",
+        tables.len()
+    );
+    Ok(tables.remove(0))
+}
+
+/// `[{AttributeName: a, KeyType: HASH}, {AttributeName: b, KeyType: RANGE}]` as `(a, b)`.
+fn key_schema(node: &Yaml<'_>, at: &str) -> Result<(String, String)> {
+    let elements = sequence(node, at)?;
+    let mut hash = None;
+    let mut range = None;
+    for element in elements {
+        let name = literal(get(element, "AttributeName", at)?, at)?.to_owned();
+        let slot = match literal(get(element, "KeyType", at)?, at)? {
+            "HASH" => &mut hash,
+            "RANGE" => &mut range,
+            other => bail!("{at}: unknown KeyType {other}"),
+        };
+        ensure!(slot.is_none(), "{at}: two keys of the same type");
+        *slot = Some(name);
+    }
+    ensure!(elements.len() == 2, "{at}: expected a hash and a range key");
+    Ok((
+        hash.with_context(|| format!("{at}: no HASH key"))?,
+        range.with_context(|| format!("{at}: no RANGE key"))?,
+    ))
+}
+
+fn projection(node: &Yaml<'_>, at: &str) -> Result<ProjectionShape> {
+    let kind = literal(get(node, "ProjectionType", at)?, at)?;
+    let non_key = node.as_mapping_get("NonKeyAttributes");
+    match (kind, non_key) {
+        ("KEYS_ONLY", None) => Ok(ProjectionShape::KeysOnly),
+        ("ALL", None) => Ok(ProjectionShape::All),
+        ("INCLUDE", Some(attrs)) => {
+            let mut names = sequence(attrs, at)?
+                .iter()
+                .map(|a| literal(a, at).map(str::to_owned))
+                .collect::<Result<Vec<_>>>()?;
+            names.sort();
+            Ok(ProjectionShape::Include(names))
+        }
+        (kind, non_key) => bail!("{at}: projection {kind} with NonKeyAttributes {non_key:?}"),
+    }
+}
+
+fn table_shape(table: &Yaml<'_>) -> Result<TableShape> {
+    let props = get(table, "Properties", "table")?;
+    let keys = key_schema(get(props, "KeySchema", "table")?, "table KeySchema")?;
+    let mut attributes = sequence(get(props, "AttributeDefinitions", "table")?, "attributes")?
+        .iter()
+        .map(|a| {
+            Ok((
+                literal(get(a, "AttributeName", "attribute")?, "AttributeName")?.to_owned(),
+                literal(get(a, "AttributeType", "attribute")?, "AttributeType")?.to_owned(),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    attributes.sort();
+    let mut indexes = match props.as_mapping_get("GlobalSecondaryIndexes") {
+        None => Vec::new(),
+        Some(list) => sequence(list, "GlobalSecondaryIndexes")?
+            .iter()
+            .map(|index| {
+                let name = literal(get(index, "IndexName", "index")?, "IndexName")?.to_owned();
+                let at = format!("index {name}");
+                Ok(IndexShape {
+                    keys: key_schema(get(index, "KeySchema", &at)?, &at)?,
+                    projection: projection(get(index, "Projection", &at)?, &at)?,
+                    name,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?,
+    };
+    indexes.sort();
+    ensure!(
+        props.as_mapping_get("LocalSecondaryIndexes").is_none(),
+        "the template declares local secondary indexes; create-table makes none"
+    );
+    Ok(TableShape {
+        keys,
+        attributes,
+        indexes,
+    })
+}
+
+#[test]
+fn template_table_equals_create_table() -> Result<()> {
+    let doc = template()?;
+    let (_, table) = the_table(&doc)?;
+    assert_eq!(table_shape(table)?, expected());
+    Ok(())
+}
+
+/// The same comparison catches each kind of drift (so a passing test means something).
+#[test]
+fn drift_is_detected() -> Result<()> {
+    let mutations = [
+        (
+            "AttributeName: ranked\n          AttributeType: N",
+            "AttributeName: ranked\n          AttributeType: S",
+        ),
+        (
+            "ProjectionType: INCLUDE\n            NonKeyAttributes: [ch, sid]",
+            "ProjectionType: INCLUDE\n            NonKeyAttributes: [ch]",
+        ),
+        ("- IndexName: lb-ranked", "- IndexName: lb-rank"),
+        (
+            "            - AttributeName: total\n              KeyType: RANGE",
+            "            - AttributeName: ranked\n              KeyType: RANGE",
+        ),
+    ];
+    for (from, to) in mutations {
+        ensure!(
+            TEMPLATE.contains(from),
+            "mutation anchor not in the template: {from}"
+        );
+        let changed = TEMPLATE.replacen(from, to, 1);
+        let mut docs = Yaml::load_from_str(&changed)?;
+        let doc = docs.remove(0);
+        let (_, table) = the_table(&doc)?;
+        assert_ne!(table_shape(table)?, expected(), "not detected: {to}");
+    }
+    Ok(())
+}
+
+/// The table keeps its data: on demand like create-table, point-in-time recovery, deletion
+/// protection, retained when the stack goes.
+#[test]
+fn template_table_is_protected() -> Result<()> {
+    let doc = template()?;
+    let (id, table) = the_table(&doc)?;
+    let props = get(table, "Properties", id)?;
+    assert_eq!(
+        literal(get(props, "BillingMode", id)?, id)?,
+        "PAY_PER_REQUEST"
+    );
+    let pitr = get(props, "PointInTimeRecoverySpecification", id)?;
+    assert_eq!(
+        get(pitr, "PointInTimeRecoveryEnabled", id)?.as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        get(props, "DeletionProtectionEnabled", id)?.as_bool(),
+        Some(true)
+    );
+    assert!(get(props, "SSESpecification", id)?.is_mapping());
+    assert_eq!(literal(get(table, "DeletionPolicy", id)?, id)?, "Retain");
+    assert_eq!(
+        literal(get(table, "UpdateReplacePolicy", id)?, id)?,
+        "Retain"
+    );
+    Ok(())
+}
+
+/// Every `.../index/<name>` an IAM policy grants names an index the table has, and every index
+/// a program queries is granted to someone.
+#[test]
+fn granted_indexes_exist() -> Result<()> {
+    let doc = template()?;
+    let mut granted = BTreeSet::new();
+    collect_index_grants(&doc, &mut granted);
+    let existing: BTreeSet<String> = table_definition()
+        .indexes
+        .iter()
+        .map(|i| i.name.to_owned())
+        .collect();
+    assert_eq!(granted, existing);
+    Ok(())
+}
+
+fn collect_index_grants(node: &Yaml<'_>, out: &mut BTreeSet<String>) {
+    match node {
+        Yaml::Tagged(_, inner) => collect_index_grants(inner, out),
+        Yaml::Sequence(items) => items.iter().for_each(|i| collect_index_grants(i, out)),
+        Yaml::Mapping(map) => map.values().for_each(|v| collect_index_grants(v, out)),
+        _ => {
+            if let Some(s) = node.as_str()
+                && let Some((_, name)) = s.split_once("/index/")
+            {
+                out.insert(name.to_owned());
+            }
+        }
+    }
+}
+
+/// The function SAM builds is the interactions package's binary, from that package's folder.
+#[test]
+fn function_builds_the_interactions_binary() -> Result<()> {
+    let doc = template()?;
+    let functions = resources_of_type(&doc, "AWS::Serverless::Function")?;
+    ensure!(
+        functions.len() == 1,
+        "expected one function, found {}",
+        functions.len()
+    );
+    let (id, function) = functions[0];
+    let metadata = get(function, "Metadata", id)?;
+    assert_eq!(
+        literal(get(metadata, "BuildMethod", id)?, id)?,
+        "rust-cargolambda"
+    );
+    let binary = literal(
+        get(get(metadata, "BuildProperties", id)?, "Binary", id)?,
+        id,
+    )?;
+    assert!(
+        INTERACTIONS_MANIFEST.contains(&format!("[[bin]]\nname = \"{binary}\"")),
+        "interactions-fn/Cargo.toml has no binary named {binary}"
+    );
+    let props = get(function, "Properties", id)?;
+    assert_eq!(
+        literal(get(props, "CodeUri", id)?, id)?,
+        "../interactions-fn"
+    );
+    assert_eq!(literal(get(props, "Runtime", id)?, id)?, "provided.al2023");
+    let architectures = sequence(get(props, "Architectures", id)?, id)?;
+    assert_eq!(architectures.len(), 1);
+    assert_eq!(literal(&architectures[0], id)?, "arm64");
+    Ok(())
+}
