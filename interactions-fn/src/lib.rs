@@ -1,1 +1,36 @@
-//! stub
+//! callstats' interactions endpoint: Discord's signed HTTP interactions in, replies out.
+//!
+//! One handler ([`App::handle`]: raw request to response) behind two front ends: AWS Lambda
+//! ([`lambda`], Function URL events) and a plain HTTP server ([`serve`]). The binary
+//! (`callstats-interactions`) picks one, or registers the commands ([`register`]).
+//!
+//! - [`verify`]: ed25519 signatures over the raw body, before any JSON is read;
+//! - [`interaction`]: the verified body as typed input;
+//! - [`commands`]: one module per command, each a parse step and a run step;
+//! - [`render`]: pure functions from data to embeds, inside Discord's limits;
+//! - [`reply`]: replies and their HTTP encoding (JSON or multipart);
+//! - [`error`]: failures, and the one place that turns them into replies;
+//! - [`custom_id`]: button state;
+//! - [`config`], [`startup`]: environment and start-up.
+
+// Outside input never panics the process: program code has no unwrap or expect.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod commands;
+pub mod config;
+pub mod custom_id;
+pub mod error;
+pub mod handler;
+pub mod interaction;
+pub mod lambda;
+pub mod register;
+pub mod render;
+pub mod reply;
+pub mod rest;
+pub mod serve;
+pub mod startup;
+pub mod verify;
+
+pub use config::{Config, ConfigError, RegisterConfig};
+pub use handler::{App, AppBuilder, Clock};
+pub use reply::{Message, Reply};

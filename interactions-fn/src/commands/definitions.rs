@@ -1,0 +1,153 @@
+//! The command set `register-commands` uploads. Guild-install commands, usable in servers
+//! only: statistics are per server.
+
+use twilight_model::application::command::{
+    Command, CommandOption, CommandOptionChoice, CommandOptionChoiceValue, CommandOptionType,
+    CommandType,
+};
+use twilight_model::application::interaction::InteractionContextType;
+use twilight_model::id::Id;
+use twilight_model::oauth::ApplicationIntegrationType;
+
+pub const CALLSTATS: &str = "callstats";
+pub const CALLTOP: &str = "calltop";
+/// The user context-menu command (menu names may have spaces and capitals).
+pub const USER_MENU: &str = "Call stats";
+
+/// Every command, as Discord's bulk overwrite takes them.
+#[must_use]
+pub fn definitions() -> Vec<Command> {
+    vec![
+        command(
+            CommandType::ChatInput,
+            CALLSTATS,
+            "Voice-call statistics in this server",
+            vec![
+                subcommand(
+                    "show",
+                    "Call stats of a member (yourself by default)",
+                    vec![
+                        user_option("user", "Whose stats (default: yours)"),
+                        choice_option(
+                            "period",
+                            "Which days to count (default: all time)",
+                            &[
+                                ("last 7 days", "7d"),
+                                ("last 30 days", "30d"),
+                                ("all time", "all"),
+                            ],
+                        ),
+                        option(
+                            CommandOptionType::Boolean,
+                            "private",
+                            "Only you see the answer",
+                        ),
+                    ],
+                ),
+                subcommand(
+                    "history",
+                    "Recent calls of a member (only you see the answer)",
+                    vec![user_option("user", "Whose calls (default: yours)")],
+                ),
+            ],
+        ),
+        command(
+            CommandType::ChatInput,
+            CALLTOP,
+            "This server's voice leaderboard",
+            vec![
+                choice_option(
+                    "period",
+                    "Which period (default: this week)",
+                    &[
+                        ("this week", "week"),
+                        ("this month", "month"),
+                        ("all time", "all"),
+                    ],
+                ),
+                choice_option(
+                    "metric",
+                    "What to rank by (default: active time)",
+                    &[
+                        ("active time (as this server counts it)", "active"),
+                        ("total time in calls", "total"),
+                    ],
+                ),
+            ],
+        ),
+        command(CommandType::User, USER_MENU, "", Vec::new()),
+    ]
+}
+
+#[allow(deprecated)] // `dm_permission` is deprecated in favour of `contexts`, which is set
+fn command(
+    kind: CommandType,
+    name: &str,
+    description: &str,
+    options: Vec<CommandOption>,
+) -> Command {
+    Command {
+        application_id: None,
+        contexts: Some(vec![InteractionContextType::Guild]),
+        default_member_permissions: None,
+        description: description.to_owned(),
+        description_localizations: None,
+        dm_permission: None,
+        guild_id: None,
+        id: None,
+        integration_types: Some(vec![ApplicationIntegrationType::GuildInstall]),
+        kind,
+        name: name.to_owned(),
+        name_localizations: None,
+        nsfw: None,
+        options,
+        version: Id::new(1),
+    }
+}
+
+fn option(kind: CommandOptionType, name: &str, description: &str) -> CommandOption {
+    CommandOption {
+        autocomplete: None,
+        channel_types: None,
+        choices: None,
+        description: description.to_owned(),
+        description_localizations: None,
+        kind,
+        max_length: None,
+        max_value: None,
+        min_length: None,
+        min_value: None,
+        name: name.to_owned(),
+        name_localizations: None,
+        options: None,
+        file_types: None,
+        required: None,
+    }
+}
+
+fn subcommand(name: &str, description: &str, options: Vec<CommandOption>) -> CommandOption {
+    CommandOption {
+        options: Some(options),
+        ..option(CommandOptionType::SubCommand, name, description)
+    }
+}
+
+fn user_option(name: &str, description: &str) -> CommandOption {
+    option(CommandOptionType::User, name, description)
+}
+
+fn choice_option(name: &str, description: &str, choices: &[(&str, &str)]) -> CommandOption {
+    CommandOption {
+        choices: Some(
+            choices
+                .iter()
+                .map(|(label, value)| CommandOptionChoice {
+                    name: (*label).to_owned(),
+                    name_localizations: None,
+                    value: CommandOptionChoiceValue::String((*value).to_owned()),
+                })
+                .collect(),
+        ),
+        ..option(CommandOptionType::String, name, description)
+    }
+}

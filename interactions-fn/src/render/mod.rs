@@ -1,0 +1,130 @@
+//! Rendering: plain functions from data to Discord messages, no I/O, no clock. Every
+//! renderer ends with [`limits::fit`], so its output stays inside Discord's limits whatever
+//! the data (tested with worst cases beside each renderer).
+
+pub mod history;
+pub mod limits;
+pub mod show;
+pub mod top;
+
+use callstats_common::Timestamp;
+use twilight_model::channel::message::Embed;
+use twilight_model::channel::message::embed::{EmbedField, EmbedFooter};
+
+/// Embed colours: one for stats, one for notices.
+pub const COLOR_STATS: u32 = 0x0058_65f2;
+pub const COLOR_NOTICE: u32 = 0x00fe_e75c;
+
+/// An empty rich embed.
+#[must_use]
+pub fn embed() -> Embed {
+    Embed {
+        author: None,
+        color: Some(COLOR_STATS),
+        description: None,
+        fields: Vec::new(),
+        flags: None,
+        footer: None,
+        image: None,
+        kind: "rich".into(),
+        provider: None,
+        thumbnail: None,
+        timestamp: None,
+        title: None,
+        url: None,
+        video: None,
+    }
+}
+
+/// A short embed for notices and confirmations.
+#[must_use]
+pub fn notice(title: &str, text: &str) -> Embed {
+    let mut e = embed();
+    e.color = Some(COLOR_NOTICE);
+    e.title = Some(title.to_owned());
+    e.description = Some(text.to_owned());
+    limits::fit(&mut e, limits::EMBEDS_TOTAL);
+    e
+}
+
+#[must_use]
+pub fn field(name: impl Into<String>, value: impl Into<String>, inline: bool) -> EmbedField {
+    EmbedField {
+        inline,
+        name: name.into(),
+        value: value.into(),
+    }
+}
+
+#[must_use]
+pub fn footer(text: impl Into<String>) -> Option<EmbedFooter> {
+    Some(EmbedFooter {
+        icon_url: None,
+        proxy_icon_url: None,
+        text: text.into(),
+    })
+}
+
+/// A Discord timestamp: every viewer sees it in their own clock's timezone and language.
+/// Styles: `f` date and time, `t` time, `R` relative.
+#[must_use]
+pub fn when(at: Timestamp, style: char) -> String {
+    format!("<t:{}:{style}>", at.unix())
+}
+
+/// Text from users (names) made inert: markdown, mentions and links do nothing.
+#[must_use]
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '-'
+            | ':' | '@' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text to show inside an inline code span.
+#[must_use]
+pub fn escape_code(text: &str) -> String {
+    text.replace('`', "'").replace(['\n', '\r'], " ")
+}
+
+/// A user's name as a title shows it: escaped, clipped to `max` characters.
+#[must_use]
+pub fn name(text: &str, max: usize) -> String {
+    let clipped = limits::clip(text.trim(), max);
+    let escaped = escape_markdown(&clipped);
+    if escaped.is_empty() {
+        "a member".into()
+    } else {
+        escaped
+    }
+}
+
+/// What every stats footer says about what counts.
+pub const COUNTS: &str = "AFK channel excluded · active = neither deafened nor alone";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_inert() {
+        assert_eq!(
+            escape_markdown("**bold** @everyone"),
+            "\\*\\*bold\\*\\* \\@everyone"
+        );
+        assert_eq!(escape_markdown("<@123>"), "\\<\\@123\\>");
+        assert_eq!(escape_markdown("a\nb"), "a b");
+        assert_eq!(name("   ", 10), "a member");
+        assert_eq!(when(Timestamp::new(5).unwrap(), 'R'), "<t:5:R>");
+    }
+}

@@ -1,0 +1,32 @@
+//! Discord's REST API, through twilight-http, at the configured base (`DISCORD_API_BASE`).
+//!
+//! No in-process rate limiter: on Lambda its state would not survive between invocations,
+//! and this program makes one call per interaction at most. Discord's 429s come back as
+//! errors and are logged.
+
+use std::time::Duration;
+
+use crate::config::ApiBase;
+
+/// Installs ring as rustls's process-wide crypto provider unless one is installed already.
+/// Both the DynamoDB client and twilight-http build TLS configurations from it.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A client for `api`, with a bot token for application routes (not needed for
+/// interaction webhooks, which the interaction token authorises).
+#[must_use]
+pub fn client(api: &ApiBase, token: Option<String>) -> twilight_http::Client {
+    install_crypto_provider();
+    let mut builder = twilight_http::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .ratelimiter(None);
+    if let Some(token) = token {
+        builder = builder.token(token);
+    }
+    if *api != ApiBase::default() {
+        builder = builder.proxy(api.host.clone(), api.use_http);
+    }
+    builder.build()
+}
