@@ -11,8 +11,8 @@ use clap::{Parser, Subcommand};
 
 use callstats_common::GuildId;
 use callstats_common::ids::parse_id;
-use callstats_interactions::startup::{StartError, build_app, init_tracing};
-use callstats_interactions::{Config, RegisterConfig, lambda, register, rest, serve};
+use callstats_interactions::startup::{StartError, build_app, init_tracing, run_lambda};
+use callstats_interactions::{Config, RegisterConfig, register, rest, serve};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Discord interactions endpoint for callstats")]
@@ -58,14 +58,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let status = if err.downcast_ref::<StartError>().is_some()
-                || err
-                    .downcast_ref::<callstats_interactions::ConfigError>()
-                    .is_some()
-            {
-                2
-            } else {
-                1
+            // 2 for configuration the operator must fix; 1 for everything else.
+            let status = match err.downcast_ref::<StartError>() {
+                Some(StartError::Config(_)) => 2,
+                _ => 1,
             };
             eprintln!("callstats-interactions: {err:#}");
             ExitCode::from(status)
@@ -75,13 +71,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
-            let config = Config::from_env().map_err(StartError::from)?;
-            let app = build_app(&config).await?;
-            lambda::run(app)
-                .await
-                .map_err(|err| anyhow::anyhow!("lambda runtime stopped: {err}"))
-        }
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Ok(run_lambda().await?),
         None => Err(anyhow::anyhow!(
             "not started by the Lambda runtime (AWS_LAMBDA_RUNTIME_API is not set); \
              use `serve` or `register-commands`, see --help"

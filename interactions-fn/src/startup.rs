@@ -25,6 +25,9 @@ pub enum StartError {
     /// The table does not answer: wrong name, region, endpoint or credentials.
     #[error("cannot reach the table: {0}")]
     Store(#[from] StoreError),
+    /// The Lambda runtime loop ended (the Runtime API went away or refused us).
+    #[error("lambda runtime stopped: {0}")]
+    Runtime(String),
 }
 
 /// Builds the app from `config`: connects the store and warms its connection.
@@ -34,6 +37,16 @@ pub async fn build_app(config: &Config) -> Result<App, StartError> {
     store.ping().await?;
     tracing::info!(table = %config.table, "store ready");
     Ok(App::builder(store, config.public_key).build())
+}
+
+/// The Lambda entry point: configuration from the environment, the store built and warmed
+/// during init, then the runtime loop.
+pub async fn run_lambda() -> Result<(), StartError> {
+    let config = Config::from_env()?;
+    let app = build_app(&config).await?;
+    crate::lambda::run(app)
+        .await
+        .map_err(|err| StartError::Runtime(err.to_string()))
 }
 
 /// Logs to stderr: JSON when `AWS_LAMBDA_LOG_FORMAT` or `CALLSTATS_LOG_FORMAT` is `json`,

@@ -1,0 +1,317 @@
+//! The front ends: `serve` over real HTTP on port 0, the Lambda runtime path through an
+//! emulated Runtime API (the function runs in a child process, as on Lambda), and
+//! `register-commands` against a fake Discord REST server.
+
+use std::process::Stdio;
+
+use callstats_common::Timestamp;
+use callstats_common::ids::parse_id;
+use callstats_interactions::RegisterConfig;
+use callstats_interactions::config::ApiBase;
+use callstats_interactions::register::register_commands;
+use callstats_tests::interactions::{
+    APPLICATION, Endpoint, FakeDiscord, GUILD, Interaction, LambdaRuntime, function_url_event,
+    post, public_key_hex, serve_on_port_0, signed_headers,
+};
+use callstats_tests::time::at;
+use http::Method;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn serve_answers_signed_requests_over_http() {
+    let endpoint = Endpoint::new(at(2026, 11, 26, 12, 0, 0)).await;
+    let (addr, stop, task) = serve_on_port_0(endpoint.app.clone()).await;
+    let ping = Interaction::ping().body();
+    let headers = signed_headers(endpoint.now, ping.as_bytes());
+
+    let first = post(addr, Method::POST, "/", &headers, ping.clone().into_bytes()).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.content_type(), "application/json");
+    assert_eq!(first.body, br#"{"type":1}"#);
+
+    let show = Interaction::callstats("show", json!([])).body();
+    let answer = post(
+        addr,
+        Method::POST,
+        "/interactions",
+        &signed_headers(endpoint.now, show.as_bytes()),
+        show.into_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.kind(), 4);
+    answer.assert_valid();
+
+    let unsigned = post(addr, Method::POST, "/", &[], ping.clone().into_bytes()).await;
+    assert_eq!(unsigned.status, 401);
+    let tampered = post(
+        addr,
+        Method::POST,
+        "/",
+        &headers,
+        ping.replace('1', "2").into_bytes(),
+    )
+    .await;
+    assert_eq!(tampered.status, 401);
+    let health = post(addr, Method::GET, "/health", &[], Vec::new()).await;
+    assert_eq!((health.status, health.text().as_str()), (200, "ok"));
+    let too_big = post(
+        addr,
+        Method::POST,
+        "/",
+        &headers,
+        vec![b' '; 2 * 1024 * 1024],
+    )
+    .await;
+    assert_eq!(too_big.status, 413);
+
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// The Lambda function itself, run by [`lambda_runtime_path`] in a child process with the
+/// Lambda environment set (the runtime reads it from the process environment).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "runs only as the child process of lambda_runtime_path"]
+async fn lambda_child() {
+    if std::env::var_os("CALLSTATS_TEST_LAMBDA_CHILD").is_none() {
+        return;
+    }
+    callstats_interactions::startup::init_tracing();
+    callstats_interactions::startup::run_lambda()
+        .await
+        .expect("the lambda function runs until killed");
+}
+
+fn lambda_body(response: &Value) -> Value {
+    assert_eq!(response["isBase64Encoded"], false);
+    serde_json::from_str(response["body"].as_str().expect("a body")).expect("a JSON body")
+}
+
+#[tokio::test]
+async fn lambda_runtime_path() {
+    let store = callstats_tests::dynamo::fresh_store().await;
+    let runtime = LambdaRuntime::start().await;
+    let rest = FakeDiscord::start().await;
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["lambda_child", "--exact", "--ignored", "--nocapture"])
+        .env("CALLSTATS_TEST_LAMBDA_CHILD", "1")
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.runtime_api())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "callstats-interactions")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_ENDPOINT_URL_LAMBDA", runtime.endpoint_url())
+        .env("DISCORD_PUBLIC_KEY", public_key_hex())
+        .env("DISCORD_API_BASE", rest.api_base())
+        .env("CALLSTATS_TABLE", store.table().as_str())
+        .env("AWS_LAMBDA_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the test binary starts again as the function");
+
+    // The function uses the system clock: sign with it.
+    let now = || Timestamp::from_datetime(chrono::Utc::now());
+    let ping = Interaction::ping().body();
+    let response = runtime
+        .invoke(function_url_event(
+            &ping,
+            &signed_headers(now(), ping.as_bytes()),
+        ))
+        .await;
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(response["headers"]["content-type"], "application/json");
+    assert_eq!(lambda_body(&response), json!({"type": 1}));
+
+    let top = Interaction::command("calltop", json!([])).body();
+    let response = runtime
+        .invoke(function_url_event(
+            &top,
+            &signed_headers(now(), top.as_bytes()),
+        ))
+        .await;
+    assert_eq!(response["statusCode"], 200);
+    let body = lambda_body(&response);
+    assert_eq!(body["type"], 4);
+    assert_eq!(
+        body["data"]["embeds"][0]["title"],
+        "Voice leaderboard · week ".to_owned()
+            + &callstats_common::period::WeekKey::of(now(), chrono_tz::Tz::UTC).to_string()
+    );
+
+    let response = runtime.invoke(function_url_event(&ping, &[])).await;
+    assert_eq!(response["statusCode"], 401);
+    assert!(runtime.errors().is_empty());
+
+    child.kill().await.unwrap();
+}
+
+fn register_config(rest: &FakeDiscord) -> RegisterConfig {
+    RegisterConfig {
+        token: "test.bot.token".into(),
+        application_id: parse_id(&APPLICATION.to_string()).unwrap(),
+        api_base: ApiBase::parse(&rest.api_base()).unwrap(),
+    }
+}
+
+/// Discord's rules for a chat-input name: 1-32 lowercase letters, digits, `-` or `_`.
+fn valid_slash_name(name: &str) -> bool {
+    (1..=32).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn check_options(options: &[Value], path: &str) {
+    assert!(options.len() <= 25, "{path}: at most 25 options");
+    let mut seen_optional = false;
+    for o in options {
+        let name = o["name"].as_str().unwrap();
+        let at = format!("{path} {name}");
+        assert!(valid_slash_name(name), "{at}: option name");
+        let description = o["description"].as_str().unwrap();
+        assert!(
+            (1..=100).contains(&description.chars().count()),
+            "{at}: description"
+        );
+        let kind = o["type"].as_u64().unwrap();
+        assert!((1..=11).contains(&kind), "{at}: option type");
+        if kind == 1 || kind == 2 {
+            check_options(o["options"].as_array().map_or(&[][..], Vec::as_slice), &at);
+            continue;
+        }
+        let required = o["required"].as_bool().unwrap_or(false);
+        assert!(
+            !(required && seen_optional),
+            "{at}: required options come first"
+        );
+        seen_optional |= !required;
+        if let Some(choices) = o["choices"].as_array() {
+            assert!(choices.len() <= 25, "{at}: choices");
+            for c in choices {
+                assert!((1..=100).contains(&c["name"].as_str().unwrap().chars().count()));
+                assert!(c["value"].as_str().unwrap().chars().count() <= 100);
+            }
+        }
+    }
+}
+
+fn check_command_set(commands: &[Value]) {
+    let mut names = Vec::new();
+    for c in commands {
+        let name = c["name"].as_str().unwrap();
+        names.push(name.to_owned());
+        assert_eq!(c["contexts"], json!([0]), "{name}: servers only");
+        assert_eq!(c["integration_types"], json!([0]), "{name}: guild install");
+        match c["type"].as_u64().unwrap() {
+            1 => {
+                assert!(valid_slash_name(name), "{name}");
+                let d = c["description"].as_str().unwrap();
+                assert!(
+                    (1..=100).contains(&d.chars().count()),
+                    "{name}: description"
+                );
+                check_options(c["options"].as_array().unwrap(), name);
+            }
+            2 => {
+                assert!((1..=32).contains(&name.chars().count()), "{name}");
+                assert_eq!(c["description"], "", "{name}: menus have no description");
+                assert!(c["options"].as_array().is_none_or(Vec::is_empty));
+            }
+            other => panic!("{name}: unexpected command type {other}"),
+        }
+    }
+    names.sort();
+    let mut unique = names.clone();
+    unique.dedup();
+    assert_eq!(names, unique, "names are unique");
+}
+
+#[tokio::test]
+async fn register_commands_uploads_the_whole_set() {
+    let rest = FakeDiscord::start().await;
+    let config = register_config(&rest);
+    let count = register_commands(&config, None).await.unwrap();
+
+    let requests = rest.requests();
+    assert_eq!(requests.len(), 1);
+    let global = &requests[0];
+    assert_eq!(global.method, "PUT");
+    assert_eq!(
+        global.path,
+        format!("/api/v10/applications/{APPLICATION}/commands")
+    );
+    assert_eq!(global.headers["authorization"], "Bot test.bot.token");
+    let commands = global.json();
+    let commands = commands.as_array().unwrap();
+    assert_eq!(commands.len(), count);
+    check_command_set(commands);
+
+    let find = |name: &str| commands.iter().find(|c| c["name"] == name).unwrap().clone();
+    let callstats = find("callstats");
+    let subs: Vec<&str> = callstats["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        subs.contains(&"show") && subs.contains(&"history"),
+        "{subs:?}"
+    );
+    let show = &callstats["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "show")
+        .unwrap()["options"];
+    let types: Vec<(String, u64)> = show
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap().to_owned(),
+                o["type"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            ("user".into(), 6),
+            ("period".into(), 3),
+            ("private".into(), 5)
+        ]
+    );
+    let top = find("calltop");
+    assert_eq!(top["options"][0]["choices"].as_array().unwrap().len(), 3);
+    let menu = find("Call stats");
+    assert_eq!(menu["type"], 2, "the user context-menu entry");
+
+    // Per guild, for testing: the same set, at the guild route.
+    register_commands(&config, Some(parse_id(&GUILD.to_string()).unwrap()))
+        .await
+        .unwrap();
+    let guild = &rest.requests()[1];
+    assert_eq!(
+        guild.path,
+        format!("/api/v10/applications/{APPLICATION}/guilds/{GUILD}/commands")
+    );
+    assert_eq!(guild.json(), global.json());
+}
+
+#[tokio::test]
+async fn register_commands_reports_a_refusal() {
+    let rest = FakeDiscord::start_with(std::sync::Arc::new(|_: &_| {
+        (
+            http::StatusCode::UNAUTHORIZED,
+            r#"{"message": "401: Unauthorized", "code": 0}"#.to_owned(),
+        )
+    }))
+    .await;
+    let err = register_commands(&register_config(&rest), None)
+        .await
+        .unwrap_err();
+    assert!(!err.to_string().contains("test.bot.token"), "{err}");
+}
