@@ -80,6 +80,21 @@ impl Heatmap {
     #[must_use]
     pub fn localize(&self, offset_secs: i32) -> LocalHeatmap {
         let mut local = LocalHeatmap::default();
+        for (day, hours) in self.localize_grid(offset_secs).iter().enumerate() {
+            for (hour, &secs) in hours.iter().enumerate() {
+                local.hours[hour] += secs;
+                local.days[day] += secs;
+            }
+        }
+        local
+    }
+
+    /// Seconds per local weekday (0 = Monday) and hour for a timezone `offset_secs` east of
+    /// UTC: the 7 x 24 grid a heatmap image shows. Same splitting as [`Heatmap::localize`],
+    /// whose views are this grid's row and column sums.
+    #[must_use]
+    pub fn localize_grid(&self, offset_secs: i32) -> [[u64; 24]; 7] {
+        let mut grid = [[0u64; 24]; 7];
         for (index, &secs) in self.0.iter().enumerate() {
             if secs == 0 {
                 continue;
@@ -95,11 +110,10 @@ impl Heatmap {
             };
             for (at, s) in pieces {
                 let at = at.rem_euclid(WEEK_SECS);
-                local.hours[(at / 3600 % 24) as usize] += s;
-                local.days[(at / 86_400) as usize] += s;
+                grid[(at / 86_400) as usize][(at / 3600 % 24) as usize] += s;
             }
         }
-        local
+        grid
     }
 }
 
@@ -234,6 +248,17 @@ mod tests {
     }
 
     #[test]
+    fn grid_places_local_weekday_and_hour() {
+        let mut h = Heatmap::default();
+        // Sunday 23:00-23:30 UTC is Monday 04:30-05:00 in Asia/Kolkata (+5:30).
+        h.add(BUCKETS - 2, 1800);
+        let grid = h.localize_grid(5 * 3600 + 1800);
+        assert_eq!(grid[0][4], 1800);
+        assert_eq!(grid.iter().flatten().sum::<u64>(), 1800);
+        assert_eq!(h.localize_grid(0)[6][23], 1800);
+    }
+
+    #[test]
     fn renders_blocks_and_bars() {
         let mut local = LocalHeatmap::default();
         local.hours[0] = 100;
@@ -272,6 +297,13 @@ mod tests {
             let local = h.localize(offset);
             prop_assert_eq!(local.hours.iter().sum::<u64>(), h.total());
             prop_assert_eq!(local.days.iter().sum::<u64>(), h.total());
+            let grid = h.localize_grid(offset);
+            for (day, row) in grid.iter().enumerate() {
+                prop_assert_eq!(row.iter().sum::<u64>(), local.days[day]);
+            }
+            for hour in 0..24 {
+                prop_assert_eq!(grid.iter().map(|row| row[hour]).sum::<u64>(), local.hours[hour]);
+            }
         }
     }
 }

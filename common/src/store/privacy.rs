@@ -130,6 +130,24 @@ impl Store {
         Ok(export)
     }
 
+    /// How many items the user's partition holds, counting no further than `at_most`: one
+    /// cheap query that tells whether an export or a deletion is small enough to finish at
+    /// once.
+    pub async fn user_item_count(&self, user: UserId, at_most: usize) -> Result<usize, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .limit(i32::try_from(at_most.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| classify("count items", e))?;
+        Ok(usize::try_from(out.count).unwrap_or(0).min(at_most))
+    }
+
     /// Deletes every item of the user, in every guild, except the opt-out flag when it is set.
     pub async fn delete_user(&self, user: UserId) -> Result<DeleteReport, StoreError> {
         let pk = keys::user(user);
