@@ -1,1 +1,170 @@
-fn main() {}
+//! `callstats-sidecar`: the always-on gateway sidecar. `run` (the default) tracks voice
+//! sessions; `create-table` creates the DynamoDB table. Configuration comes from the
+//! environment (see the `config` module); a missing or invalid variable ends the process with
+//! one clear line and exit status 2; a fatal runtime error with exit status 1.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use callstats_common::Store;
+use callstats_common::store::{TableStatusReport, Timeouts};
+use callstats_sidecar::config::{log_format_from_lookup, table_from_lookup};
+use callstats_sidecar::{
+    Clock, Config, FileClock, LogFormat, Metrics, Seams, SystemClock, WriterOptions,
+};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "callstats-sidecar",
+    version,
+    about = "Discord voice-call statistics: the gateway sidecar"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Track voice sessions (the default).
+    Run,
+    #[command(about = "Create the DynamoDB table named by CALLSTATS_TABLE, or check an existing one")]
+    CreateTable,
+}
+
+/// Exit status for configuration errors (as for usage errors).
+const CONFIG_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = |name: &str| std::env::var(name).ok();
+    let format = match log_format_from_lookup(&env) {
+        Ok(format) => format,
+        Err(err) => return config_error(&err),
+    };
+    init_logging(format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("callstats-sidecar: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => runtime.block_on(run()),
+        Command::CreateTable => runtime.block_on(create_table()),
+    }
+}
+
+fn config_error(err: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("callstats-sidecar: configuration error: {err}");
+    ExitCode::from(CONFIG_ERROR)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().with_current_span(false).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => return config_error(&err),
+    };
+    let clock: Arc<dyn Clock> = match &config.clock_file {
+        Some(path) => match FileClock::open(path) {
+            Ok(clock) => Arc::new(clock),
+            Err(err) => return config_error(&format_args!("CALLSTATS_CLOCK_FILE {err}")),
+        },
+        None => Arc::new(SystemClock),
+    };
+    let http = match TcpListener::bind(config.http_listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            return config_error(&format_args!(
+                "CALLSTATS_HTTP_LISTEN cannot listen on {}: {err}",
+                config.http_listen
+            ));
+        }
+    };
+    let store = Store::connect(config.table.clone(), Timeouts::default()).await;
+    let seams = Seams {
+        store,
+        clock,
+        metrics: Arc::new(Metrics::default()),
+        first_nonce: callstats_sidecar::random_nonce(),
+        http: Some(http),
+        writer: WriterOptions::default(),
+    };
+    tracing::info!(
+        table = %config.table,
+        gateway = config.gateway_url.as_deref().unwrap_or("discord"),
+        state_dir = %config.state_dir.display(),
+        "starting"
+    );
+    match callstats_sidecar::run(config, seams, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "sidecar stopped");
+            eprintln!("callstats-sidecar: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!(signal = "SIGTERM", "stopping"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "stopping"),
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; stopping on SIGINT only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn create_table() -> ExitCode {
+    let table = match table_from_lookup(&|name: &str| std::env::var(name).ok()) {
+        Ok(table) => table,
+        Err(err) => return config_error(&err),
+    };
+    let store = Store::connect(table.clone(), Timeouts::default()).await;
+    match store.create_table().await {
+        Ok(TableStatusReport::Created) => {
+            println!("created table {table}");
+            ExitCode::SUCCESS
+        }
+        Ok(TableStatusReport::AlreadyMatches) => {
+            println!("table {table} already exists with the expected keys and indexes");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("callstats-sidecar: cannot create table {table}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

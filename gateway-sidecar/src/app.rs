@@ -1,0 +1,369 @@
+//! Wiring: start the spool, the writer, the shards and the endpoint; stop them gracefully.
+//!
+//! Start: lock the state directory and read the spool (its writes are applied before
+//! anything else, and reconciliation waits for them); check that the table answers (a
+//! missing table ends the process, an unreachable store does not: writes wait); decide the
+//! shards; take each shard's saved state; serve `/healthz` and `/metrics`; run the shards.
+//!
+//! Stop (the `shutdown` future resolves, on SIGTERM or SIGINT in the program): stop reading
+//! the gateway, let the writer finish what is queued for up to [`FLUSH_BUDGET`] (the rest
+//! stays in the spool), save each complete shard's gateway session and tracker state, close
+//! the shards with the resume close code, and return: well within ten seconds.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use callstats_common::store::ResumeState;
+use callstats_common::{Store, StoreError};
+use futures_util::StreamExt as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use twilight_gateway::queue::InMemoryQueue;
+use twilight_gateway::{CloseFrame, ConfigBuilder, Intents, Message, Session, Shard, ShardId};
+
+use crate::clock::Clock;
+use crate::config::{Config, ShardPlan};
+use crate::gateway::{GatewayFatal, ShardContext, ShardRunner, Stopped};
+use crate::metrics::{Metrics, ShardStatus};
+use crate::resume;
+use crate::spool::{Spool, SpoolError};
+use crate::tracker::Tracker;
+use crate::writer::{self, Backoff, WriterOptions};
+
+/// How long a stop lets queued writes finish.
+pub const FLUSH_BUDGET: Duration = Duration::from_secs(5);
+/// How long a stop waits for a shard's close handshake.
+const CLOSE_BUDGET: Duration = Duration::from_secs(1);
+/// Identify permits per day when the gateway is not Discord's (nothing to ask).
+const LOCAL_IDENTIFY_PERMITS: u32 = 1000;
+
+/// The seams `run` takes from its caller: the program gives production ones, tests their own.
+#[derive(Debug)]
+pub struct Seams {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    /// First session nonce of fresh trackers (random in the program).
+    pub first_nonce: u32,
+    /// Where to serve `/healthz` and `/metrics`; `None` serves nothing.
+    pub http: Option<TcpListener>,
+    pub writer: WriterOptions,
+}
+
+/// Why the sidecar stopped other than on request.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Discord closed a shard for good.
+    #[error(transparent)]
+    Gateway(#[from] GatewayFatal),
+    /// Discord refused the token when asked for the shard count.
+    #[error("discord refused the bot token; check DISCORD_TOKEN")]
+    Unauthorized,
+    /// The state directory cannot be used.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// The store refuses the table (missing, no permission, another schema).
+    #[error("{0}")]
+    Store(StoreError),
+    /// A shard task ended unexpectedly.
+    #[error("shard task failed: {0}")]
+    Task(String),
+}
+
+/// Runs the sidecar until `shutdown` resolves (then stops gracefully and returns `Ok`) or
+/// something makes running on pointless.
+pub async fn run(
+    config: Config,
+    seams: Seams,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    // twilight builds a rustls configuration for every shard and needs one crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Seams {
+        store,
+        clock,
+        metrics,
+        first_nonce,
+        http,
+        writer: writer_options,
+    } = seams;
+
+    let opened = Spool::open(&config.state_dir, writer_options.memory_bound)?;
+    if opened.skipped_lines > 0 {
+        tracing::warn!(
+            lines = opened.skipped_lines,
+            "skipped unreadable spool lines (a torn write from a crash)"
+        );
+    }
+    match store.ping().await {
+        Ok(()) => tracing::info!(table = %config.table, "store answers"),
+        Err(err) if err.is_retryable() => {
+            tracing::warn!(error = %err, "store unreachable at start; writes wait in the spool");
+        }
+        Err(err) => return Err(RunError::Store(err)),
+    }
+    let started = writer::start(store.clone(), opened, writer_options, Arc::clone(&metrics));
+    let writer = started.writer.clone();
+
+    let (ids, queue) = plan_shards(&config, &metrics).await?;
+    for id in &ids {
+        metrics.set_shard(
+            id.number(),
+            ShardStatus {
+                total: id.total(),
+                ..ShardStatus::default()
+            },
+        );
+    }
+    let ctx = Arc::new(ShardContext {
+        store: store.clone(),
+        writer: writer.clone(),
+        clock: Arc::clone(&clock),
+        metrics: Arc::clone(&metrics),
+        max_gap_secs: config.max_gap_secs,
+        heartbeat: config.heartbeat,
+        backoff: writer_options.backoff,
+        replayed: started.replayed.clone(),
+    });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    if let Some(listener) = http {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "serving /healthz and /metrics");
+        }
+        let ops = Arc::new(crate::ops::Ops::new(Arc::clone(&metrics), store.clone()));
+        tokio::spawn(crate::ops::serve(listener, ops, stop_rx.clone()));
+    }
+
+    let mut shards = JoinSet::new();
+    for id in ids {
+        let plan = resume::load(&store, &config.state_dir, id, clock.now()).await;
+        let shard = build_shard(id, &config, queue.clone(), plan.session);
+        let tracker = plan.tracker.unwrap_or_else(|| Tracker::new(first_nonce));
+        let runner = ShardRunner::new(shard, tracker, plan.lost_since, Arc::clone(&ctx));
+        let stop = stop_rx.clone();
+        shards.spawn(async move { (id, runner.run(stop).await) });
+    }
+    tracing::info!(shards = shards.len(), "sidecar running");
+
+    let early = tokio::select! {
+        () = shutdown => None,
+        Some(ended) = shards.join_next() => Some(ended),
+    };
+    let _ = stop_tx.send(true);
+    let (stopped, failure) = collect_shards(early, shards).await;
+
+    tracing::info!("stopping: finishing queued writes");
+    let left = writer.flush(FLUSH_BUDGET).await;
+    if left > 0 {
+        tracing::warn!(
+            writes = left,
+            "writes still waiting stay in the spool for the next start"
+        );
+    }
+    let save = failure.is_none();
+    let mut closing = JoinSet::new();
+    for (id, s) in stopped {
+        let store = store.clone();
+        let dir = config.state_dir.clone();
+        let saved_at = clock.now();
+        closing.spawn(finish_shard(id, s, store, dir, saved_at, save));
+    }
+    while closing.join_next().await.is_some() {}
+    writer.stop().await;
+    let _ = started.task.await;
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+type ShardEnd = Result<(ShardId, Result<Stopped, GatewayFatal>), tokio::task::JoinError>;
+
+/// Waits for every shard task: the stopped shards, and the first failure if one ended badly.
+async fn collect_shards(
+    early: Option<ShardEnd>,
+    mut shards: JoinSet<(ShardId, Result<Stopped, GatewayFatal>)>,
+) -> (Vec<(ShardId, Stopped)>, Option<RunError>) {
+    let mut stopped = Vec::new();
+    let mut failure = None;
+    let mut next = early;
+    loop {
+        match next {
+            Some(Ok((id, Ok(s)))) => stopped.push((id, s)),
+            Some(Ok((_, Err(fatal)))) => {
+                failure.get_or_insert(RunError::Gateway(fatal));
+            }
+            Some(Err(err)) => {
+                failure.get_or_insert(RunError::Task(err.to_string()));
+            }
+            None => {}
+        }
+        match shards.join_next().await {
+            Some(ended) => next = Some(ended),
+            None => return (stopped, failure),
+        }
+    }
+}
+
+/// Saves a stopped shard's session and state (when complete) and closes it: with the resume
+/// close code when saved, so Discord keeps the session for the next process.
+async fn finish_shard(
+    id: ShardId,
+    stopped: Stopped,
+    store: Store,
+    dir: std::path::PathBuf,
+    saved_at: callstats_common::Timestamp,
+    save: bool,
+) {
+    let Stopped {
+        mut shard,
+        tracker,
+        settled,
+    } = stopped;
+    let shard_number = id.number();
+    let state = match (save && settled, shard.session(), shard.resume_url()) {
+        (true, Some(session), Some(url)) => Some(ResumeState {
+            session_id: session.id().to_owned(),
+            sequence: session.sequence(),
+            resume_url: url.to_owned(),
+            saved_at,
+            snapshot: resume::encode(id, &tracker),
+        }),
+        _ => None,
+    };
+    let saved = if let Some(state) = state {
+        let sequence = state.sequence;
+        match resume::save(&store, &dir, id, state).await {
+            Ok(place) => {
+                tracing::info!(
+                    shard = shard_number,
+                    sequence,
+                    place,
+                    "gateway session saved for the next start"
+                );
+                true
+            }
+            Err(err) => {
+                tracing::error!(shard = shard_number, error = %err, "cannot save the gateway session");
+                false
+            }
+        }
+    } else {
+        tracing::info!(
+            shard = shard_number,
+            "gateway session not saved: state incomplete"
+        );
+        false
+    };
+    shard.close(if saved {
+        CloseFrame::RESUME
+    } else {
+        CloseFrame::NORMAL
+    });
+    let _ = tokio::time::timeout(CLOSE_BUDGET, async {
+        while let Some(item) = shard.next().await {
+            if matches!(item, Ok(Message::Close(_))) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+fn build_shard(
+    id: ShardId,
+    config: &Config,
+    queue: InMemoryQueue,
+    resume: Option<(Session, String)>,
+) -> Shard {
+    let mut builder = ConfigBuilder::new(
+        config.token.expose().to_owned(),
+        Intents::GUILDS | Intents::GUILD_VOICE_STATES,
+    )
+    .queue(queue);
+    if let Some(url) = &config.gateway_url {
+        builder = builder.proxy_url(url.clone());
+    }
+    if let Some((session, url)) = resume {
+        builder = builder.session(session).resume_url(url);
+    }
+    Shard::with_config(id, builder.build())
+}
+
+/// The shards to run and the identify queue they share: Discord's recommendation and
+/// identify limits, or (with a gateway URL override) one shard and no limit to ask about.
+async fn plan_shards(
+    config: &Config,
+    metrics: &Metrics,
+) -> Result<(Vec<ShardId>, InMemoryQueue), RunError> {
+    if config.gateway_url.is_some() {
+        let concurrency = config.identify_concurrency.unwrap_or(1);
+        let queue = InMemoryQueue::new(
+            concurrency,
+            LOCAL_IDENTIFY_PERMITS,
+            Duration::from_hours(24),
+            LOCAL_IDENTIFY_PERMITS,
+        );
+        return Ok((config.shards.ids(1), queue));
+    }
+    let http = twilight_http::Client::new(config.token.expose().to_owned());
+    let mut attempt = 0u32;
+    let info = loop {
+        match fetch_gateway_info(&http).await {
+            Ok(info) => break info,
+            Err(GatewayInfoError::Unauthorized) => return Err(RunError::Unauthorized),
+            Err(GatewayInfoError::Other(err)) => {
+                crate::metrics::inc(&metrics.gateway_errors);
+                let delay = Backoff::default().delay(attempt);
+                tracing::warn!(error = %err, ?delay, "cannot ask discord for the shard count; retrying");
+                attempt = attempt.saturating_add(1);
+                tokio::time::sleep(delay).await;
+            }
+        }
+    };
+    let limit = info.session_start_limit;
+    let concurrency = config
+        .identify_concurrency
+        .unwrap_or(limit.max_concurrency)
+        .max(1);
+    let queue = InMemoryQueue::new(
+        concurrency,
+        limit.remaining.min(limit.total),
+        Duration::from_millis(limit.reset_after),
+        limit.total,
+    );
+    let ids = config.shards.ids(info.shards);
+    if config.shards == ShardPlan::Recommended {
+        tracing::info!(
+            shards = info.shards,
+            "running discord's recommended shard count"
+        );
+    }
+    Ok((ids, queue))
+}
+
+enum GatewayInfoError {
+    Unauthorized,
+    Other(String),
+}
+
+async fn fetch_gateway_info(
+    http: &twilight_http::Client,
+) -> Result<twilight_model::gateway::connection_info::BotConnectionInfo, GatewayInfoError> {
+    let classify = |err: twilight_http::Error| match err.kind() {
+        twilight_http::error::ErrorType::Unauthorized => GatewayInfoError::Unauthorized,
+        twilight_http::error::ErrorType::Response { status, .. } if status.get() == 401 => {
+            GatewayInfoError::Unauthorized
+        }
+        _ => GatewayInfoError::Other(err.to_string()),
+    };
+    let response = http.gateway().authed().await.map_err(classify)?;
+    response
+        .model()
+        .await
+        .map_err(|e| GatewayInfoError::Other(e.to_string()))
+}

@@ -1,0 +1,649 @@
+//! One task per shard: reads the gateway, feeds the tracker, hands its writes to the writer.
+//!
+//! The loop never waits for the store. What needs the store (reconciling a guild the tracker
+//! does not know, the per-shard heartbeat, refreshing guild configurations) runs in tasks of
+//! its own that report back through the shard's inbox.
+//!
+//! Event time is the clock's reading when the event arrives. Reconnecting is twilight's job
+//! (it backs off exponentially between failed connects and resumes when it can); this loop
+//! notes when the shard lost sight of its guilds so that, if the session cannot be resumed,
+//! the next `GUILD_CREATE`s reconcile from that instant. A close code Discord means as final
+//! (4004 authentication failed, 4010-4014) ends the shard with a [`GatewayFatal`].
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use callstats_common::reconcile::OpenRef;
+use callstats_common::{Flags, GuildId, Store, Timestamp, UserId};
+use futures_util::StreamExt as _;
+use tokio::sync::{OnceCell, mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+use twilight_gateway::error::ReceiveMessageErrorType;
+use twilight_gateway::{Event, EventTypeFlags, Shard, StreamExt as _};
+use twilight_model::gateway::payload::incoming::GuildCreate;
+use twilight_model::guild::Guild;
+use twilight_model::voice::VoiceState;
+
+use crate::clock::Clock;
+use crate::metrics::{Metrics, inc};
+use crate::tracker::{GuildCreated, GuildSeed, Tracker, VoiceChange, VoiceMember, Write};
+use crate::writer::{Backoff, Writer, retrying};
+
+/// The dispatches the sidecar reads; twilight skips the others without parsing them.
+pub const WANTED: EventTypeFlags = EventTypeFlags::READY
+    .union(EventTypeFlags::RESUMED)
+    .union(EventTypeFlags::GUILD_CREATE)
+    .union(EventTypeFlags::GUILD_DELETE)
+    .union(EventTypeFlags::GUILD_UPDATE)
+    .union(EventTypeFlags::VOICE_STATE_UPDATE);
+
+/// How often guild configurations are read again (an admin may change them any time).
+const CONFIG_REFRESH: Duration = Duration::from_mins(5);
+/// Store reads at once when reconciling a guild.
+const RECONCILE_READS: usize = 16;
+
+/// A member's own flags from a voice state: muted = self-muted, server-muted or suppressed
+/// (stage audience); deafened = self- or server-deafened.
+#[must_use]
+pub fn flags_of(state: &VoiceState) -> Flags {
+    Flags::NONE
+        .with(
+            Flags::MUTED,
+            state.self_mute || state.mute || state.suppress,
+        )
+        .with(Flags::DEAFENED, state.self_deaf || state.deaf)
+        .with(Flags::STREAMING, state.self_stream)
+        .with(Flags::VIDEO, state.self_video)
+}
+
+/// What the tracker needs from a `GUILD_CREATE`. Voice states in it carry no member, so
+/// bot-ness comes from the guild's member list (Discord includes the members in voice); a
+/// member missing from it counts as human.
+#[must_use]
+pub fn seed_of(guild: &Guild) -> GuildSeed {
+    let bots: BTreeSet<UserId> = guild
+        .members
+        .iter()
+        .filter(|m| m.user.bot)
+        .map(|m| m.user.id)
+        .collect();
+    GuildSeed {
+        guild: guild.id,
+        afk: guild.afk_channel_id,
+        voice: guild
+            .voice_states
+            .iter()
+            .filter_map(|state| {
+                let bot = bots.contains(&state.user_id)
+                    || state.member.as_ref().is_some_and(|m| m.user.bot);
+                state.channel_id.map(|channel| VoiceMember {
+                    user: state.user_id,
+                    channel,
+                    bot,
+                    flags: flags_of(state),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// What the tracker needs from a `VOICE_STATE_UPDATE`; `None` without a guild (a call outside
+/// any guild, which is never tracked).
+#[must_use]
+pub fn change_of(state: &VoiceState) -> Option<VoiceChange> {
+    Some(VoiceChange {
+        guild: state.guild_id?,
+        user: state.user_id,
+        channel: state.channel_id,
+        bot: state.member.as_ref().is_some_and(|m| m.user.bot),
+        flags: flags_of(state),
+    })
+}
+
+/// Discord closed a shard for good: running on cannot help.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("discord closed gateway shard {shard} with code {code}: {reason}")]
+pub struct GatewayFatal {
+    pub shard: u32,
+    pub code: String,
+    pub reason: &'static str,
+}
+
+fn fatal_reason(code: Option<u16>) -> &'static str {
+    match code {
+        Some(4004) => "authentication failed; check DISCORD_TOKEN",
+        Some(4010) => "invalid shard; check CALLSTATS_SHARDS",
+        Some(4011) => "sharding required; leave CALLSTATS_SHARDS unset or raise it",
+        Some(4012) => "invalid API version",
+        Some(4013) => "invalid intents",
+        Some(4014) => "disallowed intents",
+        _ => "the gateway ended the connection for good",
+    }
+}
+
+/// What every shard task shares.
+#[derive(Debug)]
+pub struct ShardContext {
+    pub store: Store,
+    pub writer: Writer,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub max_gap_secs: u64,
+    pub heartbeat: Duration,
+    pub backoff: Backoff,
+    /// True once the spool left by the last run is applied.
+    pub replayed: watch::Receiver<bool>,
+}
+
+/// Reports from the shard's helper tasks.
+#[derive(Debug)]
+enum Inbox {
+    Reconciled {
+        guild: GuildId,
+        generation: u64,
+        open: Vec<callstats_common::OpenSession>,
+        config: callstats_common::GuildConfig,
+        last_seen: Option<Timestamp>,
+    },
+    Config {
+        guild: GuildId,
+        config: callstats_common::GuildConfig,
+    },
+}
+
+/// A shard stopped on request, with what a graceful restart saves.
+#[derive(Debug)]
+pub struct Stopped {
+    pub shard: Shard,
+    pub tracker: Tracker,
+    /// Connected with every guild known: the state is worth resuming from.
+    pub settled: bool,
+}
+
+/// One shard's loop and state.
+#[derive(Debug)]
+pub struct ShardRunner {
+    shard: Shard,
+    tracker: Tracker,
+    ctx: Arc<ShardContext>,
+    inbox_tx: mpsc::UnboundedSender<Inbox>,
+    inbox: mpsc::UnboundedReceiver<Inbox>,
+    /// Since when the shard has not seen its guilds (disconnected, not yet resumed).
+    lost_since: Option<Timestamp>,
+    /// Guilds READY listed that have not had their `GUILD_CREATE` yet.
+    awaiting: BTreeSet<GuildId>,
+    connected: bool,
+    last_close: Option<u16>,
+    /// The shard's last heartbeat from before this process started: the "last seen" of
+    /// guilds reconciled against the store.
+    last_seen_at_start: Arc<OnceCell<Option<Timestamp>>>,
+    heartbeat_busy: Arc<AtomicBool>,
+    disconnects: u64,
+}
+
+impl ShardRunner {
+    /// A runner for `shard`. `tracker` is empty, or restored from a snapshot; `lost_since` is
+    /// when the snapshot was taken (cleared if the saved session resumes).
+    #[must_use]
+    pub fn new(
+        shard: Shard,
+        tracker: Tracker,
+        lost_since: Option<Timestamp>,
+        ctx: Arc<ShardContext>,
+    ) -> Self {
+        let (inbox_tx, inbox) = mpsc::unbounded_channel();
+        Self {
+            shard,
+            tracker,
+            ctx,
+            inbox_tx,
+            inbox,
+            lost_since,
+            awaiting: BTreeSet::new(),
+            connected: false,
+            last_close: None,
+            last_seen_at_start: Arc::new(OnceCell::new()),
+            heartbeat_busy: Arc::new(AtomicBool::new(false)),
+            disconnects: 0,
+        }
+    }
+
+    fn number(&self) -> u32 {
+        self.shard.id().number()
+    }
+
+    /// Runs until `stop` turns true (then returns the shard and its state) or Discord closes
+    /// the shard for good.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<Stopped, GatewayFatal> {
+        let mut heartbeat = tokio::time::interval(self.ctx.heartbeat);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut refresh = tokio::time::interval_at(Instant::now() + CONFIG_REFRESH, CONFIG_REFRESH);
+        refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        self.publish();
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|stop| *stop) => break,
+                Some(message) = self.inbox.recv() => self.on_inbox(message),
+                _ = heartbeat.tick() => self.beat(),
+                _ = refresh.tick() => self.refresh_configs(),
+                item = self.shard.next_event(WANTED) => match item {
+                    None => return Err(self.fatal()),
+                    Some(Ok(event)) => self.on_event(event),
+                    Some(Err(err)) => self.on_error(&err),
+                },
+            }
+            self.publish();
+        }
+        let settled = self.settled();
+        Ok(Stopped {
+            shard: self.shard,
+            tracker: self.tracker,
+            settled,
+        })
+    }
+
+    fn fatal(&self) -> GatewayFatal {
+        GatewayFatal {
+            shard: self.number(),
+            code: self
+                .last_close
+                .map_or_else(|| "none".to_owned(), |c| c.to_string()),
+            reason: fatal_reason(self.last_close),
+        }
+    }
+
+    fn settled(&self) -> bool {
+        self.connected && self.awaiting.is_empty() && self.tracker.is_settled()
+    }
+
+    fn publish(&self) {
+        let total = self.shard.id().total();
+        let sequence = self
+            .shard
+            .session()
+            .map_or(0, twilight_gateway::Session::sequence);
+        let latency = self.shard.latency().average();
+        let (connected, open, settled) =
+            (self.connected, self.tracker.open_sessions(), self.settled());
+        let disconnects = self.disconnects;
+        self.ctx.metrics.update_shard(self.number(), |s| {
+            s.total = total;
+            s.connected = connected;
+            s.sequence = sequence;
+            s.latency = latency;
+            s.open_sessions = open;
+            s.settled = settled;
+            s.disconnects = disconnects;
+        });
+    }
+
+    fn submit(&self, writes: Vec<Write>) {
+        self.ctx.writer.submit(writes);
+    }
+
+    fn disconnected(&mut self, now: Timestamp) {
+        if self.connected {
+            self.disconnects += 1;
+        }
+        self.connected = false;
+        self.lost_since.get_or_insert(now);
+    }
+
+    fn on_event(&mut self, event: Event) {
+        let now = self.ctx.clock.now();
+        let shard = self.number();
+        if !matches!(event, Event::GatewayClose(_)) {
+            inc(&self.ctx.metrics.events_received);
+        }
+        match event {
+            Event::Ready(ready) => {
+                // A new gateway session: nothing since `lost_since` will be replayed.
+                let since = self.lost_since.take().unwrap_or(now);
+                self.tracker.freeze_all(since);
+                let listed: BTreeSet<GuildId> = ready.guilds.iter().map(|g| g.id).collect();
+                let writes = self.tracker.retain_guilds(&listed, now);
+                self.submit(writes);
+                tracing::info!(shard, guilds = listed.len(), "gateway session identified");
+                self.awaiting = listed;
+                self.connected = true;
+                self.last_close = None;
+            }
+            Event::Resumed => {
+                tracing::info!(shard, "gateway session resumed");
+                self.lost_since = None;
+                self.connected = true;
+                self.last_close = None;
+            }
+            Event::GuildCreate(created) => match *created {
+                GuildCreate::Available(guild) => {
+                    self.awaiting.remove(&guild.id);
+                    let seed = seed_of(&guild);
+                    let present: Vec<UserId> = seed
+                        .voice
+                        .iter()
+                        .filter(|m| !m.bot)
+                        .map(|m| m.user)
+                        .collect();
+                    tracing::debug!(shard, guild = %guild.id, in_voice = present.len(), "guild available");
+                    match self.tracker.guild_create(seed, now, self.ctx.max_gap_secs) {
+                        GuildCreated::Writes(writes) => self.submit(writes),
+                        GuildCreated::NeedsStore { generation } => {
+                            self.spawn_reconcile(guild.id, generation, present);
+                        }
+                    }
+                }
+                GuildCreate::Unavailable(guild) => {
+                    self.awaiting.remove(&guild.id);
+                    self.tracker.guild_unavailable(guild.id, now);
+                }
+            },
+            Event::GuildDelete(deleted) => {
+                self.awaiting.remove(&deleted.id);
+                if deleted.unavailable == Some(true) {
+                    tracing::info!(shard, guild = %deleted.id, "guild unavailable");
+                    self.tracker.guild_unavailable(deleted.id, now);
+                } else {
+                    tracing::info!(shard, guild = %deleted.id, "removed from guild");
+                    let writes = self.tracker.guild_removed(deleted.id, now);
+                    self.submit(writes);
+                }
+            }
+            Event::GuildUpdate(update) => {
+                let writes = self
+                    .tracker
+                    .afk_changed(update.id, update.afk_channel_id, now);
+                self.submit(writes);
+            }
+            Event::VoiceStateUpdate(update) => {
+                inc(&self.ctx.metrics.voice_updates);
+                if let Some(change) = change_of(&update.0) {
+                    let writes = self.tracker.voice_update(change, now);
+                    self.submit(writes);
+                }
+            }
+            Event::GatewayClose(frame) => {
+                let code = frame.as_ref().map(|f| f.code);
+                self.last_close = code;
+                self.disconnected(now);
+                tracing::info!(shard, code, "gateway connection closed");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_error(&mut self, err: &twilight_gateway::error::ReceiveMessageError) {
+        inc(&self.ctx.metrics.gateway_errors);
+        let shard = self.number();
+        let source = std::error::Error::source(err).map(ToString::to_string);
+        match err.kind() {
+            ReceiveMessageErrorType::Reconnect => {
+                self.disconnected(self.ctx.clock.now());
+                let attempts = match self.shard.state() {
+                    twilight_gateway::ShardState::Disconnected { reconnect_attempts } => {
+                        reconnect_attempts
+                    }
+                    _ => 0,
+                };
+                tracing::warn!(
+                    shard,
+                    attempts,
+                    error = source,
+                    "cannot reach the gateway; retrying with backoff"
+                );
+            }
+            ReceiveMessageErrorType::Compression => {
+                self.disconnected(self.ctx.clock.now());
+                tracing::warn!(
+                    shard,
+                    error = source,
+                    "gateway stream could not be decompressed; reconnecting"
+                );
+            }
+            // The event itself is not logged: it may carry member data.
+            ReceiveMessageErrorType::Deserializing { .. } => {
+                tracing::error!(
+                    shard,
+                    error = source,
+                    "gateway event could not be read; skipped"
+                );
+            }
+            _ => tracing::warn!(shard, error = %err, "gateway error"),
+        }
+    }
+
+    fn on_inbox(&mut self, message: Inbox) {
+        match message {
+            Inbox::Reconciled {
+                guild,
+                generation,
+                open,
+                config,
+                last_seen,
+            } => {
+                tracing::info!(
+                    shard = self.number(),
+                    guild = %guild,
+                    open = open.len(),
+                    last_seen = last_seen.map(|t| t.to_string()),
+                    "guild reconciled with the store"
+                );
+                let writes = self.tracker.store_reconciled(
+                    guild,
+                    generation,
+                    open,
+                    config,
+                    last_seen,
+                    self.ctx.max_gap_secs,
+                );
+                self.submit(writes);
+            }
+            Inbox::Config { guild, config } => self.tracker.set_config(guild, config),
+        }
+    }
+
+    /// Reads what the store holds for a guild the tracker does not know, then reports back.
+    /// Waits for the spool of the last run first: its writes are part of the truth.
+    fn spawn_reconcile(&self, guild: GuildId, generation: u64, present: Vec<UserId>) {
+        let ctx = Arc::clone(&self.ctx);
+        let tx = self.inbox_tx.clone();
+        let cell = Arc::clone(&self.last_seen_at_start);
+        let shard = self.number();
+        tokio::spawn(async move {
+            let mut replayed = ctx.replayed.clone();
+            let _ = replayed.wait_for(|done| *done).await;
+            let last_seen = last_seen_at_start(&ctx, &cell, shard).await;
+            let backoff = ctx.backoff;
+            let metrics = &ctx.metrics;
+            let refs: Vec<OpenRef> = retrying("query open sessions", backoff, metrics, || {
+                ctx.store.open_sessions_of_guild(guild)
+            })
+            .await
+            .unwrap_or_else(|err| {
+                tracing::error!(shard, guild = %guild, error = %err, "cannot list open sessions");
+                Vec::new()
+            });
+            // The index may lag: read every listed and present user's open session directly.
+            let users: BTreeSet<UserId> = refs.iter().map(|r| r.user).chain(present).collect();
+            let open: Vec<_> = futures_util::stream::iter(users)
+                .map(|user| {
+                    let ctx = &ctx;
+                    async move {
+                        retrying("get open session", backoff, &ctx.metrics, || {
+                            ctx.store.open_session(user, guild)
+                        })
+                        .await
+                        .unwrap_or_else(|err| {
+                            tracing::error!(shard, guild = %guild, user = %user, error = %err, "cannot read an open session");
+                            None
+                        })
+                    }
+                })
+                .buffer_unordered(RECONCILE_READS)
+                .filter_map(std::future::ready)
+                .collect()
+                .await;
+            let config = retrying("read guild config", backoff, metrics, || {
+                ctx.store.guild_config(guild)
+            })
+            .await
+            .unwrap_or_else(|err| {
+                tracing::error!(shard, guild = %guild, error = %err, "cannot read the guild configuration; using defaults");
+                callstats_common::GuildConfig::default()
+            });
+            let _ = tx.send(Inbox::Reconciled {
+                guild,
+                generation,
+                open,
+                config,
+                last_seen,
+            });
+        });
+    }
+
+    /// Records "alive at now" when the shard's state is complete; skipped while the last
+    /// heartbeat is still on its way.
+    fn beat(&self) {
+        if !self.settled() || self.heartbeat_busy.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let ctx = Arc::clone(&self.ctx);
+        let busy = Arc::clone(&self.heartbeat_busy);
+        let cell = Arc::clone(&self.last_seen_at_start);
+        let shard = self.number();
+        tokio::spawn(async move {
+            // The heartbeat from before this process must be read before it is overwritten.
+            let _ = last_seen_at_start(&ctx, &cell, shard).await;
+            let at = ctx.clock.now();
+            match tokio::time::timeout(ctx.heartbeat, ctx.store.heartbeat(shard, at)).await {
+                Ok(Ok(())) => inc(&ctx.metrics.heartbeats_written),
+                Ok(Err(err)) => {
+                    inc(&ctx.metrics.heartbeat_failures);
+                    tracing::warn!(shard, error = %err, "heartbeat not recorded");
+                }
+                Err(_) => {
+                    inc(&ctx.metrics.heartbeat_failures);
+                    tracing::warn!(shard, "heartbeat timed out");
+                }
+            }
+            busy.store(false, Ordering::SeqCst);
+        });
+    }
+
+    fn refresh_configs(&self) {
+        let guilds: Vec<GuildId> = self.tracker.guilds().collect();
+        let ctx = Arc::clone(&self.ctx);
+        let tx = self.inbox_tx.clone();
+        tokio::spawn(async move {
+            for guild in guilds {
+                match ctx.store.guild_config(guild).await {
+                    Ok(config) => {
+                        let _ = tx.send(Inbox::Config { guild, config });
+                    }
+                    Err(err) => {
+                        tracing::debug!(guild = %guild, error = %err, "guild configuration not refreshed");
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The shard's last heartbeat from before this process started, read once.
+async fn last_seen_at_start(
+    ctx: &ShardContext,
+    cell: &OnceCell<Option<Timestamp>>,
+    shard: u32,
+) -> Option<Timestamp> {
+    let read = cell
+        .get_or_try_init(|| {
+            retrying("read heartbeat", ctx.backoff, &ctx.metrics, || {
+                ctx.store.last_heartbeat(shard)
+            })
+        })
+        .await;
+    match read {
+        Ok(at) => *at,
+        Err(err) => {
+            tracing::error!(shard, error = %err, "cannot read the last heartbeat");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twilight_model::id::Id;
+
+    const GUILD_CREATE: &str = include_str!("../tests/fixtures/guild_create.json");
+    const VOICE_STATE_UPDATE: &str = include_str!("../tests/fixtures/voice_state_update.json");
+
+    #[test]
+    fn flags_follow_discord_fields() {
+        type Set = fn(&mut VoiceState);
+        let state: VoiceState = serde_json::from_str(VOICE_STATE_UPDATE).unwrap();
+        assert_eq!(flags_of(&state), Flags::NONE);
+        let set: [(Set, Flags); 7] = [
+            (|s| s.self_mute = true, Flags::MUTED),
+            (|s| s.mute = true, Flags::MUTED),
+            (|s| s.suppress = true, Flags::MUTED),
+            (|s| s.self_deaf = true, Flags::DEAFENED),
+            (|s| s.deaf = true, Flags::DEAFENED),
+            (|s| s.self_stream = true, Flags::STREAMING),
+            (|s| s.self_video = true, Flags::VIDEO),
+        ];
+        for (change, flag) in set {
+            let mut s = state.clone();
+            change(&mut s);
+            assert_eq!(flags_of(&s), flag);
+        }
+    }
+
+    #[test]
+    fn voice_state_update_becomes_a_change() {
+        let state: VoiceState = serde_json::from_str(VOICE_STATE_UPDATE).unwrap();
+        let change = change_of(&state).unwrap();
+        assert_eq!(change.guild, Id::new(41_771_983_423_143_937));
+        assert_eq!(change.user, Id::new(80_351_110_224_678_912));
+        assert_eq!(change.channel, Some(Id::new(127_121_515_262_115_840)));
+        assert!(!change.bot);
+        let mut left = state.clone();
+        left.channel_id = None;
+        assert_eq!(change_of(&left).unwrap().channel, None);
+        left.guild_id = None;
+        assert!(change_of(&left).is_none());
+    }
+
+    #[test]
+    fn guild_create_becomes_a_seed_with_bots_known() {
+        let guild: Guild = serde_json::from_str(GUILD_CREATE).unwrap();
+        let seed = seed_of(&guild);
+        assert_eq!(seed.guild, Id::new(41_771_983_423_143_937));
+        assert_eq!(seed.afk, Some(Id::new(155_101_607_195_836_416)));
+        let voice: Vec<(u64, u64, bool, Flags)> = seed
+            .voice
+            .iter()
+            .map(|m| (m.user.get(), m.channel.get(), m.bot, m.flags))
+            .collect();
+        assert_eq!(
+            voice,
+            [
+                (
+                    80_351_110_224_678_912,
+                    127_121_515_262_115_840,
+                    false,
+                    Flags::MUTED
+                ),
+                (
+                    155_149_108_183_695_360,
+                    127_121_515_262_115_840,
+                    true,
+                    Flags::NONE
+                ),
+            ]
+        );
+    }
+}

@@ -1,0 +1,659 @@
+//! The writer: applies session writes to the store, in order per user, concurrently across
+//! users (bounded), journaling each in the [spool](crate::spool) first.
+//!
+//! Handing writes over never waits: [`Writer::submit`] puts them on a channel, and the gateway
+//! loop goes on (heartbeats keep flowing while the store is slow). One task owns the queues:
+//! it journals what arrives (one disk flush per batch), keeps up to a bound of waiting writes
+//! in memory (the rest stays in the spool file and is read back in order), and runs at most
+//! one write per user at a time.
+//!
+//! A write that fails with a transient error ([`StoreError::is_retryable`]: unreachable,
+//! throttled, timed out) is retried with capped exponential backoff and jitter, for as long as
+//! it takes: nothing is dropped while the store is down. A write refused for good is logged,
+//! counted and kept in `dead-letters.jsonl`, and the user's next write goes on.
+//!
+//! Outcomes that mean "already applied" (a replay after a restart, a duplicate) are success.
+//! A start that finds another session of the user open in that guild (left over from before)
+//! ends that one at its last accounted instant, marked estimated, then starts; if the open
+//! one is newer than the start, the start is stale and dropped.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use callstats_common::store::{EndOutcome, StartOutcome, UpdateOutcome};
+use callstats_common::{Store, StoreError, UserId};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::metrics::{Metrics, inc};
+use crate::spool::{Entry, Opened, Spilled, Spool};
+use crate::tracker::Write;
+
+/// Emptied once nothing waits and it has grown past this.
+const RESET_LOG_AT: u64 = 1 << 20;
+/// Rewritten with only what waits once it has grown past this.
+const COMPACT_LOG_AT: u64 = 64 << 20;
+/// Tries of a start that keeps finding another session open.
+const START_ATTEMPTS: usize = 3;
+
+/// Exponential backoff with jitter, capped.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            first: Duration::from_millis(200),
+            max: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait before retry number `attempt` (from 0): between half and all of
+    /// `first * 2^attempt`, at most `max`.
+    #[must_use]
+    pub fn delay(self, attempt: u32) -> Duration {
+        let full = self
+            .first
+            .saturating_mul(2u32.saturating_pow(attempt.min(20)))
+            .min(self.max);
+        full / 2 + full.mul_f64(random_fraction() / 2.0)
+    }
+}
+
+/// A number in `0..1` that differs from call to call (jitter needs no better).
+fn random_fraction() -> f64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos().into()),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Calls `op` until it succeeds or fails for good, sleeping with backoff between transient
+/// failures.
+pub async fn retrying<T, F, Fut>(
+    what: &'static str,
+    backoff: Backoff,
+    metrics: &Metrics,
+    mut op: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        match op().await {
+            Err(err) if err.is_retryable() => {
+                inc(&metrics.writes_retried);
+                let delay = backoff.delay(attempt);
+                if attempt == 0 {
+                    tracing::warn!(op = what, error = %err, "store unavailable, retrying");
+                } else {
+                    tracing::debug!(op = what, attempt, error = %err, ?delay, "store still unavailable");
+                }
+                attempt = attempt.saturating_add(1);
+                tokio::time::sleep(delay).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How the writer works.
+#[derive(Clone, Copy, Debug)]
+pub struct WriterOptions {
+    /// Waiting writes kept in memory; the rest stays in the spool file.
+    pub memory_bound: usize,
+    /// Users whose writes are applied at the same time.
+    pub concurrency: usize,
+    pub backoff: Backoff,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        Self {
+            memory_bound: 20_000,
+            concurrency: 16,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// What a write came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// The store already had it (replay or duplicate).
+    AlreadyApplied,
+    /// A start for a user who opted out: nothing to track.
+    OptedOut,
+    /// A start older than the session the store holds open: dropped.
+    Superseded,
+}
+
+enum Command {
+    Submit(Vec<Write>),
+    Flush {
+        until: Instant,
+        reply: oneshot::Sender<u64>,
+    },
+    Stop {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// The handle: hands writes to the writer task. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Writer {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl Writer {
+    /// Hands writes over; never waits.
+    pub fn submit(&self, writes: Vec<Write>) {
+        if writes.is_empty() {
+            return;
+        }
+        if self.tx.send(Command::Submit(writes)).is_err() {
+            tracing::error!("writer is gone; writes not journaled");
+        }
+    }
+
+    /// Waits until every write handed over so far is applied, or until `timeout`; returns how
+    /// many still wait (they stay in the spool for the next start).
+    pub async fn flush(&self, timeout: Duration) -> u64 {
+        let (reply, rx) = oneshot::channel();
+        let until = Instant::now() + timeout;
+        if self.tx.send(Command::Flush { until, reply }).is_err() {
+            return 0;
+        }
+        rx.await.unwrap_or(0)
+    }
+
+    /// Stops the writer: writes in progress are abandoned (they are in the spool).
+    pub async fn stop(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Command::Stop { reply }).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// A started writer.
+#[derive(Debug)]
+pub struct Started {
+    pub writer: Writer,
+    /// Turns true once every write found in the spool at start is applied: reads that
+    /// reconcile against the store wait for it.
+    pub replayed: watch::Receiver<bool>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the writer task with what the spool held.
+#[must_use]
+pub fn start(
+    store: Store,
+    opened: Opened,
+    options: WriterOptions,
+    metrics: Arc<Metrics>,
+) -> Started {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let replay_left = opened.pending.len() as u64 + opened.spilled.map_or(0, |s| s.count);
+    let (replayed_tx, replayed) = watch::channel(replay_left == 0);
+    if replay_left > 0 {
+        tracing::info!(
+            writes = replay_left,
+            "applying the spool left by the last run"
+        );
+    }
+    let mut task = Task {
+        store,
+        spool: opened.spool,
+        options: WriterOptions {
+            memory_bound: options.memory_bound.max(2),
+            concurrency: options.concurrency.max(1),
+            ..options
+        },
+        metrics,
+        next_seq: opened.next_seq,
+        queues: HashMap::new(),
+        ready: VecDeque::new(),
+        busy: HashSet::new(),
+        in_memory: 0,
+        queued_at: BTreeMap::new(),
+        spilled: opened.spilled,
+        inflight: JoinSet::new(),
+        replay_below: opened.next_seq,
+        replay_left,
+        replayed_tx,
+        flushes: Vec::new(),
+    };
+    for entry in opened.pending {
+        task.enqueue(entry);
+    }
+    task.publish();
+    let handle = tokio::spawn(task.run(rx));
+    Started {
+        writer: Writer { tx },
+        replayed,
+        task: handle,
+    }
+}
+
+struct Done {
+    user: UserId,
+    entry: Entry,
+    result: Result<Outcome, StoreError>,
+}
+
+struct Task {
+    store: Store,
+    spool: Spool,
+    options: WriterOptions,
+    metrics: Arc<Metrics>,
+    next_seq: u64,
+    queues: HashMap<UserId, VecDeque<Entry>>,
+    /// Users with queued writes and none in flight, in turn.
+    ready: VecDeque<UserId>,
+    busy: HashSet<UserId>,
+    /// Waiting writes in memory, in flight included.
+    in_memory: usize,
+    /// Waiting writes in memory and when they were queued.
+    queued_at: BTreeMap<u64, i64>,
+    spilled: Option<Spilled>,
+    inflight: JoinSet<Done>,
+    /// Writes numbered below this came from the spool at start.
+    replay_below: u64,
+    replay_left: u64,
+    replayed_tx: watch::Sender<bool>,
+    flushes: Vec<(Instant, oneshot::Sender<u64>)>,
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            self.schedule();
+            self.answer_flushes();
+            let next_deadline = self.flushes.iter().map(|(until, _)| *until).min();
+            tokio::select! {
+                command = rx.recv() => {
+                    let Some(command) = command else { break };
+                    // Take every command already waiting: one disk flush for the batch.
+                    let mut commands = vec![command];
+                    while let Ok(more) = rx.try_recv() {
+                        commands.push(more);
+                    }
+                    let mut writes = Vec::new();
+                    for command in commands {
+                        match command {
+                            Command::Submit(w) => writes.extend(w),
+                            Command::Flush { until, reply } => self.flushes.push((until, reply)),
+                            Command::Stop { reply } => {
+                                self.accept(writes);
+                                self.inflight.abort_all();
+                                let _ = reply.send(());
+                                return;
+                            }
+                        }
+                    }
+                    self.accept(writes);
+                }
+                Some(done) = self.inflight.join_next(), if !self.inflight.is_empty() => {
+                    match done {
+                        Ok(done) => self.finished(done),
+                        Err(err) => tracing::error!(error = %err, "a write task failed"),
+                    }
+                }
+                () = sleep_until_opt(next_deadline), if next_deadline.is_some() => {}
+            }
+            self.publish();
+        }
+        self.inflight.abort_all();
+    }
+
+    fn waiting(&self) -> u64 {
+        self.in_memory as u64 + self.spilled.map_or(0, |s| s.count)
+    }
+
+    fn answer_flushes(&mut self) {
+        let waiting = self.waiting();
+        let now = Instant::now();
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flushes)
+            .into_iter()
+            .partition(|(until, _)| waiting == 0 || *until <= now);
+        self.flushes = keep;
+        for (_, reply) in due {
+            let _ = reply.send(waiting);
+        }
+    }
+
+    fn accept(&mut self, writes: Vec<Write>) {
+        if writes.is_empty() {
+            return;
+        }
+        let queued_at = unix_now();
+        let entries: Vec<Entry> = writes
+            .into_iter()
+            .map(|write| {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                inc(&self.metrics.writes_submitted);
+                Entry {
+                    seq,
+                    queued_at,
+                    write,
+                }
+            })
+            .collect();
+        let offsets = match self.spool.append(&entries) {
+            Ok(offsets) => Some(offsets),
+            Err(err) => {
+                inc(&self.metrics.spool_errors);
+                tracing::error!(error = %err, writes = entries.len(), "cannot journal writes; keeping them in memory only");
+                None
+            }
+        };
+        for (i, entry) in entries.into_iter().enumerate() {
+            let offset = offsets.as_ref().and_then(|o| o.get(i).copied());
+            match offset {
+                Some(offset)
+                    if self.spilled.is_some() || self.in_memory >= self.options.memory_bound =>
+                {
+                    self.spilled
+                        .get_or_insert(Spilled { offset, count: 0 })
+                        .count += 1;
+                }
+                _ => self.enqueue(entry),
+            }
+        }
+    }
+
+    fn enqueue(&mut self, entry: Entry) {
+        let user = entry.write.user();
+        self.in_memory += 1;
+        self.queued_at.insert(entry.seq, entry.queued_at);
+        let queue = self.queues.entry(user).or_default();
+        queue.push_back(entry);
+        if queue.len() == 1 && !self.busy.contains(&user) {
+            self.ready.push_back(user);
+        }
+    }
+
+    fn schedule(&mut self) {
+        while self.inflight.len() < self.options.concurrency {
+            let Some(user) = self.ready.pop_front() else {
+                return;
+            };
+            let Some(entry) = self.queues.get_mut(&user).and_then(VecDeque::pop_front) else {
+                continue;
+            };
+            self.busy.insert(user);
+            let store = self.store.clone();
+            let metrics = Arc::clone(&self.metrics);
+            let backoff = self.options.backoff;
+            self.inflight.spawn(async move {
+                let result = apply(&store, &entry.write, backoff, &metrics).await;
+                Done {
+                    user,
+                    entry,
+                    result,
+                }
+            });
+        }
+    }
+
+    fn finished(&mut self, done: Done) {
+        let Done {
+            user,
+            entry,
+            result,
+        } = done;
+        self.busy.remove(&user);
+        self.in_memory -= 1;
+        self.queued_at.remove(&entry.seq);
+        let write = &entry.write;
+        match result {
+            Ok(outcome) => {
+                let counter = match (outcome, write) {
+                    (Outcome::Applied, Write::Start { .. }) => &self.metrics.writes_started,
+                    (Outcome::Applied, Write::Update { .. }) => &self.metrics.writes_updated,
+                    (Outcome::Applied, Write::End { .. }) => &self.metrics.writes_ended,
+                    (Outcome::AlreadyApplied, _) => &self.metrics.writes_already_applied,
+                    (Outcome::OptedOut, _) => &self.metrics.writes_opted_out,
+                    (Outcome::Superseded, _) => &self.metrics.writes_superseded,
+                };
+                inc(counter);
+                tracing::debug!(
+                    kind = write.kind(),
+                    user = %user,
+                    guild = %write.guild(),
+                    session = %write.session_id(),
+                    ?outcome,
+                    "write applied"
+                );
+            }
+            Err(err) => {
+                inc(&self.metrics.writes_failed);
+                tracing::error!(
+                    kind = write.kind(),
+                    user = %user,
+                    guild = %write.guild(),
+                    session = %write.session_id(),
+                    error = %err,
+                    "store refused a write for good; kept in the dead-letter file"
+                );
+                if let Err(e) = self.spool.dead_letter(&entry, &err.to_string(), unix_now()) {
+                    inc(&self.metrics.spool_errors);
+                    tracing::error!(error = %e, "cannot keep a dead letter");
+                }
+            }
+        }
+        if let Err(err) = self.spool.ack(&[entry.seq]) {
+            inc(&self.metrics.spool_errors);
+            tracing::warn!(error = %err, "cannot acknowledge a write in the spool");
+        }
+        if entry.seq < self.replay_below && self.replay_left > 0 {
+            self.replay_left -= 1;
+            if self.replay_left == 0 {
+                tracing::info!("spool of the last run applied");
+                let _ = self.replayed_tx.send(true);
+            }
+        }
+        if self.queues.get(&user).is_some_and(|q| !q.is_empty()) {
+            self.ready.push_back(user);
+        } else {
+            self.queues.remove(&user);
+        }
+        self.refill();
+        self.tidy_log();
+    }
+
+    /// Reads spilled writes back once memory has room for half a bound.
+    fn refill(&mut self) {
+        let Some(spilled) = self.spilled else {
+            return;
+        };
+        let room = self.options.memory_bound / 2;
+        if self.in_memory > room {
+            return;
+        }
+        match self.spool.read_spilled(spilled.offset, room.max(1)) {
+            Ok((entries, offset, end)) => {
+                let read = entries.len() as u64;
+                for entry in entries {
+                    self.enqueue(entry);
+                }
+                self.spilled = if end || read >= spilled.count {
+                    None
+                } else {
+                    Some(Spilled {
+                        offset,
+                        count: spilled.count - read,
+                    })
+                };
+            }
+            Err(err) => {
+                inc(&self.metrics.spool_errors);
+                tracing::error!(error = %err, "cannot read spilled writes back; will try again");
+            }
+        }
+    }
+
+    fn tidy_log(&mut self) {
+        if self.spilled.is_some() {
+            return;
+        }
+        let result = if self.in_memory == 0 && self.spool.len() > RESET_LOG_AT {
+            self.spool.reset()
+        } else if self.spool.len() > COMPACT_LOG_AT {
+            let mut waiting: Vec<&Entry> = self.queues.values().flatten().collect();
+            waiting.sort_by_key(|e| e.seq);
+            // Writes in flight are not in the queues: keep the log until they are done.
+            if self.inflight.is_empty() {
+                self.spool.rewrite(waiting.into_iter())
+            } else {
+                Ok(())
+            }
+        } else {
+            Ok(())
+        };
+        if let Err(err) = result {
+            inc(&self.metrics.spool_errors);
+            tracing::warn!(error = %err, "cannot tidy the spool");
+        }
+    }
+
+    fn publish(&self) {
+        self.metrics
+            .spool_depth
+            .store(self.waiting(), Ordering::SeqCst);
+        self.metrics
+            .spool_spilled
+            .store(self.spilled.map_or(0, |s| s.count), Ordering::Relaxed);
+        let oldest = self.queued_at.values().next().copied().unwrap_or(0);
+        self.metrics
+            .spool_oldest_queued_at
+            .store(oldest, Ordering::Relaxed);
+    }
+}
+
+async fn sleep_until_opt(until: Option<Instant>) {
+    if let Some(until) = until {
+        tokio::time::sleep_until(until).await;
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Applies one write, retrying transient failures for as long as it takes.
+pub async fn apply(
+    store: &Store,
+    write: &Write,
+    backoff: Backoff,
+    metrics: &Metrics,
+) -> Result<Outcome, StoreError> {
+    match write {
+        Write::Update { session } => {
+            match retrying("update session", backoff, metrics, || {
+                store.update_session(session)
+            })
+            .await?
+            {
+                UpdateOutcome::Updated => Ok(Outcome::Applied),
+                UpdateOutcome::Stale => Ok(Outcome::AlreadyApplied),
+            }
+        }
+        Write::End { session, config } => {
+            match retrying("end session", backoff, metrics, || {
+                store.end_session(session, config, true)
+            })
+            .await?
+            {
+                EndOutcome::Ended => Ok(Outcome::Applied),
+                EndOutcome::AlreadyEnded => Ok(Outcome::AlreadyApplied),
+            }
+        }
+        Write::Start { session, config } => {
+            for _ in 0..START_ATTEMPTS {
+                let outcome = retrying("start session", backoff, metrics, || {
+                    store.start_session(session)
+                })
+                .await?;
+                let other = match outcome {
+                    StartOutcome::Started => return Ok(Outcome::Applied),
+                    StartOutcome::AlreadyStarted | StartOutcome::AlreadyEnded => {
+                        return Ok(Outcome::AlreadyApplied);
+                    }
+                    StartOutcome::OptedOut => return Ok(Outcome::OptedOut),
+                    StartOutcome::Conflict(other) => other,
+                };
+                if other.id > session.id {
+                    tracing::warn!(
+                        user = %session.user,
+                        guild = %session.guild,
+                        session = %session.id,
+                        open = %other.id,
+                        "a newer session is open; dropping an older start"
+                    );
+                    return Ok(Outcome::Superseded);
+                }
+                let end = other.seg_start;
+                let stale = other.close(end, config.timezone, true);
+                tracing::warn!(
+                    user = %session.user,
+                    guild = %session.guild,
+                    stale = %stale.id,
+                    ended_at = %end,
+                    "ending a session left open from before, estimated, to start a new one"
+                );
+                retrying("end session", backoff, metrics, || {
+                    store.end_session(&stale, config, true)
+                })
+                .await?;
+                inc(&metrics.conflicts_resolved);
+            }
+            Err(StoreError::Rejected {
+                op: "start session",
+                message: "another session kept appearing for this user and guild".into(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_up_to_its_cap() {
+        let b = Backoff {
+            first: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+        };
+        for attempt in 0..30 {
+            let d = b.delay(attempt);
+            let full = Duration::from_millis(100)
+                .saturating_mul(2u32.saturating_pow(attempt.min(20)))
+                .min(Duration::from_secs(2));
+            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
+        }
+        let spread: HashSet<Duration> = (0..20).map(|_| b.delay(3)).collect();
+        assert!(spread.len() > 1);
+    }
+}
