@@ -14,7 +14,7 @@ use twilight_model::{
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Binding the listener on 127.0.0.1 failed.
+    /// Binding the listener failed (address in use, not local, no permission).
     #[error("binding the fake gateway's listener failed")]
     Bind(#[source] io::Error),
     /// A wait gave up before its condition held.

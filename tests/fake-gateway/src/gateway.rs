@@ -42,6 +42,7 @@ pub struct FakeGatewayBuilder {
     replay_limit: usize,
     wait_timeout: Duration,
     allow_privileged_intents: bool,
+    listen: SocketAddr,
 }
 
 impl Default for FakeGatewayBuilder {
@@ -55,6 +56,7 @@ impl Default for FakeGatewayBuilder {
             replay_limit: 50_000,
             wait_timeout: Duration::from_secs(10),
             allow_privileged_intents: true,
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         }
     }
 }
@@ -113,12 +115,26 @@ impl FakeGatewayBuilder {
         self
     }
 
-    /// Binds 127.0.0.1 on a free port and starts serving.
+    /// Address to listen on (default `127.0.0.1:0`, a free port on the loopback interface).
+    ///
+    /// The fake accepts any client that can reach it, so anything but a loopback address
+    /// exposes it to the network. When the address is unspecified (`0.0.0.0`, `[::]`), the URLs
+    /// it announces use the loopback address of the same family.
+    pub const fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Binds the listen address (by default 127.0.0.1 on a free port) and starts serving.
     pub async fn start(self) -> Result<FakeGateway, Error> {
-        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-            .await
-            .map_err(Error::Bind)?;
-        let addr = listener.local_addr().map_err(Error::Bind)?;
+        let listener = TcpListener::bind(self.listen).await.map_err(Error::Bind)?;
+        let mut addr = listener.local_addr().map_err(Error::Bind)?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
         let url = format!("ws://{addr}");
         let options = Options {
             heartbeat_interval_ms: u64::try_from(self.heartbeat_interval.as_millis())
@@ -189,7 +205,7 @@ impl FakeGateway {
         self.url.clone()
     }
 
-    /// The address the fake listens on.
+    /// The address the fake listens on (a loopback address when it listens on all interfaces).
     #[must_use]
     pub const fn addr(&self) -> SocketAddr {
         self.addr
@@ -493,6 +509,21 @@ fn check_close_code(code: u16) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::FakeGateway;
+
+    #[tokio::test]
+    async fn listening_on_all_interfaces_announces_the_loopback_address() {
+        use std::net::{Ipv4Addr, SocketAddr};
+        let fake = FakeGateway::builder()
+            .listen(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+            .start()
+            .await
+            .unwrap();
+        assert!(fake.url().starts_with("ws://127.0.0.1:"), "{}", fake.url());
+        assert_ne!(fake.addr().port(), 0);
+        assert_eq!(fake.resume_url(), format!("{}/resume", fake.url()));
+        tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+        fake.shutdown().await;
+    }
 
     #[test]
     fn handle_is_send_sync_and_cheap_to_clone() {
