@@ -43,12 +43,41 @@
 //! [`FakeGateway::dispatch_raw`], and the voice servers themselves. `VOICE_STATE_UPDATE` is
 //! only sent to sessions that asked for `GUILD_VOICE_STATES`; `GUILD_CREATE` is always sent.
 //!
+//! # Local simulator
+//!
+//! [`simulator`] plays realistic voice traffic (joins, moves, mutes, deafens, streams, video,
+//! the stage, the AFK channel, bots, someone alone, people in several guilds) for a few named
+//! guilds with dozens of members each, so the whole product can be tried without Discord. The
+//! binary `callstats-gateway-sim` serves it:
+//!
+//! ```text
+//! callstats-gateway-sim [--listen 127.0.0.1:0] [--port-file PATH] [--seed N] [--speed F]
+//!                       [--guilds N] [--members N] [--token T] [--verbose]
+//! ```
+//!
+//! - `--listen ADDR`: where to listen (default `127.0.0.1:0`, a free port);
+//! - `--port-file PATH`: once listening, write `ws://127.0.0.1:PORT` and a newline there
+//!   (written beside it, then renamed, so a reader never sees half a URL); removed on a clean
+//!   exit;
+//! - `--seed N`: the scenario's seed (default from the clock; printed, so a run can be played
+//!   again);
+//! - `--speed F`: simulated seconds per real second (default 1; 0.01 to 10000);
+//! - `--guilds N` (default 3, 1 to 1000) and `--members N` human members of its own per guild
+//!   (default 24, 8 to 1000; bots come on top, one per 16 members plus one);
+//! - `--token T`: accept only this bot token (default: any);
+//! - `--verbose`: print one line per voice event.
+//!
+//! It prints where it listens, the seed and the guilds (ids, names, channels, who ends a call
+//! first), then waits: simulated time starts when the first client identifies. Ctrl-C or
+//! SIGTERM closes every connection (1001) and exits 0. Logs go to stderr through `tracing`,
+//! quiet unless `RUST_LOG` asks.
+//!
 //! # Layout
 //!
 //! `spec` holds what tests describe (guilds, channels, voice members), `payload` turns the model
 //! into Discord-shaped JSON, `state` is the model and the gateway rules (pure, under one lock),
-//! `server` is the network edge, `compress` the zstd stream, `record` what was observed, and
-//! `gateway` the handle.
+//! `server` is the network edge, `compress` the zstd stream, `record` what was observed,
+//! `gateway` the handle, and [`simulator`] the local simulator on top of the handle.
 //!
 //! # Example
 //!
@@ -74,12 +103,16 @@
 //! # Ok(()) }
 //! ```
 
+// Outside input never panics the process: program code has no unwrap or expect.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 mod compress;
 mod error;
 mod gateway;
 mod payload;
 mod record;
 mod server;
+pub mod simulator;
 mod spec;
 mod state;
 

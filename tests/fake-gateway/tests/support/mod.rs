@@ -58,13 +58,19 @@ impl Drop for RunningShard {
 
 /// Starts a shard identifying with `token` against `fake`, with the guild and voice intents.
 pub fn spawn_shard(fake: &FakeGateway, token: &str, id: ShardId) -> RunningShard {
+    spawn_shard_at(&fake.url(), token, id)
+}
+
+/// Starts a shard identifying with `token` against the gateway at `url`, with the guild and
+/// voice intents.
+pub fn spawn_shard_at(url: &str, token: &str, id: ShardId) -> RunningShard {
     // twilight builds a rustls client config even for ws:// and needs exactly one provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = ConfigBuilder::new(
         token.to_owned(),
         Intents::GUILDS | Intents::GUILD_VOICE_STATES,
     )
-    .proxy_url(fake.url())
+    .proxy_url(url.to_owned())
     .queue(InstantQueue)
     .build();
     let mut shard = Shard::with_config(id, config);

@@ -1,0 +1,259 @@
+//! `callstats-gateway-sim`: a local Discord gateway that plays realistic voice traffic.
+//!
+//! Point the sidecar at it (`CALLSTATS_GATEWAY_URL=ws://127.0.0.1:PORT`) to try the product
+//! without a Discord account. See the crate docs of `callstats-fake-gateway` (section "Local
+//! simulator") for the flags and what it plays.
+
+// Outside input never panics the process: program code has no unwrap or expect.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use anyhow::Context as _;
+use callstats_fake_gateway::{
+    Delivery, FakeGateway,
+    simulator::{self, Config, Event, Simulation, Speed},
+};
+use clap::Parser;
+use std::{
+    fmt::Write as _,
+    future::Future,
+    io::Write as _,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+/// A local Discord gateway that plays realistic voice traffic for a few guilds.
+///
+/// Simulated time starts when the first client identifies. Ctrl-C or SIGTERM stops it.
+#[derive(Debug, Parser)]
+#[command(name = "callstats-gateway-sim", version)]
+struct Cli {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Once listening, write `ws://127.0.0.1:PORT` to this file (atomically); removed on exit.
+    #[arg(long, value_name = "PATH")]
+    port_file: Option<PathBuf>,
+    /// Seed of the scenario: the same seed plays the same traffic. Default: from the clock.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Simulated seconds per real second: 1 is real time, 60 plays an hour in a minute.
+    #[arg(long, value_name = "F", default_value_t = Speed::REAL_TIME)]
+    speed: Speed,
+    /// Number of guilds.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = Config::DEFAULT_GUILDS,
+        value_parser = clap::value_parser!(u32)
+            .range(i64::from(Config::MIN_GUILDS)..=i64::from(Config::MAX_GUILDS)),
+    )]
+    guilds: u32,
+    /// Human members of its own per guild (bots come on top).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = Config::DEFAULT_MEMBERS,
+        value_parser = clap::value_parser!(u32)
+            .range(i64::from(Config::MIN_MEMBERS)..=i64::from(Config::MAX_MEMBERS)),
+    )]
+    members: u32,
+    /// Accept only this bot token (with or without `Bot `). Default: any token.
+    #[arg(long, value_name = "T")]
+    token: Option<String>,
+    /// Print one line per voice event.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("callstats-gateway-sim: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let seed = cli.seed.unwrap_or_else(seed_from_clock);
+    let config = Config::new(seed, cli.guilds, cli.members)?;
+    let mut shutdown = std::pin::pin!(shutdown_signal()?);
+
+    let mut builder = FakeGateway::builder().listen(cli.listen);
+    if let Some(token) = &cli.token {
+        builder = builder.accept_tokens([token.clone()]);
+    }
+    let fake = builder
+        .start()
+        .await
+        .with_context(|| format!("cannot listen on {}", cli.listen))?;
+    let mut sim = Simulation::new(&config);
+    simulator::install(&fake, &sim)?;
+    if let Some(path) = &cli.port_file {
+        write_atomically(path, &format!("{}\n", fake.url()))
+            .with_context(|| format!("cannot write the port file {}", path.display()))?;
+    }
+    print_summary(&fake, &sim, cli.speed);
+
+    let verbose = cli.verbose;
+    let played = async {
+        tokio::select! {
+            waited = simulator::wait_for_client(&fake) => waited?,
+            () = &mut shutdown => return Ok(()),
+        }
+        tracing::info!("client identified, playing traffic");
+        println!("a client identified: traffic starts now");
+        let print = |sim: &Simulation, event: &Event, delivery: &Delivery| {
+            if verbose {
+                print_event(sim, event, delivery);
+            }
+        };
+        simulator::play(&fake, &mut sim, cli.speed, &mut shutdown, print).await?;
+        anyhow::Ok(())
+    }
+    .await;
+
+    fake.shutdown().await;
+    if let Some(path) = &cli.port_file
+        && let Err(error) = std::fs::remove_file(path)
+    {
+        tracing::warn!(path = %path.display(), %error, "could not remove the port file");
+    }
+    println!("stopped");
+    played
+}
+
+/// A seed for a run that asked for none: short enough to type back in.
+fn seed_from_clock() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() ^ (d.as_secs() as u32));
+    u64::from(nanos ^ std::process::id()) % 1_000_000
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+/// Writes `contents` beside `path`, then renames it into place: a reader sees all or nothing.
+fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "port".into(), |n| n.to_string_lossy().into_owned());
+    let aside = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&aside)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&aside, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&aside);
+    }
+    written
+}
+
+fn print_summary(fake: &FakeGateway, sim: &Simulation, speed: Speed) {
+    let world = sim.world();
+    let specs = sim.guild_specs();
+    let url = fake.url();
+    let mut out = format!("callstats gateway simulator on {url}\n");
+    let _ = writeln!(
+        out,
+        "seed {seed} (--seed {seed} plays the same traffic again), speed {speed}x, {} guilds",
+        world.guilds().len(),
+        seed = sim.seed(),
+    );
+    for (guild, spec) in world.guilds().iter().zip(&specs) {
+        let channels: Vec<String> = guild
+            .channels
+            .iter()
+            .map(|c| match c.role {
+                simulator::ChannelRole::Stage => format!("{} (stage)", c.name),
+                simulator::ChannelRole::Afk => format!("{} (afk)", c.name),
+                _ => c.name.clone(),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  guild {} {}: {} members, {} bots, {} in voice; {}",
+            guild.id,
+            guild.name,
+            guild.members.len(),
+            guild.bots.len(),
+            spec.voice.len(),
+            channels.join(", ")
+        );
+        let named = |id| {
+            world
+                .person(id)
+                .map_or_else(|| id.to_string(), |p| format!("{} {}", p.name, p.id))
+        };
+        let first: Vec<String> = guild.early_leavers.iter().map(|id| named(*id)).collect();
+        let _ = writeln!(
+            out,
+            "    first calls to end: {}; alone in the focus room: {}",
+            first.join(", "),
+            named(guild.loner),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "waiting for a client (CALLSTATS_GATEWAY_URL={url}); simulated time starts when it \
+         identifies; ctrl-c stops"
+    );
+    print!("{out}");
+    let _ = std::io::stdout().flush();
+}
+
+fn print_event(sim: &Simulation, event: &Event, delivery: &Delivery) {
+    let note = match delivery {
+        Delivery::NotDispatched => " (no client connected)",
+        _ => "",
+    };
+    println!("[{}] {}{note}", clock(event.at), sim.describe(event));
+}
+
+/// `m:ss`, or `h:mm:ss` from the first hour on.
+fn clock(at: Duration) -> String {
+    let secs = at.as_secs();
+    let (h, m, s) = (secs / 3_600, secs / 60 % 60, secs % 60);
+    if h == 0 {
+        format!("{m:>2}:{s:02}")
+    } else {
+        format!("{h}:{m:02}:{s:02}")
+    }
+}

@@ -1,0 +1,486 @@
+//! Invariants of the scenario over many seeds, checked by replaying its events on an
+//! independent model.
+
+use super::{ChannelRole, Config, ConfigError, Event, EventKind, Simulation, Speed, World};
+use crate::spec::{ChannelKind, VoiceFlags};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    time::Duration,
+};
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, GuildMarker, UserMarker},
+};
+
+type Guild = Id<GuildMarker>;
+type Channel = Id<ChannelMarker>;
+type User = Id<UserMarker>;
+
+const OPENING: Duration = Duration::from_secs(40);
+
+/// What one run showed, beyond the invariants asserted while replaying it.
+#[derive(Debug, Default)]
+struct Seen {
+    events: usize,
+    /// Human calls that ended in the opening, per guild, with their lengths.
+    opening_ends: BTreeMap<Guild, Vec<Duration>>,
+    /// Lengths of all human calls that ended (a call is a stay in one counted channel).
+    calls: Vec<Duration>,
+    /// Longest time a human spent as the only human in a counted channel, among spans that
+    /// began in the first ten minutes.
+    longest_alone: Duration,
+    /// Event kinds seen, by a short name.
+    kinds: HashSet<&'static str>,
+    bot_joins: usize,
+    stage_entries: usize,
+}
+
+fn kind_name(event: &Event) -> &'static str {
+    use super::Change::{SelfDeaf, SelfMute, ServerMute, Stream, Suppress, Video};
+    match event.kind {
+        EventKind::Joined => "joined",
+        EventKind::Left { .. } => "left",
+        EventKind::Moved { .. } => "moved",
+        EventKind::WentAfk { .. } => "went afk",
+        EventKind::CameBack => "came back",
+        EventKind::Changed(SelfMute(true)) => "muted",
+        EventKind::Changed(SelfMute(false)) => "unmuted",
+        EventKind::Changed(SelfDeaf(true)) => "deafened",
+        EventKind::Changed(SelfDeaf(false)) => "undeafened",
+        EventKind::Changed(Stream(true)) => "streaming",
+        EventKind::Changed(Stream(false)) => "stopped streaming",
+        EventKind::Changed(Video(true)) => "video",
+        EventKind::Changed(Video(false)) => "video off",
+        EventKind::Changed(ServerMute(_)) => "server mute",
+        EventKind::Changed(Suppress(_)) => "suppress",
+    }
+}
+
+/// The replaying model: who is where, and since when in a counted channel.
+struct Replay<'w> {
+    world: &'w World,
+    voice: HashMap<User, (Guild, Channel, VoiceFlags)>,
+    call_start: HashMap<User, Duration>,
+    /// (guild, channel) -> (the only human there, since).
+    alone: HashMap<(Guild, Channel), (User, Duration)>,
+}
+
+impl Replay<'_> {
+    fn is_bot(&self, user: User) -> bool {
+        self.world.person(user).unwrap().bot
+    }
+
+    fn role(&self, guild: Guild, channel: Channel) -> ChannelRole {
+        self.world
+            .guild(guild)
+            .unwrap()
+            .channel(channel)
+            .unwrap()
+            .role
+    }
+
+    fn counted(&self, guild: Guild, channel: Channel) -> bool {
+        self.role(guild, channel) != ChannelRole::Afk
+    }
+
+    fn humans_in(&self, guild: Guild, channel: Channel) -> Vec<User> {
+        let mut users: Vec<User> = self
+            .voice
+            .iter()
+            .filter(|(u, (g, c, _))| *g == guild && *c == channel && !self.is_bot(**u))
+            .map(|(u, _)| *u)
+            .collect();
+        users.sort();
+        users
+    }
+
+    fn humans_counted(&self, guild: Guild) -> usize {
+        self.voice
+            .iter()
+            .filter(|(u, (g, c, _))| *g == guild && self.counted(*g, *c) && !self.is_bot(**u))
+            .count()
+    }
+
+    /// Re-evaluates who is alone in a channel after it changed at `at`.
+    fn update_alone(&mut self, guild: Guild, channel: Channel, at: Duration, seen: &mut Seen) {
+        let humans = self.humans_in(guild, channel);
+        let now_alone = (humans.len() == 1 && self.counted(guild, channel)).then(|| humans[0]);
+        let before = self.alone.get(&(guild, channel)).copied();
+        match (before, now_alone) {
+            (Some((user, _)), Some(now)) if user == now => {}
+            (before, now) => {
+                if let Some((_, since)) = before {
+                    if since < Duration::from_mins(10) {
+                        seen.longest_alone = seen.longest_alone.max(at.saturating_sub(since));
+                    }
+                    self.alone.remove(&(guild, channel));
+                }
+                if let Some(user) = now {
+                    self.alone.insert((guild, channel), (user, at));
+                }
+            }
+        }
+    }
+}
+
+/// Plays `horizon` of simulated time and checks every invariant on the way.
+#[allow(clippy::too_many_lines)] // one replay, one place
+fn run(config: &Config, horizon: Duration) -> Seen {
+    let mut sim = Simulation::new(config);
+    let world = sim.world().clone();
+    let mut replay = Replay {
+        world: &world,
+        voice: HashMap::new(),
+        call_start: HashMap::new(),
+        alone: HashMap::new(),
+    };
+    let mut seen = Seen::default();
+
+    // The starting state, as the first GUILD_CREATEs carry it.
+    let specs = sim.guild_specs();
+    assert_eq!(specs.len(), world.guilds().len());
+    for (spec, guild) in specs.iter().zip(world.guilds()) {
+        assert_eq!(spec.id, guild.id);
+        assert_eq!(spec.afk_channel, Some(guild.afk_channel));
+        let kinds: Vec<ChannelKind> = spec.channels.iter().map(|c| c.kind).collect();
+        assert!(kinds.contains(&ChannelKind::Stage) && kinds.contains(&ChannelKind::Text));
+        for member in &spec.voice {
+            let channel = guild
+                .channel(member.channel)
+                .expect("a voice channel of the guild");
+            assert!(channel.kind.is_voice());
+            assert_eq!(member.bot, world.person(member.user).unwrap().bot);
+            let previous = replay
+                .voice
+                .insert(member.user, (guild.id, member.channel, member.flags));
+            assert!(previous.is_none(), "{} in voice twice", member.user);
+            if !member.bot && channel.role != ChannelRole::Afk {
+                replay.call_start.insert(member.user, Duration::ZERO);
+            }
+        }
+        let humans = spec.voice.iter().filter(|m| !m.bot).count();
+        let bots = spec.voice.iter().filter(|m| m.bot).count();
+        assert!(
+            humans >= guild.min_in_voice + 4,
+            "{humans} humans in voice at the start"
+        );
+        assert!(bots >= 1, "a bot in voice at the start");
+        for channel in &guild.channels {
+            replay.update_alone(guild.id, channel.id, Duration::ZERO, &mut seen);
+        }
+    }
+
+    let mut last = Duration::ZERO;
+    while let Some(event) = sim.next() {
+        if event.at > horizon {
+            break;
+        }
+        seen.events += 1;
+        assert!(event.at >= last, "time went backwards at {event:?}");
+        last = event.at;
+        let guild = world.guild(event.guild).expect("a known guild");
+        let person = world.person(event.user).expect("a known user");
+        assert_eq!(event.bot, person.bot, "{event:?}");
+        if let Some(channel) = event.channel {
+            let channel = guild
+                .channel(channel)
+                .expect("a voice channel of the guild");
+            assert!(channel.kind.is_voice());
+        }
+        let before = replay.voice.get(&event.user).copied();
+        let here = |c: Option<Channel>| c.expect("a channel after this event");
+        match event.kind {
+            EventKind::Joined => {
+                assert!(
+                    before.is_none(),
+                    "joined while in voice: {event:?} {before:?}"
+                );
+                assert!(
+                    replay.counted(guild.id, here(event.channel)),
+                    "joined the AFK channel"
+                );
+            }
+            EventKind::Left { from } => {
+                assert_eq!(
+                    before.map(|b| (b.0, b.1)),
+                    Some((guild.id, from)),
+                    "{event:?}"
+                );
+                assert!(event.channel.is_none());
+            }
+            EventKind::Moved { from } => {
+                assert_eq!(
+                    before.map(|b| (b.0, b.1)),
+                    Some((guild.id, from)),
+                    "{event:?}"
+                );
+                let to = here(event.channel);
+                assert_ne!(to, from);
+                assert!(replay.counted(guild.id, from) && replay.counted(guild.id, to));
+            }
+            EventKind::WentAfk { from } => {
+                assert_eq!(
+                    before.map(|b| (b.0, b.1)),
+                    Some((guild.id, from)),
+                    "{event:?}"
+                );
+                assert_ne!(from, guild.afk_channel);
+                assert_eq!(event.channel, Some(guild.afk_channel));
+            }
+            EventKind::CameBack => {
+                assert_eq!(
+                    before.map(|b| (b.0, b.1)),
+                    Some((guild.id, guild.afk_channel)),
+                    "{event:?}"
+                );
+                assert_ne!(here(event.channel), guild.afk_channel);
+            }
+            EventKind::Changed(_) => {
+                let before = before.expect("flags change of someone in voice");
+                assert_eq!((before.0, before.1), (guild.id, here(event.channel)));
+                assert_ne!(
+                    before.2, event.flags,
+                    "a change that changes nothing: {event:?}"
+                );
+            }
+        }
+        if event.bot {
+            assert!(
+                matches!(event.kind, EventKind::Joined | EventKind::Left { .. }),
+                "bots only come and go: {event:?}"
+            );
+            if let Some(channel) = event.channel {
+                let role = replay.role(guild.id, channel);
+                assert!(role == ChannelRole::Hangout || role == ChannelRole::Focus);
+                assert!(event.flags.self_deaf);
+                seen.bot_joins += 1;
+            }
+        }
+        if let Some(channel) = event.channel {
+            let role = replay.role(guild.id, channel);
+            if role == ChannelRole::Afk {
+                assert!(event.flags.suppress && !event.flags.self_stream);
+            }
+            if role == ChannelRole::Stage {
+                assert!(!event.flags.self_stream && !event.flags.self_video);
+                if before.is_none_or(|b| b.1 != channel) {
+                    seen.stage_entries += 1;
+                }
+            }
+        }
+        seen.kinds.insert(kind_name(&event));
+
+        // Calls of humans: a stay in one counted channel.
+        if !event.bot {
+            let left_counted = before.is_some_and(|b| replay.counted(b.0, b.1))
+                && before.map(|b| b.1) != event.channel;
+            if left_counted {
+                let start = replay
+                    .call_start
+                    .remove(&event.user)
+                    .expect("a call in progress");
+                let length = event.at.saturating_sub(start);
+                seen.calls.push(length);
+                if event.at <= OPENING {
+                    seen.opening_ends.entry(guild.id).or_default().push(length);
+                }
+            }
+            let entered_counted = event.channel.is_some_and(|c| replay.counted(guild.id, c))
+                && before.map(|b| b.1) != event.channel;
+            if entered_counted {
+                assert!(replay.call_start.insert(event.user, event.at).is_none());
+            }
+        }
+
+        match event.channel {
+            Some(channel) => {
+                replay
+                    .voice
+                    .insert(event.user, (guild.id, channel, event.flags));
+            }
+            None => {
+                replay.voice.remove(&event.user);
+            }
+        }
+        // The scenario's own view agrees with the replay.
+        assert_eq!(
+            sim.voice_state(event.user),
+            replay.voice.get(&event.user).copied(),
+            "{event:?}"
+        );
+        for channel in [before.map(|b| b.1), event.channel].into_iter().flatten() {
+            replay.update_alone(guild.id, channel, event.at, &mut seen);
+        }
+        for g in world.guilds() {
+            let counted = replay.humans_counted(g.id);
+            assert!(
+                counted >= g.min_in_voice,
+                "{} has {counted} humans in voice at {:?}, floor {}",
+                g.name,
+                event.at,
+                g.min_in_voice
+            );
+        }
+    }
+    for ((_, _), (_, since)) in replay.alone.clone() {
+        if since < Duration::from_mins(10) {
+            seen.longest_alone = seen.longest_alone.max(horizon.saturating_sub(since));
+        }
+    }
+    seen
+}
+
+#[test]
+fn the_scenario_stays_consistent_over_many_seeds() {
+    const HOUR: Duration = Duration::from_hours(1);
+    let mut kinds = HashSet::new();
+    let mut calls = Vec::new();
+    for seed in 0..60 {
+        let config = Config::new(seed, Config::DEFAULT_GUILDS, Config::DEFAULT_MEMBERS).unwrap();
+        let seen = run(&config, HOUR);
+        assert_eq!(
+            seen.opening_ends.len(),
+            3,
+            "seed {seed}: {:?}",
+            seen.opening_ends
+        );
+        for (guild, lengths) in &seen.opening_ends {
+            assert!(
+                lengths.len() >= 4,
+                "seed {seed}, guild {guild}: {lengths:?}"
+            );
+            assert!(
+                lengths.iter().all(|l| *l >= Duration::from_secs(9)),
+                "{lengths:?}"
+            );
+        }
+        assert!(
+            seen.longest_alone >= Duration::from_mins(1),
+            "seed {seed}: {seen:?}"
+        );
+        for kind in [
+            "joined",
+            "left",
+            "moved",
+            "went afk",
+            "came back",
+            "muted",
+            "unmuted",
+            "deafened",
+            "streaming",
+            "video",
+        ] {
+            assert!(
+                seen.kinds.contains(kind),
+                "seed {seed}: no {kind} in an hour"
+            );
+        }
+        assert!(seen.bot_joins >= 1, "seed {seed}: no bot joined in an hour");
+        assert!(
+            seen.stage_entries >= 1,
+            "seed {seed}: nobody went on stage in an hour"
+        );
+        kinds.extend(seen.kinds);
+        calls.extend(seen.calls);
+    }
+    for kind in [
+        "server mute",
+        "suppress",
+        "undeafened",
+        "stopped streaming",
+        "video off",
+    ] {
+        assert!(kinds.contains(kind), "never {kind}");
+    }
+    // Mostly calls of minutes.
+    calls.sort();
+    let median = calls[calls.len() / 2];
+    assert!(
+        median >= Duration::from_mins(2) && median <= Duration::from_mins(20),
+        "median call {median:?}"
+    );
+    let over_a_minute = calls
+        .iter()
+        .filter(|c| **c >= Duration::from_mins(1))
+        .count();
+    assert!(
+        over_a_minute * 10 >= calls.len() * 7,
+        "{over_a_minute} of {}",
+        calls.len()
+    );
+}
+
+#[test]
+fn small_and_large_worlds_keep_the_same_invariants() {
+    for (seed, guilds, members) in [(1, 1, 8), (2, 1, 8), (3, 2, 9), (4, 6, 60), (5, 13, 17)] {
+        let config = Config::new(seed, guilds, members).unwrap();
+        let seen = run(&config, Duration::from_hours(2));
+        assert_eq!(seen.opening_ends.len(), guilds as usize);
+        assert!(seen.opening_ends.values().all(|ends| ends.len() >= 4));
+        assert!(seen.events > 50 * guilds as usize, "{} events", seen.events);
+    }
+}
+
+#[test]
+fn a_seed_replays_the_same_events() {
+    let config = Config::new(2_024, 3, 24).unwrap();
+    let first: Vec<Event> = Simulation::new(&config).take(2_000).collect();
+    let again: Vec<Event> = Simulation::new(&config).take(2_000).collect();
+    assert_eq!(first, again);
+    let other: Vec<Event> = Simulation::new(&Config::new(2_025, 3, 24).unwrap())
+        .take(2_000)
+        .collect();
+    assert_ne!(first, other);
+    // Same world whatever the seed.
+    assert_eq!(
+        Simulation::new(&config).world().people(),
+        Simulation::new(&Config::new(7, 3, 24).unwrap())
+            .world()
+            .people()
+    );
+}
+
+#[test]
+fn events_read_as_sentences() {
+    let sim = Simulation::new(&Config::new(11, 1, 24).unwrap());
+    let guild = &sim.world().guilds()[0];
+    let mut lines = Vec::new();
+    let mut walker = sim.clone();
+    for event in walker.by_ref().take(300) {
+        lines.push(sim_line(&sim, &event));
+    }
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with(&format!("{}: ", guild.name)))
+    );
+    assert!(lines.iter().any(|l| l.contains(" left ")), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" went idle in ") && l.ends_with(" to AFK"))
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(" (bot) joined ")),
+        "{lines:#?}"
+    );
+}
+
+fn sim_line(sim: &Simulation, event: &Event) -> String {
+    sim.describe(event)
+}
+
+#[test]
+fn config_and_speed_reject_what_is_out_of_range() {
+    assert_eq!(Config::new(0, 0, 24), Err(ConfigError::Guilds { got: 0 }));
+    assert_eq!(Config::new(0, 1, 7), Err(ConfigError::Members { got: 7 }));
+    assert!(Config::new(0, 1_000, 1_000).is_ok());
+    assert_eq!("60".parse::<Speed>().unwrap(), Speed::new(60.0).unwrap());
+    assert_eq!(" 0.5 ".parse::<Speed>().unwrap().to_string(), "0.5");
+    for bad in ["0", "-1", "NaN", "inf", "fast", "", "10001"] {
+        let error = bad.parse::<Speed>().unwrap_err();
+        assert!(error.to_string().contains("speed"), "{error}");
+    }
+    let speed = Speed::new(10.0).unwrap();
+    assert_eq!(speed.real(Duration::from_mins(1)), Duration::from_secs(6));
+}
