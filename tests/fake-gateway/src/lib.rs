@@ -52,7 +52,7 @@
 //!
 //! ```text
 //! callstats-gateway-sim [--listen 127.0.0.1:0] [--port-file PATH] [--seed N] [--speed F]
-//!                       [--guilds N] [--members N] [--token T] [--verbose]
+//!                       [--guilds N] [--members N] [--clock-file PATH] [--token T] [--verbose]
 //! ```
 //!
 //! - `--listen ADDR`: where to listen (default `127.0.0.1:0`, a free port);
@@ -64,6 +64,12 @@
 //! - `--speed F`: simulated seconds per real second (default 1; 0.01 to 10000);
 //! - `--guilds N` (default 3, 1 to 1000) and `--members N` human members of its own per guild
 //!   (default 24, 8 to 1000; bots come on top, one per 16 members plus one);
+//! - `--clock-file PATH`: keep the simulated time (Unix seconds and a newline) in this file,
+//!   for the sidecar's `CALLSTATS_CLOCK_FILE`: it starts at the real time and runs `--speed`
+//!   times as fast, so the sidecar records a simulated ten-minute call as ten minutes at any
+//!   speed (written, like the port file, beside it and renamed; created before the port file;
+//!   left in place on exit). Above speed 1 that time runs ahead of the real clock, so whatever
+//!   else reads "now" (the interactions endpoint) must read the same file;
 //! - `--token T`: accept only this bot token (default: any);
 //! - `--verbose`: print one line per voice event.
 //!

@@ -31,6 +31,7 @@ fn scratch_dir() -> anyhow::Result<PathBuf> {
 async fn serves_the_url_in_the_port_file_and_stops_cleanly_on_sigterm() -> anyhow::Result<()> {
     let dir = scratch_dir()?;
     let port_file = dir.join("gateway.url");
+    let clock_file = dir.join("clock");
     let child = Command::new(env!("CARGO_BIN_EXE_callstats-gateway-sim"))
         .args([
             "--seed",
@@ -44,6 +45,8 @@ async fn serves_the_url_in_the_port_file_and_stops_cleanly_on_sigterm() -> anyho
         ])
         .args(["--token", "local-token", "--verbose", "--port-file"])
         .arg(&port_file)
+        .arg("--clock-file")
+        .arg(&clock_file)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -62,6 +65,16 @@ async fn serves_the_url_in_the_port_file_and_stops_cleanly_on_sigterm() -> anyho
     ensure!(url.ends_with('\n'), "{url:?}");
     let url = url.trim_end();
     ensure!(url.starts_with("ws://127.0.0.1:"), "{url}");
+    let read_clock = || -> anyhow::Result<i64> {
+        let text = std::fs::read_to_string(&clock_file).context("the clock file")?;
+        Ok(text.trim().parse()?)
+    };
+    let started = read_clock()?;
+    let real_now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
+    ensure!(
+        started > 1_700_000_000 && started <= real_now + 3_600,
+        "{started}"
+    );
 
     let mut shard = spawn_shard_at(url, "local-token", ShardId::ONE);
     for _ in 0..2 {
@@ -87,6 +100,11 @@ async fn serves_the_url_in_the_port_file_and_stops_cleanly_on_sigterm() -> anyho
         left += usize::from(update.channel_id.is_none());
     }
 
+    // Four calls ended, the last at least 14 simulated seconds after the first client
+    // identified; the clock file ran at least that far.
+    let later = read_clock()?;
+    ensure!(later >= started + 14, "clock {started} then {later}");
+
     let pid = child.id().context("the simulator's pid")?;
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -99,6 +117,7 @@ async fn serves_the_url_in_the_port_file_and_stops_cleanly_on_sigterm() -> anyho
     let stdout = String::from_utf8_lossy(&output.stdout);
     ensure!(output.status.success(), "{:?}\n{stdout}", output.status);
     ensure!(!port_file.exists(), "the port file is removed on exit");
+    ensure!(read_clock()? >= later, "the clock file stays");
     ensure!(stdout.contains(&format!("on {url}")), "{stdout}");
     ensure!(stdout.contains("seed 5 "), "{stdout}");
     ensure!(stdout.contains("Study Hall") && stdout.contains("Night Owls"));

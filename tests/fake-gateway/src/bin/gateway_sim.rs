@@ -10,7 +10,7 @@
 use anyhow::Context as _;
 use callstats_fake_gateway::{
     Delivery, FakeGateway,
-    simulator::{self, Config, Event, Simulation, Speed},
+    simulator::{self, Config, Event, SimulatedClock, Simulation, Speed},
 };
 use clap::Parser;
 use std::{
@@ -22,6 +22,10 @@ use std::{
     process::ExitCode,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
+use tokio::time::{Instant, sleep_until};
+
+/// Shortest real time between two writes of the clock file, so that high speeds do not spin.
+const CLOCK_WRITE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// A local Discord gateway that plays realistic voice traffic for a few guilds.
 ///
@@ -59,6 +63,12 @@ struct Cli {
             .range(i64::from(Config::MIN_MEMBERS)..=i64::from(Config::MAX_MEMBERS)),
     )]
     members: u32,
+    /// Keep the simulated time (Unix seconds) in this file, for the sidecar's
+    /// `CALLSTATS_CLOCK_FILE`: it starts at the real time and runs --speed times as fast, so
+    /// durations look real at any speed (and run ahead of the real clock above speed 1).
+    /// Written before the port file.
+    #[arg(long, value_name = "PATH")]
+    clock_file: Option<PathBuf>,
     /// Accept only this bot token (with or without `Bot `). Default: any token.
     #[arg(long, value_name = "T")]
     token: Option<String>,
@@ -104,6 +114,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", cli.listen))?;
     let mut sim = Simulation::new(&config);
     simulator::install(&fake, &sim)?;
+    let clock_task = match &cli.clock_file {
+        Some(path) => {
+            let start = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .context("the system clock is before 1970")?;
+            let clock = SimulatedClock::new(start.as_secs() as i64, cli.speed);
+            write_atomically(path, &format!("{}\n", clock.unix_after(Duration::ZERO)))
+                .with_context(|| format!("cannot write the clock file {}", path.display()))?;
+            Some(tokio::spawn(keep_clock_file(
+                path.clone(),
+                clock,
+                Instant::now(),
+            )))
+        }
+        None => None,
+    };
     if let Some(path) = &cli.port_file {
         write_atomically(path, &format!("{}\n", fake.url()))
             .with_context(|| format!("cannot write the port file {}", path.display()))?;
@@ -129,6 +155,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     .await;
 
     fake.shutdown().await;
+    if let Some(task) = clock_task {
+        task.abort();
+    }
     if let Some(path) = &cli.port_file
         && let Err(error) = std::fs::remove_file(path)
     {
@@ -174,16 +203,40 @@ fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
         .file_name()
         .map_or_else(|| "port".into(), |n| n.to_string_lossy().into_owned());
     let aside = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&aside)?;
-        file.write_all(contents.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&aside, path)
-    })();
+    // No fsync: readers need all or nothing, not durability across a power cut.
+    let written = std::fs::write(&aside, contents).and_then(|()| std::fs::rename(&aside, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&aside);
     }
     written
+}
+
+/// Rewrites the clock file whenever the simulated second changes (at most every
+/// [`CLOCK_WRITE_INTERVAL`]), until aborted. The file is left in place on exit: a sidecar still
+/// reading it keeps the last time.
+async fn keep_clock_file(path: PathBuf, clock: SimulatedClock, origin: Instant) {
+    let mut shown = clock.unix_after(Duration::ZERO);
+    let mut failing = false;
+    loop {
+        let earliest = Instant::now() + CLOCK_WRITE_INTERVAL;
+        match origin.checked_add(clock.real_until(shown.saturating_add(1))) {
+            Some(next) => sleep_until(next.max(earliest)).await,
+            None => std::future::pending().await,
+        }
+        let now = clock.unix_after(origin.elapsed());
+        if now == shown {
+            continue;
+        }
+        shown = now;
+        match write_atomically(&path, &format!("{now}\n")) {
+            Ok(()) => failing = false,
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(path = %path.display(), %error, "cannot write the clock file");
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 fn print_summary(fake: &FakeGateway, sim: &Simulation, speed: Speed) {

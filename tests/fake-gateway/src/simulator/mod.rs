@@ -53,14 +53,18 @@
 //!
 //! `world` holds who and where, `scenario` the pure event stream ([`Simulation`], an endless
 //! [`Iterator`] of [`Event`]s), `driver` the only I/O ([`install`], [`wait_for_client`],
-//! [`play`]), `rng` the seeded generator.
+//! [`play`]), `rng` the seeded generator, and `clock` the simulated wall clock a sidecar can
+//! read from a file ([`SimulatedClock`]) so that at high speed it still records realistic
+//! durations.
 
+mod clock;
 mod driver;
 mod rng;
 mod scenario;
 mod world;
 
 pub use self::{
+    clock::SimulatedClock,
     driver::{install, play, wait_for_client},
     scenario::{Change, Event, EventKind, Simulation},
     world::{ChannelRole, Person, SimChannel, SimGuild, World},
