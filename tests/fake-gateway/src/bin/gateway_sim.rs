@@ -24,6 +24,9 @@ use std::{
 };
 use tokio::time::{Instant, sleep_until};
 
+/// Guilds the start-up summary describes; the rest are counted.
+const SUMMARY_GUILDS: usize = 10;
+
 /// Shortest real time between two writes of the clock file, so that high speeds do not spin.
 const CLOCK_WRITE_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -250,7 +253,7 @@ fn print_summary(fake: &FakeGateway, sim: &Simulation, speed: Speed) {
         world.guilds().len(),
         seed = sim.seed(),
     );
-    for (guild, spec) in world.guilds().iter().zip(&specs) {
+    for (guild, spec) in world.guilds().iter().zip(&specs).take(SUMMARY_GUILDS) {
         let channels: Vec<String> = guild
             .channels
             .iter()
@@ -282,6 +285,11 @@ fn print_summary(fake: &FakeGateway, sim: &Simulation, speed: Speed) {
             first.join(", "),
             named(guild.loner),
         );
+    }
+    if let Some(more) = world.guilds().len().checked_sub(SUMMARY_GUILDS)
+        && more > 0
+    {
+        let _ = writeln!(out, "  and {more} more guilds like these");
     }
     let _ = writeln!(
         out,

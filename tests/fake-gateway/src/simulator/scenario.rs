@@ -202,6 +202,8 @@ pub struct Simulation {
     /// Tie-breaker of wake-ups due at the same moment: first scheduled, first woken.
     seq: u64,
     agents: Vec<Agent>,
+    /// Humans per channel, `[guild][channel]`, kept with every change of presence.
+    humans: Vec<Vec<usize>>,
     queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
     out: VecDeque<Event>,
 }
@@ -214,6 +216,11 @@ impl Simulation {
         let world = World::new(config);
         let mut sim = Self {
             agents: vec![Agent::default(); world.people().len()],
+            humans: world
+                .guilds()
+                .iter()
+                .map(|g| vec![0; g.channels.len()])
+                .collect(),
             world,
             seed: config.seed(),
             rng: Rng::new(config.seed()),
@@ -291,8 +298,10 @@ impl Simulation {
                 for channel in guild.channel_specs() {
                     spec = spec.channel(channel);
                 }
-                for (person, agent) in self.agents.iter().enumerate() {
-                    let Some(presence) = agent.presence.filter(|p| p.guild == g) else {
+                let layout = &self.world.layouts[g];
+                for &person in layout.members.iter().chain(&layout.bots) {
+                    let Some(presence) = self.agents[person].presence.filter(|p| p.guild == g)
+                    else {
                         continue;
                     };
                     let who = self.world.person_at(person);
@@ -470,14 +479,17 @@ impl Simulation {
     /// Sets where someone is at the start, without an event.
     fn place(&mut self, person: usize, g: usize, channel: usize, flags: VoiceFlags, until: u64) {
         let flags = self.settle(person, g, channel, flags);
-        self.agents[person].presence = Some(Presence {
-            guild: g,
-            channel,
-            flags,
-            since: self.now,
-            until,
-            muted_before_deaf: false,
-        });
+        self.set_presence(
+            person,
+            Some(Presence {
+                guild: g,
+                channel,
+                flags,
+                since: self.now,
+                until,
+                muted_before_deaf: false,
+            }),
+        );
     }
 
     // ---- the clock -----------------------------------------------------------------------------
@@ -791,15 +803,20 @@ impl Simulation {
 
     /// Humans (not bots) in a channel of a guild.
     fn humans_in(&self, g: usize, channel: usize) -> usize {
-        self.world.layouts[g]
-            .members
-            .iter()
-            .filter(|&&m| {
-                self.agents[m]
-                    .presence
-                    .is_some_and(|p| p.guild == g && p.channel == channel)
-            })
-            .count()
+        self.humans[g][channel]
+    }
+
+    /// The one way a channel changes: keeps the per-channel counts of humans right.
+    fn set_presence(&mut self, person: usize, presence: Option<Presence>) {
+        if !self.world.person_at(person).bot {
+            if let Some(old) = self.agents[person].presence {
+                self.humans[old.guild][old.channel] -= 1;
+            }
+            if let Some(new) = presence {
+                self.humans[new.guild][new.channel] += 1;
+            }
+        }
+        self.agents[person].presence = presence;
     }
 
     /// Whether someone in a call may leave it (or go AFK) without the guild dropping below its
@@ -875,21 +892,25 @@ impl Simulation {
             return;
         }
         let flags = self.settle(person, g, channel, flags);
-        self.agents[person].presence = Some(Presence {
-            guild: g,
-            channel,
-            flags,
-            since: self.now,
-            until,
-            muted_before_deaf: false,
-        });
+        self.set_presence(
+            person,
+            Some(Presence {
+                guild: g,
+                channel,
+                flags,
+                since: self.now,
+                until,
+                muted_before_deaf: false,
+            }),
+        );
         self.emit(person, g, EventKind::Joined);
     }
 
     fn leave(&mut self, person: usize) {
-        let Some(p) = self.agents[person].presence.take() else {
+        let Some(p) = self.agents[person].presence else {
             return;
         };
+        self.set_presence(person, None);
         let from = self.world.guild_at(p.guild).channels[p.channel].id;
         self.emit(person, p.guild, EventKind::Left { from });
     }
@@ -918,12 +939,15 @@ impl Simulation {
             ..p.flags
         };
         let flags = self.settle(person, p.guild, channel, flags);
-        self.agents[person].presence = Some(Presence {
-            channel,
-            flags,
-            since: self.now,
-            ..p
-        });
+        self.set_presence(
+            person,
+            Some(Presence {
+                channel,
+                flags,
+                since: self.now,
+                ..p
+            }),
+        );
         self.emit(person, p.guild, kind);
     }
 
