@@ -32,7 +32,9 @@ struct Cli {
 enum Command {
     /// Track voice sessions (the default).
     Run,
-    #[command(about = "Create the DynamoDB table named by CALLSTATS_TABLE, or check an existing one")]
+    #[command(
+        about = "Create the DynamoDB table named by CALLSTATS_TABLE, or check an existing one"
+    )]
     CreateTable,
 }
 

@@ -31,6 +31,9 @@ type Family<'a> = (&'a str, &'a str, &'a str, Vec<(String, String)>);
 pub struct Metrics {
     pub events_received: AtomicU64,
     pub voice_updates: AtomicU64,
+    /// Writes the shards handed to the writer.
+    pub writes_handed: AtomicU64,
+    /// Writes the writer journaled (equal to `writes_handed` once it caught up).
     pub writes_submitted: AtomicU64,
     pub writes_started: AtomicU64,
     pub writes_updated: AtomicU64,
@@ -91,6 +94,14 @@ impl Metrics {
         self.spool_depth.load(Ordering::SeqCst)
     }
 
+    /// Whether every write handed over so far has been applied (or refused for good).
+    #[must_use]
+    pub fn writes_idle(&self) -> bool {
+        let handed = self.writes_handed.load(Ordering::SeqCst);
+        let submitted = self.writes_submitted.load(Ordering::SeqCst);
+        handed == submitted && self.spool_depth() == 0
+    }
+
     /// Seconds the oldest waiting write has waited.
     #[must_use]
     pub fn spool_oldest_age(&self, now: SystemTime) -> u64 {
@@ -129,6 +140,12 @@ impl Metrics {
                 "counter",
                 "VOICE_STATE_UPDATE dispatches handled.",
                 one(get(&self.voice_updates)),
+            ),
+            (
+                "callstats_writes_handed_total",
+                "counter",
+                "Session writes the shards handed to the writer.",
+                one(get(&self.writes_handed)),
             ),
             (
                 "callstats_writes_submitted_total",
@@ -229,6 +246,12 @@ impl Metrics {
                 "gauge",
                 "Sessions being accounted.",
                 per_shard(|s| s.open_sessions.to_string()),
+            ),
+            (
+                "callstats_shard_total",
+                "gauge",
+                "Number of shards of the bot (this process runs some of them).",
+                per_shard(|s| s.total.to_string()),
             ),
             (
                 "callstats_shard_connected",

@@ -158,6 +158,7 @@ enum Command {
 #[derive(Clone, Debug)]
 pub struct Writer {
     tx: mpsc::UnboundedSender<Command>,
+    metrics: Arc<Metrics>,
 }
 
 impl Writer {
@@ -166,6 +167,9 @@ impl Writer {
         if writes.is_empty() {
             return;
         }
+        self.metrics
+            .writes_handed
+            .fetch_add(writes.len() as u64, Ordering::SeqCst);
         if self.tx.send(Command::Submit(writes)).is_err() {
             tracing::error!("writer is gone; writes not journaled");
         }
@@ -210,6 +214,7 @@ pub fn start(
     metrics: Arc<Metrics>,
 ) -> Started {
     let (tx, rx) = mpsc::unbounded_channel();
+    let handle_metrics = Arc::clone(&metrics);
     let replay_left = opened.pending.len() as u64 + opened.spilled.map_or(0, |s| s.count);
     let (replayed_tx, replayed) = watch::channel(replay_left == 0);
     if replay_left > 0 {
@@ -246,7 +251,10 @@ pub fn start(
     task.publish();
     let handle = tokio::spawn(task.run(rx));
     Started {
-        writer: Writer { tx },
+        writer: Writer {
+            tx,
+            metrics: handle_metrics,
+        },
         replayed,
         task: handle,
     }
@@ -349,7 +357,7 @@ impl Task {
             .map(|write| {
                 let seq = self.next_seq;
                 self.next_seq += 1;
-                inc(&self.metrics.writes_submitted);
+                self.metrics.writes_submitted.fetch_add(1, Ordering::SeqCst);
                 Entry {
                     seq,
                     queued_at,
