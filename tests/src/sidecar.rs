@@ -563,7 +563,12 @@ impl Sidecar {
     }
 
     /// Stops the sidecar as an operator would (SIGTERM for the program) and waits for its end.
-    pub async fn stop(mut self) -> Exit {
+    pub async fn stop(self) -> Exit {
+        self.stop_within(WAIT).await
+    }
+
+    /// Stops the sidecar (SIGTERM) and requires it to end within `timeout`.
+    pub async fn stop_within(mut self, timeout: Duration) -> Exit {
         match &mut self.kind {
             Kind::InProcess { stop, .. } => {
                 if let Some(stop) = stop.take() {
@@ -572,7 +577,7 @@ impl Sidecar {
             }
             Kind::Process { child, .. } => signal(child, "TERM"),
         }
-        self.wait_exit(WAIT).await
+        self.wait_exit(timeout).await
     }
 
     /// Kills the program at once (SIGKILL): a crash.
@@ -801,4 +806,116 @@ pub fn flags(names: &[&str]) -> VoiceFlags {
         }
     }
     f
+}
+
+/// Everything a test of the sidecar program needs: a fresh table, a fake gateway with
+/// `guilds`, a state directory, and the program's clock file at `t0`. The program itself is
+/// started (and restarted) with [`ProcessScene::start`].
+#[derive(Debug)]
+pub struct ProcessScene {
+    pub store: Store,
+    pub fake: FakeGateway,
+    pub dir: StateDir,
+    pub clock: ProcessClock,
+    pub options: Options,
+}
+
+/// A [`ProcessScene`]; nothing runs yet.
+pub async fn process_scene(
+    guilds: Vec<callstats_fake_gateway::GuildSpec>,
+    t0: Timestamp,
+    options: Options,
+) -> ProcessScene {
+    let store = crate::dynamo::fresh_store().await;
+    let fake = fake_gateway(guilds).await;
+    let dir = StateDir::new();
+    let clock = ProcessClock::new(dir.path(), t0);
+    ProcessScene {
+        store,
+        fake,
+        dir,
+        clock,
+        options,
+    }
+}
+
+impl ProcessScene {
+    /// Starts the program and waits until every shard is in sync.
+    pub async fn start(&self) -> Sidecar {
+        let sidecar = self.spawn(&[]).await;
+        sidecar.wait_settled().await;
+        sidecar
+    }
+
+    /// Starts the program with extra environment variables, without waiting for the shards.
+    pub async fn spawn(&self, extra: &[(&str, &str)]) -> Sidecar {
+        spawn_process(
+            self.store.table().as_str(),
+            &self.fake.url(),
+            &self.clock,
+            self.dir.path(),
+            &self.options,
+            extra,
+        )
+        .await
+    }
+
+    /// Waits until the store holds `at` as shard `shard`'s last heartbeat.
+    pub async fn wait_heartbeat(&self, shard: u32, at: Timestamp) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if self.store.last_heartbeat(shard).await.ok().flatten() == Some(at) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no heartbeat at {at} from shard {shard}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// `d` of a `VOICE_STATE_UPDATE` as Discord sends it, for dispatching by hand.
+#[must_use]
+pub fn voice_state_json(
+    guild: GuildId,
+    user: UserId,
+    channel: Option<ChannelId>,
+    flags: VoiceFlags,
+) -> serde_json::Value {
+    serde_json::json!({
+        "guild_id": guild.to_string(),
+        "channel_id": channel.map(|c| c.to_string()),
+        "user_id": user.to_string(),
+        "member": {
+            "user": {
+                "id": user.to_string(),
+                "username": format!("user{user}"),
+                "discriminator": "0",
+                "global_name": null,
+                "avatar": null,
+                "public_flags": 0
+            },
+            "nick": null,
+            "avatar": null,
+            "roles": [],
+            "joined_at": "2024-01-01T00:00:00.000000+00:00",
+            "premium_since": null,
+            "deaf": flags.deaf,
+            "mute": flags.mute,
+            "flags": 0,
+            "pending": false,
+            "communication_disabled_until": null
+        },
+        "session_id": "0f4b5a3c2d1e",
+        "deaf": flags.deaf,
+        "mute": flags.mute,
+        "self_deaf": flags.self_deaf,
+        "self_mute": flags.self_mute,
+        "self_stream": flags.self_stream,
+        "self_video": flags.self_video,
+        "suppress": flags.suppress,
+        "request_to_speak_timestamp": null
+    })
 }
