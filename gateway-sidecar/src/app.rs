@@ -65,8 +65,8 @@ pub enum RunError {
     #[error(transparent)]
     Spool(#[from] SpoolError),
     /// The store refuses the table (missing, no permission, another schema).
-    #[error("{0}")]
-    Store(StoreError),
+    #[error("cannot use table {table}: {source}")]
+    Store { table: String, source: StoreError },
     /// A shard task ended unexpectedly.
     #[error("shard task failed: {0}")]
     Task(String),
@@ -102,7 +102,12 @@ pub async fn run(
         Err(err) if err.is_retryable() => {
             tracing::warn!(error = %err, "store unreachable at start; writes wait in the spool");
         }
-        Err(err) => return Err(RunError::Store(err)),
+        Err(source) => {
+            return Err(RunError::Store {
+                table: config.table.to_string(),
+                source,
+            });
+        }
     }
     let started = writer::start(store.clone(), opened, writer_options, Arc::clone(&metrics));
     let writer = started.writer.clone();
@@ -130,9 +135,6 @@ pub async fn run(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     if let Some(listener) = http {
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, "serving /healthz and /metrics");
-        }
         let ops = Arc::new(crate::ops::Ops::new(Arc::clone(&metrics), store.clone()));
         tokio::spawn(crate::ops::serve(listener, ops, stop_rx.clone()));
     }

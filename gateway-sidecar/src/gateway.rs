@@ -43,6 +43,10 @@ pub const WANTED: EventTypeFlags = EventTypeFlags::READY
 const CONFIG_REFRESH: Duration = Duration::from_mins(5);
 /// Store reads at once when reconciling a guild.
 const RECONCILE_READS: usize = 16;
+/// How long after READY the guilds it lists may take to arrive. Those still missing then are
+/// taken as unavailable (an outage): the shard counts as in sync without them, so its
+/// heartbeat goes on; each is reconciled when its `GUILD_CREATE` comes.
+const AWAIT_GUILDS: Duration = Duration::from_mins(2);
 
 /// A member's own flags from a voice state: muted = self-muted, server-muted or suppressed
 /// (stage audience); deafened = self- or server-deafened.
@@ -174,6 +178,8 @@ pub struct ShardRunner {
     lost_since: Option<Timestamp>,
     /// Guilds READY listed that have not had their `GUILD_CREATE` yet.
     awaiting: BTreeSet<GuildId>,
+    /// When READY came.
+    ready_at: Option<Instant>,
     connected: bool,
     last_close: Option<u16>,
     /// The shard's last heartbeat from before this process started: the "last seen" of
@@ -202,6 +208,7 @@ impl ShardRunner {
             inbox,
             lost_since,
             awaiting: BTreeSet::new(),
+            ready_at: None,
             connected: false,
             last_close: None,
             last_seen_at_start: Arc::new(OnceCell::new()),
@@ -308,6 +315,7 @@ impl ShardRunner {
                 self.submit(writes);
                 tracing::info!(shard, guilds = listed.len(), "gateway session identified");
                 self.awaiting = listed;
+                self.ready_at = Some(Instant::now());
                 self.connected = true;
                 self.last_close = None;
             }
@@ -505,7 +513,16 @@ impl ShardRunner {
 
     /// Records "alive at now" when the shard's state is complete; skipped while the last
     /// heartbeat is still on its way.
-    fn beat(&self) {
+    fn beat(&mut self) {
+        if !self.awaiting.is_empty() && self.ready_at.is_some_and(|at| at.elapsed() >= AWAIT_GUILDS)
+        {
+            tracing::warn!(
+                shard = self.number(),
+                guilds = self.awaiting.len(),
+                "guilds listed in READY did not arrive; taking them as unavailable"
+            );
+            self.awaiting.clear();
+        }
         if !self.settled() || self.heartbeat_busy.swap(true, Ordering::SeqCst) {
             return;
         }

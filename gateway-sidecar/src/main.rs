@@ -92,7 +92,12 @@ async fn run() -> ExitCode {
         None => Arc::new(SystemClock),
     };
     let http = match TcpListener::bind(config.http_listen).await {
-        Ok(listener) => listener,
+        Ok(listener) => {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "serving /healthz and /metrics");
+            }
+            listener
+        }
         Err(err) => {
             return config_error(&format_args!(
                 "CALLSTATS_HTTP_LISTEN cannot listen on {}: {err}",
@@ -119,10 +124,15 @@ async fn run() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "sidecar stopped");
-            eprintln!("callstats-sidecar: {err}");
+            eprintln!("callstats-sidecar: {}", one_line(&err.to_string()));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Error chains from the AWS SDK can span lines; the operator gets one.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -165,7 +175,10 @@ async fn create_table() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("callstats-sidecar: cannot create table {table}: {err}");
+            eprintln!(
+                "callstats-sidecar: cannot create table {table}: {}",
+                one_line(&err.to_string())
+            );
             ExitCode::FAILURE
         }
     }

@@ -750,7 +750,16 @@ pub async fn scene_with(
     t0: Timestamp,
     options: &Options,
 ) -> Scene {
-    let store = crate::dynamo::fresh_store().await;
+    scene_on(crate::dynamo::fresh_store().await, guilds, t0, options).await
+}
+
+/// A [`Scene`] on a store the test prepared (guild configurations, opt-outs, ...).
+pub async fn scene_on(
+    store: Store,
+    guilds: Vec<callstats_fake_gateway::GuildSpec>,
+    t0: Timestamp,
+    options: &Options,
+) -> Scene {
     let fake = fake_gateway(guilds).await;
     let clock = ManualClock::new(t0);
     let dir = StateDir::new();

@@ -268,3 +268,32 @@ async fn the_program_exits_clearly_when_the_token_is_refused() {
             .all(|l| !l.contains("a-wrong-token"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_table_ends_the_program_with_one_clear_line() {
+    let fake = fake_gateway(vec![spec()]).await;
+    let dir = StateDir::new();
+    let clock = ProcessClock::new(dir.path(), at(2026, 11, 26, 10, 0, 0));
+    let table = unique_table_name("missing");
+    let mut sidecar = spawn_process(
+        table.as_str(),
+        &fake.url(),
+        &clock,
+        dir.path(),
+        &Options::default(),
+        &[],
+    )
+    .await;
+    let exit = sidecar.wait_exit(WAIT).await;
+    assert_eq!(exit.status.code(), Some(1), "{exit:?}");
+    assert_eq!(exit.stderr.len(), 1, "{exit:?}");
+    assert!(
+        exit.stderr[0].starts_with(&format!("callstats-sidecar: cannot use table {table}: ")),
+        "{exit:?}"
+    );
+    assert_eq!(
+        fake.counters().connections,
+        0,
+        "never connected to the gateway"
+    );
+}

@@ -364,3 +364,83 @@ async fn shards_split_over_two_processes_with_identify_concurrency() {
     let (a, b) = tokio::join!(first.stop(), second.stop());
     assert_eq!((a.status.code(), b.status.code()), (Some(0), Some(0)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidated_gateway_session_reconciles_from_when_it_was_lost() {
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let s = process_scene(vec![spec(1)], t0, Options::default()).await;
+    let sidecar = s.start().await;
+    let g = guild(1);
+    sidecar
+        .voice(&s.fake, g, user(1), Some(chan(1)), none())
+        .await;
+    sidecar
+        .voice(&s.fake, g, user(2), Some(chan(1)), none())
+        .await;
+    s.clock.set(t0.plus(100));
+    // The gateway drops the session and cannot be reached for a while.
+    s.fake.set_accepting(false);
+    s.fake
+        .invalidate_session(ShardId::new(0, 1), false)
+        .unwrap();
+    sidecar
+        .wait_metrics("the shard to notice", |text| {
+            callstats_tests::sidecar::sample_of(text, "callstats_shard_connected{shard=\"0\"}")
+                == Some(0.0)
+        })
+        .await;
+    s.fake.voice_update(g, user(1), None, none()).unwrap();
+    s.fake
+        .voice_update(g, user(3), Some(chan(1)), none())
+        .unwrap();
+    s.clock.set(t0.plus(110));
+    s.fake.set_accepting(true);
+    s.fake.wait_for_identifies(2).await.unwrap();
+    sidecar.wait_settled().await;
+    s.clock.set(t0.plus(200));
+    sidecar.voice(&s.fake, g, user(2), None, none()).await;
+    sidecar.voice(&s.fake, g, user(3), None, none()).await;
+    sidecar.wait_idle().await;
+
+    assert_eq!(spans(&s.store, user(1), g, t0).await, [(0, 100, true)]);
+    assert_eq!(spans(&s.store, user(2), g, t0).await, [(0, 200, false)]);
+    assert_eq!(spans(&s.store, user(3), g, t0).await, [(110, 90, false)]);
+    sidecar.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_request_resumes_and_replays() {
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let s = process_scene(vec![spec(1)], t0, Options::default()).await;
+    let sidecar = s.start().await;
+    let g = guild(1);
+    sidecar
+        .voice(&s.fake, g, user(1), Some(chan(1)), none())
+        .await;
+    sidecar
+        .voice(&s.fake, g, user(2), Some(chan(1)), none())
+        .await;
+    s.clock.set(t0.plus(100));
+    s.fake.set_accepting(false);
+    s.fake.reconnect(ShardId::new(0, 1)).unwrap();
+    sidecar
+        .wait_metrics("the shard to notice", |text| {
+            callstats_tests::sidecar::sample_of(text, "callstats_shard_connected{shard=\"0\"}")
+                == Some(0.0)
+        })
+        .await;
+    s.fake.voice_update(g, user(1), None, none()).unwrap();
+    s.clock.set(t0.plus(110));
+    s.fake.set_accepting(true);
+    s.fake.wait_for_resumes(1).await.unwrap();
+    sidecar.wait_settled().await;
+    s.clock.set(t0.plus(200));
+    sidecar.voice(&s.fake, g, user(2), None, none()).await;
+    sidecar.wait_idle().await;
+
+    // Replayed, so observed: the leave counts from when it arrived, not estimated.
+    assert_eq!(spans(&s.store, user(1), g, t0).await, [(0, 110, false)]);
+    assert_eq!(spans(&s.store, user(2), g, t0).await, [(0, 200, false)]);
+    assert_eq!(s.fake.counters().ready, 1);
+    sidecar.stop().await;
+}

@@ -2,11 +2,13 @@
 //! in-process with a manual clock against the fake gateway and the local DynamoDB server;
 //! every figure is checked to the second.
 
+use callstats_common::RankingRule;
 use callstats_common::breakdown::Breakdown;
 use callstats_common::period::{Day, MonthKey, PeriodKey, WeekKey};
 use callstats_common::{ChannelId, GuildConfig, GuildId, Timestamp, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceFlags, VoiceMember};
-use callstats_tests::sidecar::{assert_nothing_stored, flags, scene, sessions};
+use callstats_tests::dynamo::fresh_store;
+use callstats_tests::sidecar::{Options, assert_nothing_stored, flags, scene, scene_on, sessions};
 use callstats_tests::time::at;
 use chrono_tz::Tz;
 use twilight_model::id::Id;
@@ -577,5 +579,71 @@ async fn a_scripted_hour_gives_exact_totals_heatmaps_and_periods() {
         }
     }
     assert_eq!(GuildConfig::default().timezone, Tz::UTC);
+    s.sidecar.stop().await;
+}
+
+/// The guild's configuration comes from the store: its timezone draws week and month lines,
+/// its rule decides the ranked time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guild_timezone_and_ranking_rule_apply() {
+    let store = fresh_store().await;
+    let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+    let config = GuildConfig {
+        rule: RankingRule {
+            exclude_deafened: false,
+            exclude_alone: true,
+        },
+        timezone: kolkata,
+    };
+    store.set_guild_config(guild(1), &config).await.unwrap();
+    // 18:00 UTC on 30 November is 23:30 in Kolkata; December starts there at 18:30 UTC.
+    let t0 = at(2026, 11, 30, 18, 0, 0);
+    let s = scene_on(store, vec![spec(1)], t0, &Options::default()).await;
+    let g = guild(1);
+    s.sidecar
+        .voice(&s.fake, g, user(2), Some(chan(1)), none())
+        .await;
+    s.sidecar
+        .voice(&s.fake, g, user(1), Some(chan(1)), none())
+        .await;
+    s.clock.advance(600);
+    s.sidecar
+        .voice(&s.fake, g, user(1), Some(chan(1)), flags(&["self_deaf"]))
+        .await;
+    s.clock.advance(600);
+    s.sidecar
+        .voice(&s.fake, g, user(1), Some(chan(1)), none())
+        .await;
+    s.clock.advance(2400);
+    s.sidecar.voice(&s.fake, g, user(1), None, none()).await;
+    s.sidecar.voice(&s.fake, g, user(2), None, none()).await;
+    s.sidecar.wait_idle().await;
+
+    let november = PeriodKey::Month(MonthKey::of(t0, kolkata));
+    let december = PeriodKey::Month(MonthKey::of(t0.plus(1800), kolkata));
+    assert_eq!(
+        (november.to_string(), december.to_string()),
+        ("M2026-11".to_owned(), "M2026-12".to_owned())
+    );
+    let week = PeriodKey::Week(WeekKey::of(t0, kolkata));
+    // (total, active, ranked, sessions): deafened time counts for the ranking here.
+    for (key, want) in [
+        (november, (1800, 1200, 1800, 1)),
+        (december, (1800, 1800, 1800, 0)),
+        (week, (3600, 3000, 3600, 1)),
+    ] {
+        let (t, _) = s
+            .store
+            .period_totals(user(1), g, key)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((t.total, t.active, t.ranked, t.sessions), want, "{key}");
+    }
+    let all = s.store.all_time(user(1), g).await.unwrap().unwrap();
+    assert_eq!(
+        (all.stats.total, all.stats.active, all.ranked),
+        (3600, 3000, 3600)
+    );
     s.sidecar.stop().await;
 }

@@ -1,0 +1,198 @@
+//! The sidecar's writer against the local DynamoDB server: replays change nothing, a session
+//! left open from before is ended so a new one can start, and a write the store refuses for
+//! good is kept in the dead-letter file without holding anything else up.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use callstats_common::{
+    ClosedSession, Flags, GuildConfig, GuildId, OpenSession, SessionId, Store, Timestamp, UserId,
+};
+use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceFlags};
+use callstats_sidecar::writer::{Backoff, Outcome, apply};
+use callstats_sidecar::{Metrics, Write};
+use callstats_tests::dynamo::fresh_store;
+use callstats_tests::sidecar::{scene, sessions};
+use callstats_tests::time::at;
+use chrono_tz::Tz;
+use twilight_model::id::Id;
+
+const BACKOFF: Backoff = Backoff {
+    first: Duration::from_millis(20),
+    max: Duration::from_millis(200),
+};
+
+fn guild() -> GuildId {
+    Id::new((11 << 22) | 1)
+}
+
+fn user(n: u64) -> UserId {
+    Id::new(50_000 + n)
+}
+
+fn open(u: u64, start: Timestamp, nonce: u32) -> OpenSession {
+    OpenSession::new(
+        SessionId::new(start, nonce),
+        user(u),
+        guild(),
+        Id::new(77),
+        Flags::NONE,
+    )
+}
+
+async fn run(store: &Store, metrics: &Metrics, write: Write) -> Outcome {
+    apply(store, &write, BACKOFF, metrics).await.unwrap()
+}
+
+fn start(session: &OpenSession) -> Write {
+    Write::Start {
+        session: session.clone(),
+        config: GuildConfig::default(),
+    }
+}
+
+fn end(session: &ClosedSession) -> Write {
+    Write::End {
+        session: session.clone(),
+        config: GuildConfig::default(),
+    }
+}
+
+#[tokio::test]
+async fn replayed_writes_change_nothing() {
+    let store = fresh_store().await;
+    let metrics = Metrics::default();
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let mut s = open(1, t0, 1);
+    assert_eq!(run(&store, &metrics, start(&s)).await, Outcome::Applied);
+    s.set_flags(t0.plus(60), Flags::MUTED, Tz::UTC);
+    let update = Write::Update { session: s.clone() };
+    assert_eq!(
+        run(&store, &metrics, update.clone()).await,
+        Outcome::Applied
+    );
+    let closed = s.clone().close(t0.plus(100), Tz::UTC, false);
+    assert_eq!(run(&store, &metrics, end(&closed)).await, Outcome::Applied);
+
+    // The whole journal again, as after a crash that lost the acknowledgements.
+    for write in [start(&open(1, t0, 1)), update, end(&closed)] {
+        assert_eq!(run(&store, &metrics, write).await, Outcome::AlreadyApplied);
+    }
+    assert!(
+        store
+            .open_session(user(1), guild())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let all = store.all_time(user(1), guild()).await.unwrap().unwrap();
+    assert_eq!(
+        (all.stats.total, all.stats.sessions, all.breakdown.muted),
+        (100, 1, 40)
+    );
+}
+
+#[tokio::test]
+async fn a_start_ends_a_session_left_open_from_before() {
+    let store = fresh_store().await;
+    let metrics = Metrics::default();
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    // Left open by an earlier run, accounted up to t0 + 300.
+    let mut stale = open(2, t0, 1);
+    assert_eq!(run(&store, &metrics, start(&stale)).await, Outcome::Applied);
+    stale.set_flags(t0.plus(300), Flags::MUTED, Tz::UTC);
+    run(&store, &metrics, Write::Update { session: stale }).await;
+
+    let fresh = open(2, t0.plus(1000), 2);
+    assert_eq!(run(&store, &metrics, start(&fresh)).await, Outcome::Applied);
+    let got = sessions(&store, user(2), guild()).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].start(), got[0].end, got[0].estimated),
+        (t0, t0.plus(300), true)
+    );
+    let now_open = store.open_session(user(2), guild()).await.unwrap().unwrap();
+    assert_eq!(now_open.id, fresh.id);
+    assert_eq!(
+        metrics
+            .conflicts_resolved
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+
+    // An older start never ends the newer session.
+    let older = open(2, t0.plus(500), 3);
+    assert_eq!(
+        run(&store, &metrics, start(&older)).await,
+        Outcome::Superseded
+    );
+    let still = store.open_session(user(2), guild()).await.unwrap().unwrap();
+    assert_eq!(still.id, fresh.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_refused_for_good_is_dead_lettered_and_holds_nothing_up() {
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let lounge = Id::new(78);
+    let spec =
+        GuildSpec::new(guild(), "dead letters").channel(ChannelSpec::voice(lounge, "lounge"));
+    let s = scene(vec![spec], t0).await;
+    // The store holds something for user 3 that this program never writes.
+    s.store
+        .client()
+        .put_item()
+        .table_name(s.store.table().as_str())
+        .item("pk", AttributeValue::S(format!("U#{}", user(3))))
+        .item("sk", AttributeValue::S(format!("O#{}", guild())))
+        .item("sid", AttributeValue::S("not a session id".into()))
+        .send()
+        .await
+        .unwrap();
+    s.sidecar
+        .voice(
+            &s.fake,
+            guild(),
+            user(3),
+            Some(lounge),
+            VoiceFlags::default(),
+        )
+        .await;
+    s.sidecar
+        .voice(
+            &s.fake,
+            guild(),
+            user(4),
+            Some(lounge),
+            VoiceFlags::default(),
+        )
+        .await;
+    s.clock.advance(60);
+    s.sidecar
+        .voice(&s.fake, guild(), user(4), None, VoiceFlags::default())
+        .await;
+    s.sidecar.wait_idle().await;
+
+    assert_eq!(
+        s.sidecar.metric("callstats_writes_failed_total").await,
+        Some(1.0)
+    );
+    let dead = std::fs::read_to_string(s.dir.path().join("dead-letters.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = dead
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["entry"]["w"]["op"], "start");
+    assert_eq!(
+        lines[0]["entry"]["w"]["session"]["user"],
+        user(3).to_string()
+    );
+    assert!(
+        lines[0]["error"].as_str().unwrap().contains("malformed"),
+        "{dead}"
+    );
+    // Everyone else is tracked as usual.
+    let four = sessions(&s.store, user(4), guild()).await;
+    assert_eq!((four.len(), four[0].duration()), (1, 60));
+    s.sidecar.stop().await;
+}
