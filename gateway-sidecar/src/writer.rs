@@ -357,7 +357,6 @@ impl Task {
             .map(|write| {
                 let seq = self.next_seq;
                 self.next_seq += 1;
-                self.metrics.writes_submitted.fetch_add(1, Ordering::SeqCst);
                 Entry {
                     seq,
                     queued_at,
@@ -373,6 +372,7 @@ impl Task {
                 None
             }
         };
+        let count = entries.len() as u64;
         for (i, entry) in entries.into_iter().enumerate() {
             let offset = offsets.as_ref().and_then(|o| o.get(i).copied());
             match offset {
@@ -386,6 +386,11 @@ impl Task {
                 _ => self.enqueue(entry),
             }
         }
+        // The depth first, then the count: whoever sees the count sees the depth with it.
+        self.publish();
+        self.metrics
+            .writes_submitted
+            .fetch_add(count, Ordering::SeqCst);
     }
 
     fn enqueue(&mut self, entry: Entry) {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use callstats_common::{ChannelId, GuildId, UserId};
-use callstats_fake_gateway::{ChannelSpec, FakeGateway, GuildSpec, VoiceFlags};
+use callstats_fake_gateway::{Activity, ChannelSpec, FakeGateway, GuildSpec, VoiceFlags};
 use callstats_sidecar::{ManualClock, RunError};
 use callstats_tests::dynamo::{fresh_store, unique_table_name};
 use callstats_tests::proxy::FaultProxy;
@@ -165,13 +165,15 @@ async fn an_unreachable_gateway_is_retried_with_backoff() {
     let dir = StateDir::new();
     let sidecar =
         spawn_in_process(&store, &fake.url(), &clock, dir.path(), &Options::default()).await;
-    // twilight waits 1, 2, 4, 8 ... seconds between attempts: a handful in six seconds, not
-    // hundreds.
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let refused = fake.counters().refused;
+    // twilight waits 1 s after the first failed attempt, 2 s after the second, then 4, 8, ...:
+    // the third attempt comes at least 3 s after the first, never in a tight loop.
+    fake.wait_counters(|c| c.refused >= 1, WAIT).await.unwrap();
+    let first = std::time::Instant::now();
+    fake.wait_counters(|c| c.refused >= 3, WAIT).await.unwrap();
+    let spread = first.elapsed();
     assert!(
-        (2..=5).contains(&refused),
-        "{refused} connection attempts in 6 s"
+        spread >= Duration::from_millis(2500),
+        "three attempts within {spread:?}"
     );
     let (status, body) = sidecar.get("/healthz").await;
     assert_eq!(status, 503);
@@ -296,4 +298,33 @@ async fn a_missing_table_ends_the_program_with_one_clear_line() {
         0,
         "never connected to the gateway"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sidecar_asks_for_two_intents_and_zstd_stream() {
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let s = scene_with(vec![spec()], t0, &Options::default()).await;
+    let records = s.fake.records();
+    let connected = records
+        .iter()
+        .find_map(|r| match &r.activity {
+            Activity::Connected {
+                query, compressed, ..
+            } => Some((query.clone(), *compressed)),
+            _ => None,
+        })
+        .unwrap();
+    assert!(connected.1, "frames are zstd-stream compressed");
+    assert!(connected.0.contains("v=10"), "{}", connected.0);
+    assert!(
+        connected.0.contains("compress=zstd-stream"),
+        "{}",
+        connected.0
+    );
+    let identify = records.iter().find(|r| r.op() == Some(2)).unwrap();
+    let d = &identify.json().unwrap()["d"];
+    // GUILDS (1 << 0) | GUILD_VOICE_STATES (1 << 7): no privileged intent.
+    assert_eq!(d["intents"], 129);
+    assert_eq!(d["shard"], serde_json::json!([0, 1]));
+    s.sidecar.stop().await;
 }

@@ -75,6 +75,10 @@ async fn sigterm_mid_call_then_restart_resumes_and_splits_nothing() {
         exit.stdout
     );
     assert_eq!(s.fake.last_close_code(), Some(4000));
+    assert!(
+        exit.stdout.iter().all(|l| !l.contains(&s.options.token)),
+        "the token is never logged"
+    );
     // Meanwhile user 2 leaves and user 3 joins: the gateway keeps these for the resume.
     s.clock.set(t0.plus(130));
     s.fake.voice_update(g, user(2), None, none()).unwrap();
