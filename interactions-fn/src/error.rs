@@ -88,20 +88,23 @@ pub const APOLOGY: &str = "Sorry, something went wrong on our side. Please try a
 
 impl Failure {
     /// The reply for this failure: always a new ephemeral message, so a failed button press
-    /// leaves the message it was on as it was. Internal details are logged here and nowhere
-    /// else.
+    /// leaves the message it was on as it was.
     #[must_use]
     pub fn into_reply(self) -> Reply {
+        Reply::Message(self.into_message())
+    }
+
+    /// The message for this failure. Internal details are logged here and nowhere else.
+    #[must_use]
+    pub fn into_message(self) -> Message {
         match self {
             Self::Notice(notice) => {
                 tracing::info!(notice = %notice, "answered with a notice");
-                Reply::Message(Message::embed(notice_embed(&notice)).ephemeral())
+                Message::embed(notice_embed(&notice)).ephemeral()
             }
             Self::Internal(err) => {
                 tracing::error!(cause = %err, retryable = is_retryable(&err), "command failed");
-                Reply::Message(
-                    Message::embed(render::notice("Something went wrong", APOLOGY)).ephemeral(),
-                )
+                Message::embed(render::notice("Something went wrong", APOLOGY)).ephemeral()
             }
         }
     }

@@ -15,10 +15,13 @@ use tracing::Instrument;
 
 use callstats_common::{Store, Timestamp};
 
+use crate::background::{Background, Ticket};
 use crate::commands;
+use crate::config::ApiBase;
 use crate::error::{APOLOGY, Failure, Internal, Notice};
 use crate::interaction::{self, Incoming};
 use crate::reply::{Reply, json_response, text_response};
+use crate::rest;
 use crate::verify::{self, MAX_SKEW_SECS};
 
 /// Largest body accepted. Discord's interactions are a few kilobytes.
@@ -43,9 +46,14 @@ pub struct App(Arc<Inner>);
 
 struct Inner {
     store: Store,
+    /// The same table with timeouts for long work (exports and deletions of big histories).
+    job_store: Store,
     public_key: VerifyingKey,
     clock: Clock,
     deadline: Duration,
+    /// Discord's REST API, for edits of original responses (no bot token needed).
+    rest: twilight_http::Client,
+    background: Background,
 }
 
 impl std::fmt::Debug for App {
@@ -53,6 +61,7 @@ impl std::fmt::Debug for App {
         f.debug_struct("App")
             .field("table", self.0.store.table())
             .field("deadline", &self.0.deadline)
+            .field("background", &self.0.background)
             .finish_non_exhaustive()
     }
 }
@@ -61,9 +70,12 @@ impl std::fmt::Debug for App {
 #[derive(Clone)]
 pub struct AppBuilder {
     store: Store,
+    job_store: Option<Store>,
     public_key: VerifyingKey,
     clock: Clock,
     deadline: Duration,
+    api_base: ApiBase,
+    background: Background,
 }
 
 impl std::fmt::Debug for AppBuilder {
@@ -86,13 +98,38 @@ impl AppBuilder {
         self
     }
 
+    /// The store background jobs use: the same table, with timeouts fit for long work
+    /// (by default the request store).
+    #[must_use]
+    pub fn job_store(mut self, store: Store) -> Self {
+        self.job_store = Some(store);
+        self
+    }
+
+    /// Where Discord's REST API is (for follow-up edits).
+    #[must_use]
+    pub fn api_base(mut self, api_base: ApiBase) -> Self {
+        self.api_base = api_base;
+        self
+    }
+
+    /// Where long work runs (tasks in this process by default).
+    #[must_use]
+    pub fn background(mut self, background: Background) -> Self {
+        self.background = background;
+        self
+    }
+
     #[must_use]
     pub fn build(self) -> App {
         App(Arc::new(Inner {
+            job_store: self.job_store.unwrap_or_else(|| self.store.clone()),
             store: self.store,
             public_key: self.public_key,
             clock: self.clock,
             deadline: self.deadline,
+            rest: rest::client(&self.api_base, None),
+            background: self.background,
         }))
     }
 }
@@ -102,9 +139,12 @@ impl App {
     pub fn builder(store: Store, public_key: VerifyingKey) -> AppBuilder {
         AppBuilder {
             store,
+            job_store: None,
             public_key,
             clock: system_clock(),
             deadline: DEFAULT_DEADLINE,
+            api_base: ApiBase::default(),
+            background: Background::tasks(),
         }
     }
 
@@ -113,9 +153,68 @@ impl App {
         &self.0.store
     }
 
+    /// The store for background jobs (longer timeouts).
+    #[must_use]
+    pub fn job_store(&self) -> &Store {
+        &self.0.job_store
+    }
+
     #[must_use]
     pub fn now(&self) -> Timestamp {
         (self.0.clock)()
+    }
+
+    #[must_use]
+    pub fn background(&self) -> &Background {
+        &self.0.background
+    }
+
+    /// Hands `ticket` to the background; the caller answers "deferred".
+    pub async fn defer(&self, ticket: Ticket) -> Result<(), Internal> {
+        tracing::info!(job = ticket.job.name(), "deferring");
+        let app = self.clone();
+        let job = ticket.clone();
+        Box::pin(
+            self.0
+                .background
+                .start(&ticket, async move { app.run_job(job).await }),
+        )
+        .await
+    }
+
+    /// Runs a job and puts its result (or an apology) in place of the original response.
+    pub async fn run_job(&self, ticket: Ticket) {
+        let started = std::time::Instant::now();
+        let span = tracing::info_span!("job", job = ticket.job.name());
+        async {
+            let message = commands::privacy::run_job(self, ticket.job)
+                .await
+                .unwrap_or_else(Failure::into_message);
+            match rest::edit_original(&self.0.rest, ticket.application, &ticket.token, &message)
+                .await
+            {
+                Ok(()) => tracing::info!(
+                    elapsed_ms = started.elapsed().as_millis(),
+                    "job done, response edited"
+                ),
+                Err(err) => {
+                    tracing::error!(cause = %err, "job done, but the response edit failed");
+                    // A file Discord refused (too large, say): still tell the user.
+                    if !message.files.is_empty() {
+                        let apology = Failure::Internal(err).into_message();
+                        let _ = rest::edit_original(
+                            &self.0.rest,
+                            ticket.application,
+                            &ticket.token,
+                            &apology,
+                        )
+                        .await;
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await;
     }
 
     /// Answers one HTTP request.

@@ -5,9 +5,28 @@ use std::convert::Infallible;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
-use lambda_http::{Body, Request, Response, service_fn};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 
+use crate::background::{JOB_ROUTE, Ticket};
 use crate::handler::App;
+
+/// A job this function sent itself (see [`crate::background`]).
+async fn run_job(app: &App, body: &[u8]) -> Response<Body> {
+    let status = match serde_json::from_slice::<Ticket>(body) {
+        Ok(ticket) => {
+            app.run_job(ticket).await;
+            http::StatusCode::OK
+        }
+        Err(err) => {
+            tracing::error!(cause = %err, "malformed job event");
+            http::StatusCode::BAD_REQUEST
+        }
+    };
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    response
+}
 
 /// Polls the Lambda Runtime API for events until the runtime stops.
 pub async fn run(app: App) -> Result<(), lambda_http::Error> {
@@ -21,12 +40,19 @@ pub async fn run(app: App) -> Result<(), lambda_http::Error> {
 /// One event: the raw body bytes go to the handler exactly as they arrived (the signature is
 /// over them), and binary replies (multipart) go back base64-encoded.
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    let job = matches!(
+        request.request_context_ref(),
+        Some(RequestContext::ApiGatewayV2(c)) if c.route_key.as_deref() == Some(JOB_ROUTE)
+    );
     let (parts, body) = request.into_parts();
     let bytes = match body {
         Body::Text(text) => Bytes::from(text),
         Body::Binary(bytes) => Bytes::from(bytes),
         _ => Bytes::new(),
     };
+    if job {
+        return run_job(app, &bytes).await;
+    }
     let response = app.handle(http::Request::from_parts(parts, bytes)).await;
     let textual = response
         .headers()

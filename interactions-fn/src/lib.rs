@@ -11,11 +11,13 @@
 //! - [`reply`]: replies and their HTTP encoding (JSON or multipart);
 //! - [`error`]: failures, and the one place that turns them into replies;
 //! - [`custom_id`]: button state;
+//! - [`background`]: exports and deletions that outlast Discord's 3 seconds;
 //! - [`config`], [`startup`]: environment and start-up.
 
 // Outside input never panics the process: program code has no unwrap or expect.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod background;
 pub mod commands;
 pub mod config;
 pub mod custom_id;

@@ -11,8 +11,11 @@ use clap::{Parser, Subcommand};
 
 use callstats_common::GuildId;
 use callstats_common::ids::parse_id;
-use callstats_interactions::startup::{StartError, build_app, init_tracing, run_lambda};
+use callstats_interactions::startup::{FrontEnd, StartError, build_app, init_tracing, run_lambda};
 use callstats_interactions::{Config, RegisterConfig, register, rest, serve};
+
+/// How long shutdown waits for background work (interaction tokens last 15 minutes).
+const DRAIN: std::time::Duration = std::time::Duration::from_mins(2);
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Discord interactions endpoint for callstats")]
@@ -78,12 +81,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         )),
         Some(Command::Serve { listen }) => {
             let config = Config::from_env().map_err(StartError::from)?;
-            let app = build_app(&config).await?;
+            let app = build_app(&config, FrontEnd::Serve).await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             tracing::info!(addr = %listener.local_addr()?, "serving interactions");
-            serve::serve(listener, app, shutdown_signal()).await?;
+            serve::serve(listener, app.clone(), shutdown_signal()).await?;
+            // Exports and deletions in progress finish before the process ends.
+            app.background().drain(DRAIN).await;
             tracing::info!("stopped");
             Ok(())
         }

@@ -77,6 +77,16 @@ impl Message {
         }
     }
 
+    /// The body of an edit of an existing message: the same, but without flags (a message
+    /// keeps the flags it was sent with).
+    #[must_use]
+    pub fn edit_data(&self) -> InteractionResponseData {
+        InteractionResponseData {
+            flags: None,
+            ..self.data()
+        }
+    }
+
     /// Attachment metadata for the files, ids matching `files[n]`.
     #[must_use]
     pub fn attachments(&self) -> Vec<Attachment> {

@@ -6,7 +6,13 @@
 
 use std::time::Duration;
 
+use callstats_common::ids::ApplicationId;
+use twilight_model::http::attachment::Attachment;
+
 use crate::config::ApiBase;
+use crate::error::Internal;
+use crate::interaction::Token;
+use crate::reply::Message;
 
 /// Installs ring as rustls's process-wide crypto provider unless one is installed already.
 /// Both the DynamoDB client and twilight-http build TLS configurations from it.
@@ -29,4 +35,39 @@ pub fn client(api: &ApiBase, token: Option<String>) -> twilight_http::Client {
         builder = builder.proxy(api.host.clone(), api.use_http);
     }
     builder.build()
+}
+
+/// Replaces the original response of an interaction (`PATCH
+/// /webhooks/{application}/{token}/messages/@original`) with `message`, files included.
+pub async fn edit_original(
+    client: &twilight_http::Client,
+    application: ApplicationId,
+    token: &Token,
+    message: &Message,
+) -> Result<(), Internal> {
+    let payload =
+        serde_json::to_vec(&message.edit_data()).map_err(|e| Internal::Encode(e.to_string()))?;
+    let attachments: Vec<Attachment> = message
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Attachment {
+            description: f.description.clone(),
+            duration_secs: None,
+            file: f.bytes.clone(),
+            filename: f.name.clone(),
+            id: i as u64,
+            is_spoiler: None,
+            title: None,
+            waveform: None,
+        })
+        .collect();
+    client
+        .interaction(application)
+        .update_response(token.expose())
+        .payload_json(&payload)
+        .attachments(&attachments)
+        .await
+        .map_err(|e| Internal::Rest(e.to_string()))?;
+    Ok(())
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use callstats_common::store::Timeouts;
 use callstats_common::{Store, StoreError};
 
+use crate::background::Background;
 use crate::config::{Config, ConfigError};
 use crate::handler::App;
 use crate::rest;
@@ -30,33 +31,62 @@ pub enum StartError {
     Runtime(String),
 }
 
+/// Which front end the app serves: it decides where long work runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrontEnd {
+    /// On Lambda: long work goes to an asynchronous invocation of the function itself.
+    Lambda,
+    /// `serve`: long work runs in tasks of this process.
+    Serve,
+}
+
 /// Builds the app from `config`: connects the store and warms its connection.
-pub async fn build_app(config: &Config) -> Result<App, StartError> {
+pub async fn build_app(config: &Config, front_end: FrontEnd) -> Result<App, StartError> {
     rest::install_crypto_provider();
     let store = Store::connect(config.table.clone(), REQUEST_TIMEOUTS).await;
     store.ping().await?;
     tracing::info!(table = %config.table, "store ready");
-    Ok(App::builder(store, config.public_key).build())
+    let background = match front_end {
+        FrontEnd::Serve => Background::tasks(),
+        FrontEnd::Lambda => {
+            let function = config
+                .function_name
+                .clone()
+                .ok_or(ConfigError::Missing(crate::config::FUNCTION_NAME))?;
+            Background::self_invoke(function).await
+        }
+    };
+    // Background jobs page through whole partitions: same table, the store's default
+    // (longer) timeouts.
+    let job_store = Store::connect(config.table.clone(), Timeouts::default()).await;
+    Ok(App::builder(store, config.public_key)
+        .job_store(job_store)
+        .api_base(config.api_base.clone())
+        .background(background)
+        .build())
 }
 
 /// The Lambda entry point: configuration from the environment, the store built and warmed
 /// during init, then the runtime loop.
 pub async fn run_lambda() -> Result<(), StartError> {
     let config = Config::from_env()?;
-    let app = build_app(&config).await?;
+    let app = build_app(&config, FrontEnd::Lambda).await?;
     crate::lambda::run(app)
         .await
         .map_err(|err| StartError::Runtime(err.to_string()))
 }
 
 /// Logs to stderr: JSON when `AWS_LAMBDA_LOG_FORMAT` or `CALLSTATS_LOG_FORMAT` is `json`,
-/// text otherwise; the level from `RUST_LOG` (default `info`).
+/// text otherwise; the level from `RUST_LOG` (default `info`, twilight-http off).
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let json = ["AWS_LAMBDA_LOG_FORMAT", "CALLSTATS_LOG_FORMAT"]
         .iter()
         .any(|name| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("json")));
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // twilight-http's own spans name request paths, and a webhook path carries the
+    // interaction token: its logs stay off unless RUST_LOG asks for them.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,twilight_http=off"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

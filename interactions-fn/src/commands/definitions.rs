@@ -6,11 +6,13 @@ use twilight_model::application::command::{
     CommandType,
 };
 use twilight_model::application::interaction::InteractionContextType;
+use twilight_model::guild::Permissions;
 use twilight_model::id::Id;
 use twilight_model::oauth::ApplicationIntegrationType;
 
 pub const CALLSTATS: &str = "callstats";
 pub const CALLTOP: &str = "calltop";
+pub const CALLCONFIG: &str = "callconfig";
 /// The user context-menu command (menu names may have spaces and capitals).
 pub const USER_MENU: &str = "Call stats";
 
@@ -18,65 +20,122 @@ pub const USER_MENU: &str = "Call stats";
 #[must_use]
 pub fn definitions() -> Vec<Command> {
     vec![
-        command(
-            CommandType::ChatInput,
-            CALLSTATS,
-            "Voice-call statistics in this server",
-            vec![
-                subcommand(
-                    "show",
-                    "Call stats of a member (yourself by default)",
-                    vec![
-                        user_option("user", "Whose stats (default: yours)"),
-                        choice_option(
-                            "period",
-                            "Which days to count (default: all time)",
-                            &[
-                                ("last 7 days", "7d"),
-                                ("last 30 days", "30d"),
-                                ("all time", "all"),
-                            ],
-                        ),
-                        option(
-                            CommandOptionType::Boolean,
-                            "private",
-                            "Only you see the answer",
-                        ),
-                    ],
-                ),
-                subcommand(
-                    "history",
-                    "Recent calls of a member (only you see the answer)",
-                    vec![user_option("user", "Whose calls (default: yours)")],
-                ),
-            ],
-        ),
-        command(
-            CommandType::ChatInput,
-            CALLTOP,
-            "This server's voice leaderboard",
-            vec![
-                choice_option(
-                    "period",
-                    "Which period (default: this week)",
-                    &[
-                        ("this week", "week"),
-                        ("this month", "month"),
-                        ("all time", "all"),
-                    ],
-                ),
-                choice_option(
-                    "metric",
-                    "What to rank by (default: active time)",
-                    &[
-                        ("active time (as this server counts it)", "active"),
-                        ("total time in calls", "total"),
-                    ],
-                ),
-            ],
-        ),
+        callstats(),
+        calltop(),
+        callconfig(),
         command(CommandType::User, USER_MENU, "", Vec::new()),
     ]
+}
+
+fn callstats() -> Command {
+    command(
+        CommandType::ChatInput,
+        CALLSTATS,
+        "Voice-call statistics in this server",
+        vec![
+            subcommand(
+                "show",
+                "Call stats of a member (yourself by default)",
+                vec![
+                    user_option("user", "Whose stats (default: yours)"),
+                    choice_option(
+                        "period",
+                        "Which days to count (default: all time)",
+                        &[
+                            ("last 7 days", "7d"),
+                            ("last 30 days", "30d"),
+                            ("all time", "all"),
+                        ],
+                    ),
+                    option(
+                        CommandOptionType::Boolean,
+                        "private",
+                        "Only you see the answer",
+                    ),
+                ],
+            ),
+            subcommand(
+                "history",
+                "Recent calls of a member (only you see the answer)",
+                vec![user_option("user", "Whose calls (default: yours)")],
+            ),
+            subcommand(
+                "timezone",
+                "Set your timezone for heatmaps",
+                vec![CommandOption {
+                    required: Some(true),
+                    ..timezone_option("zone", "An IANA timezone, like Europe/Berlin")
+                }],
+            ),
+            subcommand(
+                "optout",
+                "Stop tracking your calls everywhere and leave every leaderboard",
+                Vec::new(),
+            ),
+            subcommand("optin", "Resume tracking your calls", Vec::new()),
+            subcommand(
+                "export",
+                "Get all your call data from every server as a JSON file",
+                Vec::new(),
+            ),
+            subcommand(
+                "delete",
+                "Permanently delete all your call data in every server",
+                Vec::new(),
+            ),
+        ],
+    )
+}
+
+fn calltop() -> Command {
+    command(
+        CommandType::ChatInput,
+        CALLTOP,
+        "This server's voice leaderboard",
+        vec![
+            choice_option(
+                "period",
+                "Which period (default: this week)",
+                &[
+                    ("this week", "week"),
+                    ("this month", "month"),
+                    ("all time", "all"),
+                ],
+            ),
+            choice_option(
+                "metric",
+                "What to rank by (default: active time)",
+                &[
+                    ("active time (as this server counts it)", "active"),
+                    ("total time in calls", "total"),
+                ],
+            ),
+        ],
+    )
+}
+
+fn callconfig() -> Command {
+    Command {
+        default_member_permissions: Some(Permissions::MANAGE_GUILD),
+        ..command(
+            CommandType::ChatInput,
+            CALLCONFIG,
+            "What counts in this server's call stats (Manage Server)",
+            vec![
+                option(
+                    CommandOptionType::Boolean,
+                    "exclude_deafened",
+                    "Leave deafened time out of the ranking",
+                ),
+                option(
+                    CommandOptionType::Boolean,
+                    "exclude_alone",
+                    "Leave time alone in a channel out of the ranking",
+                ),
+                timezone_option("timezone", "Timezone of this server's weeks and months"),
+            ],
+        )
+    }
 }
 
 #[allow(deprecated)] // `dm_permission` is deprecated in favour of `contexts`, which is set
@@ -129,6 +188,14 @@ fn subcommand(name: &str, description: &str, options: Vec<CommandOption>) -> Com
     CommandOption {
         options: Some(options),
         ..option(CommandOptionType::SubCommand, name, description)
+    }
+}
+
+fn timezone_option(name: &str, description: &str) -> CommandOption {
+    CommandOption {
+        autocomplete: Some(true),
+        max_length: Some(64),
+        ..option(CommandOptionType::String, name, description)
     }
 }
 

@@ -1,9 +1,12 @@
 //! The commands: their definitions (what `register-commands` uploads) and, one module each,
 //! a parse step into validated arguments and a run step that reads the store and renders.
 
+pub mod config;
 pub mod definitions;
 pub mod history;
+pub mod privacy;
 pub mod show;
+pub mod timezone;
 pub mod top;
 
 use twilight_model::application::command::CommandType;
@@ -20,7 +23,7 @@ use crate::handler::App;
 use crate::interaction::{Ctx, Person};
 use crate::reply::Reply;
 
-pub use definitions::{CALLSTATS, CALLTOP, USER_MENU, definitions};
+pub use definitions::{CALLCONFIG, CALLSTATS, CALLTOP, USER_MENU, definitions};
 
 /// Runs a slash or context-menu command.
 pub async fn command(app: &App, ctx: &Ctx, data: &CommandData) -> Result<Reply, Failure> {
@@ -33,11 +36,27 @@ pub async fn command(app: &App, ctx: &Ctx, data: &CommandData) -> Result<Reply, 
                 "history" => {
                     Box::pin(history::run(app, ctx, history::parse(ctx, data, &options)?)).await
                 }
+                "timezone" => {
+                    let zone = options.string("zone")?.ok_or(Notice::UnknownCommand)?;
+                    Box::pin(timezone::set(app, ctx, zone)).await
+                }
+                "optout" => Box::pin(privacy::optout(app, ctx)).await,
+                "optin" => Box::pin(privacy::optin(app, ctx)).await,
+                "export" => Box::pin(privacy::export(app, ctx)).await,
+                "delete" => Ok(privacy::delete(ctx)),
                 _ => Err(Notice::UnknownCommand.into()),
             }
         }
         (CommandType::ChatInput, CALLTOP) => {
             Box::pin(top::run(app, ctx, top::parse(&Options(&data.options))?)).await
+        }
+        (CommandType::ChatInput, CALLCONFIG) => {
+            Box::pin(config::run(
+                app,
+                ctx,
+                config::parse(&Options(&data.options))?,
+            ))
+            .await
         }
         (CommandType::User, USER_MENU) => {
             Box::pin(show::run(app, ctx, show::parse_menu(ctx, data)?)).await
@@ -58,14 +77,38 @@ pub async fn component(
     }
     match action {
         Action::Top(page) => Box::pin(top::turn(app, ctx, page)).await,
-        Action::Delete { .. } => Err(Notice::StaleButton.into()),
+        Action::Delete { confirm, .. } => {
+            Box::pin(privacy::delete_answered(app, ctx, confirm)).await
+        }
     }
 }
 
-/// Answers an autocomplete request.
-#[allow(clippy::unused_async)] // the timezone autocomplete will read nothing either, but others may
-pub async fn autocomplete(_app: &App, _ctx: &Ctx, _data: &CommandData) -> Result<Reply, Failure> {
-    Ok(Reply::Choices(Vec::new()))
+/// Answers an autocomplete request: timezone names for `/callstats timezone` and
+/// `/callconfig`, nothing for anything else.
+#[allow(clippy::unused_async)] // one signature for every interaction kind
+pub async fn autocomplete(_app: &App, ctx: &Ctx, data: &CommandData) -> Result<Reply, Failure> {
+    let options = match (data.name.as_str(), data.options.as_slice()) {
+        (
+            CALLSTATS,
+            [
+                CommandDataOption {
+                    value: CommandOptionValue::SubCommand(options),
+                    ..
+                },
+            ],
+        ) => options.as_slice(),
+        (CALLCONFIG, options) => options,
+        _ => &[],
+    };
+    let typed = options.iter().find_map(|o| match &o.value {
+        CommandOptionValue::Focused(typed, _) if o.name == "zone" || o.name == "timezone" => {
+            Some(typed.as_str())
+        }
+        _ => None,
+    });
+    Ok(Reply::Choices(
+        typed.map_or_else(Vec::new, |t| timezone::choices(t, ctx.now)),
+    ))
 }
 
 /// The subcommand and its options.

@@ -2,7 +2,8 @@
 //!
 //! Windows are the last 7 or 30 **UTC days, today included** (day items are UTC days), and
 //! the session in progress counts live: its time inside the window adds to the window, its
-//! whole length to all time. Heatmaps are all time, shown in the viewer's timezone.
+//! whole length to all time. Heatmaps are all time, shown in the viewer's timezone: as text
+//! and as an attached image (`attachment://heatmap.png`).
 
 use chrono::{Offset, TimeZone};
 use chrono_tz::Tz;
@@ -14,11 +15,12 @@ use callstats_common::session::DayTotals;
 use callstats_common::{Aggregate, ClosedSession, Stats, Timestamp};
 
 use super::{Options, target};
-use crate::error::{Failure, Notice};
+use crate::error::{Failure, Internal, Notice};
 use crate::handler::App;
 use crate::interaction::{Ctx, Person};
+use crate::render::heatmap_png;
 use crate::render::show::{Live, ShowView, Window};
-use crate::reply::{Message, Reply};
+use crate::reply::{File, Message, Reply};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShowArgs {
@@ -87,7 +89,23 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
     }
     let live = open.map(|o| o.live(ctx.now, config.timezone));
     let timezone = viewer.timezone_or_utc();
+    let offset = offset_secs(timezone, ctx.now);
     let figures = figures(all_time.as_ref(), &days, live.as_ref(), range);
+    let image = if figures.heatmap.total() > 0 {
+        let bytes = heatmap_png::render(&figures.heatmap.localize_grid(offset))
+            .map_err(|e| Internal::Encode(e.to_string()))?;
+        Some(File {
+            name: heatmap_png::FILE_NAME.to_owned(),
+            content_type: "image/png",
+            description: Some(format!(
+                "Call time by weekday and hour, all time, in {}",
+                timezone.name()
+            )),
+            bytes,
+        })
+    } else {
+        None
+    };
     let view = ShowView {
         name: args.target.name.clone(),
         window: args.window,
@@ -97,15 +115,15 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
             channel: l.channel,
             secs: l.duration(),
         }),
-        heatmap: figures.heatmap.localize(offset_secs(timezone, ctx.now)),
+        heatmap: figures.heatmap.localize(offset),
         timezone,
         rule: config.rule,
         own_opted_out: own && viewer.opted_out,
-        image: None,
+        image: image.as_ref().map(|f| f.name.clone()),
     };
-    Ok(Reply::Message(
-        Message::embed(crate::render::show::show(&view)).with_ephemeral(args.private),
-    ))
+    let mut message = Message::embed(crate::render::show::show(&view)).with_ephemeral(args.private);
+    message.files.extend(image);
+    Ok(Reply::Message(message))
 }
 
 /// What the stats embed shows, before rendering.

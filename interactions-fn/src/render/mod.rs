@@ -2,8 +2,11 @@
 //! renderer ends with [`limits::fit`], so its output stays inside Discord's limits whatever
 //! the data (tested with worst cases beside each renderer).
 
+pub mod export;
+pub mod heatmap_png;
 pub mod history;
 pub mod limits;
+pub mod privacy;
 pub mod show;
 pub mod top;
 

@@ -1,0 +1,127 @@
+//! `/callstats optout`, `/callstats optin`, `/callstats delete` (with its buttons) and
+//! `/callstats export`: everything a user controls about their own data, in every server.
+//!
+//! Export and delete read or remove the whole partition of the user. When it holds more than
+//! [`INLINE_ITEMS`] items (one cheap count query decides), the reply is deferred and the work
+//! finishes in the background (see [`crate::background`]); otherwise the answer comes at once.
+
+use callstats_common::UserId;
+use callstats_common::store::EndOutcome;
+
+use crate::background::{Job, Ticket};
+use crate::error::Failure;
+use crate::handler::App;
+use crate::interaction::Ctx;
+use crate::render::{export, privacy};
+use crate::reply::{File, Message, Reply};
+
+/// Largest partition exported or deleted while Discord waits. Deleting is one batch write per
+/// 25 items; 500 items finish well inside a second on DynamoDB.
+pub const INLINE_ITEMS: usize = 500;
+
+/// Opting out, in the order that keeps every step safe to repeat: the flag first (the store
+/// refuses new sessions from then on), then calls in progress end now without leaderboard
+/// entries, then every existing entry leaves the leaderboards.
+pub async fn optout(app: &App, ctx: &Ctx) -> Result<Reply, Failure> {
+    let user = ctx.invoker.id;
+    let store = app.store();
+    store.set_opted_out(user, true).await?;
+    let mut ended = 0;
+    for session in store.open_sessions_of_user(user).await? {
+        let config = store.guild_config(session.guild).await?;
+        let closed = session.close(ctx.now, config.timezone, false);
+        if store.end_session(&closed, &config, false).await? == EndOutcome::Ended {
+            ended += 1;
+        }
+    }
+    let hidden = store.set_leaderboard_visibility(user, false).await?;
+    tracing::info!(ended, hidden, "opted out");
+    Ok(Reply::Message(
+        Message::embed(privacy::opted_out(ended)).ephemeral(),
+    ))
+}
+
+pub async fn optin(app: &App, ctx: &Ctx) -> Result<Reply, Failure> {
+    let user = ctx.invoker.id;
+    let store = app.store();
+    store.set_opted_out(user, false).await?;
+    let shown = store.set_leaderboard_visibility(user, true).await?;
+    tracing::info!(shown, "opted in");
+    Ok(Reply::Message(
+        Message::embed(privacy::opted_in()).ephemeral(),
+    ))
+}
+
+/// The question; nothing is deleted until the invoker presses Delete.
+#[must_use]
+pub fn delete(ctx: &Ctx) -> Reply {
+    Reply::Message(privacy::delete_confirmation(ctx.invoker.id).ephemeral())
+}
+
+/// The answer to the question (the button's owner was checked by the caller).
+pub async fn delete_answered(app: &App, ctx: &Ctx, confirm: bool) -> Result<Reply, Failure> {
+    if !confirm {
+        return Ok(Reply::Update(privacy::delete_cancelled()));
+    }
+    let job = Job::Delete {
+        user: ctx.invoker.id,
+    };
+    if small(app, ctx.invoker.id).await? {
+        return Ok(Reply::Update(run_job(app, job).await?));
+    }
+    Box::pin(app.defer(ticket(ctx, job))).await?;
+    Ok(Reply::DeferredUpdate)
+}
+
+pub async fn export(app: &App, ctx: &Ctx) -> Result<Reply, Failure> {
+    let job = Job::Export {
+        user: ctx.invoker.id,
+    };
+    if small(app, ctx.invoker.id).await? {
+        return Ok(Reply::Message(run_job(app, job).await?.ephemeral()));
+    }
+    Box::pin(app.defer(ticket(ctx, job))).await?;
+    Ok(Reply::Deferred { ephemeral: true })
+}
+
+fn ticket(ctx: &Ctx, job: Job) -> Ticket {
+    Ticket {
+        job,
+        application: ctx.application,
+        token: ctx.token.clone(),
+    }
+}
+
+async fn small(app: &App, user: UserId) -> Result<bool, Failure> {
+    let items = app.store().user_item_count(user, INLINE_ITEMS + 1).await?;
+    Ok(items <= INLINE_ITEMS)
+}
+
+/// Does the work of `job` and returns the message that reports it.
+pub async fn run_job(app: &App, job: Job) -> Result<Message, Failure> {
+    let store = app.job_store();
+    match job {
+        Job::Delete { user } => {
+            let report = store.delete_user(user).await?;
+            let settings = store.user_settings(user).await?;
+            tracing::info!(items = report.items(), "deleted a user's data");
+            Ok(privacy::deleted(&report, settings.opted_out))
+        }
+        Job::Export { user } => {
+            let data = store.export_user(user).await?;
+            let document = export::document(user, &data, app.now());
+            let bytes = export::to_json(&document)
+                .map_err(|e| crate::error::Internal::Encode(e.to_string()))?;
+            let sessions = data.guilds.values().map(|g| g.sessions.len()).sum();
+            tracing::info!(sessions, bytes = bytes.len(), "exported a user's data");
+            let mut message = Message::embed(privacy::exported(sessions, data.guilds.len()));
+            message.files.push(File {
+                name: export::file_name(user),
+                content_type: "application/json",
+                description: Some("All your callstats data".into()),
+                bytes,
+            });
+            Ok(message)
+        }
+    }
+}

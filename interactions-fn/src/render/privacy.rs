@@ -1,0 +1,248 @@
+//! Replies of the privacy and settings commands: opt-out and opt-in, the delete
+//! confirmation and report, the export, timezone and `/callconfig`.
+
+use callstats_common::store::DeleteReport;
+use callstats_common::{GuildConfig, UserId};
+use chrono_tz::Tz;
+use twilight_model::channel::message::Component;
+use twilight_model::channel::message::Embed;
+use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle};
+
+use super::{embed, field, footer, limits, notice};
+use crate::custom_id::Action;
+use crate::reply::Message;
+
+#[must_use]
+pub fn opted_out(ended: usize) -> Embed {
+    let ended = match ended {
+        0 => String::new(),
+        1 => "Your call in progress was ended now and recorded without you on any leaderboard.\n"
+            .into(),
+        n => format!(
+            "Your {n} calls in progress were ended now and recorded without you on any leaderboard.\n"
+        ),
+    };
+    notice(
+        "You opted out",
+        &format!(
+            "{ended}Nothing new is recorded for you in any server, you are off every \
+             leaderboard, and others cannot look you up.\nWhat was recorded before stays \
+             until you remove it with `/callstats delete`. `/callstats optin` resumes tracking."
+        ),
+    )
+}
+
+#[must_use]
+pub fn opted_in() -> Embed {
+    notice(
+        "Tracking resumed",
+        "Your calls are recorded again from the next time you join a voice channel, and your \
+         past time is back on the leaderboards.",
+    )
+}
+
+/// The question, with Delete / Cancel buttons only `owner` can press.
+#[must_use]
+pub fn delete_confirmation(owner: UserId) -> Message {
+    let mut e = notice(
+        "Delete all your call data?",
+        "This permanently deletes everything recorded about you in **every server**: sessions, \
+         totals, daily, weekly and monthly figures, leaderboard entries, calls in progress and \
+         your settings. It cannot be undone.\nTracking continues afterwards unless you also \
+         opt out with `/callstats optout` (an opt-out is kept so that it stays in force).",
+    );
+    limits::fit(&mut e, limits::EMBEDS_TOTAL);
+    let button = |label: &str, confirm: bool, style: ButtonStyle| {
+        Component::Button(Button {
+            custom_id: Some(Action::Delete { owner, confirm }.custom_id()),
+            disabled: false,
+            emoji: None,
+            id: None,
+            label: Some(label.to_owned()),
+            sku_id: None,
+            style,
+            url: None,
+        })
+    };
+    Message {
+        embeds: vec![e],
+        components: vec![Component::ActionRow(ActionRow {
+            components: vec![
+                button("Delete everything", true, ButtonStyle::Danger),
+                button("Cancel", false, ButtonStyle::Secondary),
+            ],
+            id: None,
+        })],
+        ..Message::default()
+    }
+}
+
+/// What a deletion removed (buttons gone).
+#[must_use]
+pub fn deleted(report: &DeleteReport, opted_out: bool) -> Message {
+    let mut e = embed();
+    e.title = Some("Your call data was deleted".into());
+    let mut text = if report.items() == 0 {
+        "There was nothing to delete.".to_owned()
+    } else {
+        format!("Removed {} items in every server.", report.items())
+    };
+    text.push_str(if opted_out {
+        "\nYou stay opted out: nothing new is recorded. `/callstats optin` resumes tracking."
+    } else {
+        "\nTracking continues with your next call. To stop it, use `/callstats optout`."
+    });
+    e.description = Some(text);
+    e.fields = vec![
+        field("Sessions", report.sessions.to_string(), true),
+        field("Calls in progress", report.open_sessions.to_string(), true),
+        field("Server totals", report.all_time.to_string(), true),
+        field("Daily figures", report.days.to_string(), true),
+        field(
+            "Weekly and monthly figures",
+            report.weeks_and_months.to_string(),
+            true,
+        ),
+        field(
+            "Settings",
+            if report.settings { "removed" } else { "none" },
+            true,
+        ),
+    ];
+    e.footer = footer("Leaderboard entries went with the figures they ranked.");
+    limits::fit(&mut e, limits::EMBEDS_TOTAL);
+    Message {
+        embeds: vec![e],
+        components: Vec::new(),
+        ..Message::default()
+    }
+}
+
+#[must_use]
+pub fn delete_cancelled() -> Message {
+    Message {
+        embeds: vec![notice("Nothing was deleted", "Your data is as it was.")],
+        components: Vec::new(),
+        ..Message::default()
+    }
+}
+
+#[must_use]
+pub fn exported(sessions: usize, guilds: usize) -> Embed {
+    notice(
+        "Your call data",
+        &format!(
+            "Everything recorded about you: {sessions} sessions in {guilds} servers, with \
+             totals, daily, weekly and monthly figures and settings, as JSON (format: \
+             `callstats-export` version 1, described in the project's docs/export-format.md)."
+        ),
+    )
+}
+
+/// "UTC+05:30".
+#[must_use]
+pub fn offset_text(offset_secs: i32) -> String {
+    let sign = if offset_secs < 0 { '-' } else { '+' };
+    let abs = offset_secs.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", abs / 3600, abs % 3600 / 60)
+}
+
+#[must_use]
+pub fn timezone_set(tz: Tz, offset_secs: i32) -> Embed {
+    notice(
+        "Timezone saved",
+        &format!(
+            "Your timezone is now **{}** ({} right now). Heatmaps show your hours and \
+             weekdays in it from now on.",
+            tz.name(),
+            offset_text(offset_secs)
+        ),
+    )
+}
+
+/// The guild's settings, after a change when `changed`.
+#[must_use]
+pub fn guild_config(config: &GuildConfig, changed: bool) -> Embed {
+    let mut e = embed();
+    e.title = Some(if changed {
+        "Server settings saved".into()
+    } else {
+        "Server settings".into()
+    });
+    let yes_no = |b: bool| if b { "excluded" } else { "counted" };
+    e.fields = vec![
+        field(
+            "Deafened time",
+            format!("{} in the ranking", yes_no(config.rule.exclude_deafened)),
+            true,
+        ),
+        field(
+            "Time alone",
+            format!("{} in the ranking", yes_no(config.rule.exclude_alone)),
+            true,
+        ),
+        field(
+            "Timezone",
+            format!(
+                "{} (weeks start Monday 00:00, months on the 1st)",
+                config.timezone.name()
+            ),
+            false,
+        ),
+    ];
+    e.description = Some(format!(
+        "Leaderboards rank by active time, {}. The AFK channel never counts.{}",
+        config.rule.describe(),
+        if changed {
+            "\nChanges apply to calls that end from now on; time already counted keeps the \
+             rule it was counted under."
+        } else {
+            "\nChange them with the options of `/callconfig` (Manage Server)."
+        }
+    ));
+    limits::fit(&mut e, limits::EMBEDS_TOTAL);
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twilight_model::id::Id;
+
+    #[test]
+    fn offsets_read_naturally() {
+        assert_eq!(offset_text(19_800), "UTC+05:30");
+        assert_eq!(offset_text(-18_000), "UTC-05:00");
+        assert_eq!(offset_text(0), "UTC+00:00");
+    }
+
+    #[test]
+    fn every_reply_fits() {
+        let replies = vec![
+            Message::embed(opted_out(3)),
+            Message::embed(opted_in()),
+            delete_confirmation(Id::new(u64::MAX)),
+            deleted(
+                &DeleteReport {
+                    sessions: usize::MAX / 8,
+                    open_sessions: 3,
+                    all_time: 9,
+                    days: 1000,
+                    weeks_and_months: 300,
+                    settings: true,
+                },
+                true,
+            ),
+            delete_cancelled(),
+            Message::embed(exported(usize::MAX, 1000)),
+            Message::embed(timezone_set(
+                chrono_tz::America::Argentina::ComodRivadavia,
+                -10_800,
+            )),
+            Message::embed(guild_config(&GuildConfig::default(), true)),
+        ];
+        for m in replies {
+            limits::check(&m).unwrap();
+        }
+    }
+}
