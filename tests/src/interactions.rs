@@ -18,11 +18,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use bytes::Bytes;
-use callstats_common::store::{EndOutcome, StartOutcome};
+use callstats_common::store::{EndOutcome, StartOutcome, Timeouts};
 use callstats_common::{
     ClosedSession, Flags, GuildConfig, OpenSession, SessionId, Store, Timestamp,
 };
+use callstats_interactions::config::ApiBase;
 use callstats_interactions::render::limits;
 use callstats_interactions::{App, Message};
 use chrono_tz::Tz;
@@ -391,7 +393,11 @@ pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<Part> {
     loop {
         at += delimiter.len();
         if text[at..].starts_with(b"--") {
-            assert_eq!(&text[at + 2..], b"\r\n", "closing boundary ends the body");
+            // The closing delimiter ends the body (a final CRLF is optional, RFC 2046).
+            assert!(
+                matches!(&text[at + 2..], b"" | b"\r\n"),
+                "closing boundary ends the body"
+            );
             break;
         }
         assert!(text[at..].starts_with(b"\r\n"));
@@ -432,6 +438,19 @@ pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<Part> {
     parts
 }
 
+/// A decoded PNG: width, height and RGB bytes.
+#[must_use]
+pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().expect("a PNG header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("a size")];
+    let info = reader.next_frame(&mut buf).expect("a PNG frame");
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
 /// The endpoint in process, on a fresh table, with a fixed clock.
 #[derive(Clone, Debug)]
 pub struct Endpoint {
@@ -447,13 +466,32 @@ impl Endpoint {
 
     #[must_use]
     pub fn with_store(store: Store, now: Timestamp) -> Self {
-        let app = App::builder(store.clone(), signing_key().verifying_key())
+        Self::build(store, now, None)
+    }
+
+    /// On `store`, with follow-up edits going to `rest`.
+    #[must_use]
+    pub fn with_rest(store: Store, now: Timestamp, rest: &FakeDiscord) -> Self {
+        let api = ApiBase::parse(&rest.api_base()).expect("fake API base");
+        Self::build(store, now, Some(api))
+    }
+
+    #[must_use]
+    pub fn build(store: Store, now: Timestamp, api: Option<ApiBase>) -> Self {
+        let mut builder = App::builder(store.clone(), signing_key().verifying_key())
             .clock(Arc::new(move || now))
+            .job_store(patient(&store))
             // The local server is single-threaded and shared by parallel tests: give it
             // time rather than answer with an apology.
-            .deadline(Duration::from_mins(1))
-            .build();
-        Self { app, store, now }
+            .deadline(Duration::from_mins(1));
+        if let Some(api) = api {
+            builder = builder.api_base(api);
+        }
+        Self {
+            app: builder.build(),
+            store,
+            now,
+        }
     }
 
     /// Sends `interaction` signed at the endpoint's "now"; checks the reply's limits.
@@ -526,6 +564,192 @@ pub async fn seed(
         EndOutcome::Ended
     );
     closed
+}
+
+/// Another handle on `store`'s table (same server) whose calls may take minutes: the local
+/// server answers a query of a 10,000-item partition in one page, after some seconds.
+#[must_use]
+pub fn patient(store: &Store) -> Store {
+    let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_mins(5))
+        .operation_timeout(Duration::from_mins(5))
+        .build();
+    let config = store
+        .client()
+        .config()
+        .to_builder()
+        .timeout_config(timeouts)
+        .build();
+    Store::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        store.table().clone(),
+    )
+}
+
+/// A local DynamoDB server of one's own, for tests whose big partitions would hold up the
+/// shared server (it answers one request at a time) for seconds. Stopped when dropped.
+#[derive(Debug)]
+pub struct PrivateDynamo {
+    pub endpoint: String,
+    _server: tokio::process::Child,
+    _dir: TempDir,
+}
+
+#[derive(Debug)]
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl PrivateDynamo {
+    pub async fn start() -> Self {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the workspace root")
+            .to_owned();
+        let status = tokio::process::Command::new(root.join("scripts/ensure-venv"))
+            .status()
+            .await
+            .expect("scripts/ensure-venv runs");
+        assert!(status.success(), "scripts/ensure-venv failed");
+        let dir = std::env::temp_dir().join(format!(
+            "callstats-private-dynamo-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let port_file = dir.join("endpoint");
+        let server = tokio::process::Command::new(root.join(".local/venv/bin/python"))
+            .arg(root.join("scripts/moto_dynamodb.py"))
+            .arg("--port-file")
+            .arg(&port_file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the local DynamoDB server starts");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let endpoint = loop {
+            if let Ok(text) = std::fs::read_to_string(&port_file)
+                && !text.trim().is_empty()
+            {
+                break text.trim().to_owned();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the private DynamoDB server did not start within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        Self {
+            endpoint,
+            _server: server,
+            _dir: TempDir(dir),
+        }
+    }
+
+    /// A store on a new table of this server, with patient timeouts.
+    pub async fn fresh_store(&self) -> Store {
+        let store = Store::connect_with_endpoint(
+            crate::dynamo::unique_table_name("big"),
+            Timeouts::default(),
+            &self.endpoint,
+        )
+        .await;
+        store.create_table().await.expect("create the table");
+        patient(&store)
+    }
+}
+
+/// The sort keys of every item in `user`'s partition (the layout is in the store's `schema`:
+/// one partition `U#<user>` per user).
+pub async fn partition_keys(store: &Store, user: u64) -> Vec<String> {
+    let store = &patient(store);
+    let mut keys = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client()
+            .query()
+            .table_name(store.table().as_str())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("U#{user}")))
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .expect("query a partition");
+        keys.extend(
+            out.items()
+                .iter()
+                .map(|i| i["sk"].as_s().expect("sk is a string").clone()),
+        );
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return keys,
+        }
+    }
+}
+
+/// Seeds `count` sessions of `user` in `guild` quickly: one real session through the store,
+/// then copies of its session record, an hour apart and a minute long, written 25 at a time.
+/// Only the session records are copied (the aggregates count the first session only):
+/// enough for tests of export and deletion of a long history, where 40,000 transactional
+/// calls to the single-threaded local server would take minutes.
+pub async fn seed_many(store: &Store, user: u64, guild: u64, first: Timestamp, count: u64) {
+    let store = &patient(store);
+    let real = seed(store, user, guild, first, 60, &[]).await;
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table().as_str())
+        .key("pk", AttributeValue::S(format!("U#{user}")))
+        .key("sk", AttributeValue::S(format!("S#{guild}#{}", real.id)))
+        .send()
+        .await
+        .expect("read the recorded session");
+    let template = out.item.expect("the session record exists");
+    let mut requests = Vec::new();
+    for i in 1..count {
+        let start = first.plus(i * 3600);
+        let id = SessionId::new(start, 1);
+        let mut item = template.clone();
+        item.insert("sk".into(), AttributeValue::S(format!("S#{guild}#{id}")));
+        item.insert(
+            "end".into(),
+            AttributeValue::N(start.plus(60).unix().to_string()),
+        );
+        requests.push(
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .expect("put"),
+                )
+                .build(),
+        );
+    }
+    for chunk in requests.chunks(25) {
+        let mut pending = chunk.to_vec();
+        while !pending.is_empty() {
+            let out = store
+                .client()
+                .batch_write_item()
+                .request_items(store.table().as_str(), pending)
+                .send()
+                .await
+                .expect("batch write");
+            pending = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(store.table().as_str()))
+                .unwrap_or_default();
+        }
+    }
 }
 
 /// A request as a fake server received it.
@@ -658,7 +882,16 @@ impl FakeDiscord {
 
     /// Waits (up to a minute) until a request matching `want` has arrived.
     pub async fn wait_for(&self, want: impl Fn(&Recorded) -> bool) -> Recorded {
-        let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
+        self.wait_for_within(Duration::from_mins(1), want).await
+    }
+
+    /// Waits up to `limit` until a request matching `want` has arrived.
+    pub async fn wait_for_within(
+        &self,
+        limit: Duration,
+        want: impl Fn(&Recorded) -> bool,
+    ) -> Recorded {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let notified = self.arrived.notified();
             if let Some(r) = self.requests().into_iter().find(|r| want(r)) {
@@ -666,7 +899,7 @@ impl FakeDiscord {
             }
             assert!(
                 tokio::time::timeout_at(deadline, notified).await.is_ok(),
-                "no matching request within a minute: {:?}",
+                "no matching request within {limit:?}: {:?}",
                 self.requests()
             );
         }

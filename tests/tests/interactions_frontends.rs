@@ -10,8 +10,8 @@ use callstats_interactions::RegisterConfig;
 use callstats_interactions::config::ApiBase;
 use callstats_interactions::register::register_commands;
 use callstats_tests::interactions::{
-    APPLICATION, Endpoint, FakeDiscord, GUILD, Interaction, LambdaRuntime, function_url_event,
-    post, public_key_hex, serve_on_port_0, signed_headers,
+    ADA, APPLICATION, Endpoint, FakeDiscord, GUILD, Interaction, LambdaRuntime, function_url_event,
+    parse_multipart, post, public_key_hex, seed_many, serve_on_port_0, signed_headers,
 };
 use callstats_tests::time::at;
 use http::Method;
@@ -88,12 +88,13 @@ fn lambda_body(response: &Value) -> Value {
     serde_json::from_str(response["body"].as_str().expect("a body")).expect("a JSON body")
 }
 
-#[tokio::test]
-async fn lambda_runtime_path() {
-    let store = callstats_tests::dynamo::fresh_store().await;
-    let runtime = LambdaRuntime::start().await;
-    let rest = FakeDiscord::start().await;
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+/// Starts the function in a child process against `runtime`, `store`'s table and `rest`.
+fn spawn_function(
+    store: &callstats_common::Store,
+    runtime: &LambdaRuntime,
+    rest: &FakeDiscord,
+) -> tokio::process::Child {
+    tokio::process::Command::new(std::env::current_exe().unwrap())
         .args(["lambda_child", "--exact", "--ignored", "--nocapture"])
         .env("CALLSTATS_TEST_LAMBDA_CHILD", "1")
         .env("AWS_LAMBDA_RUNTIME_API", runtime.runtime_api())
@@ -108,40 +109,95 @@ async fn lambda_runtime_path() {
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("the test binary starts again as the function");
+        .expect("the test binary starts again as the function")
+}
 
-    // The function uses the system clock: sign with it.
-    let now = || Timestamp::from_datetime(chrono::Utc::now());
-    let ping = Interaction::ping().body();
-    let response = runtime
-        .invoke(function_url_event(
-            &ping,
-            &signed_headers(now(), ping.as_bytes()),
-        ))
-        .await;
+/// The function uses the system clock: requests are signed with it.
+fn wall_clock() -> Timestamp {
+    Timestamp::from_datetime(chrono::Utc::now())
+}
+
+fn signed_event(interaction: &Interaction) -> String {
+    let body = interaction.body();
+    function_url_event(&body, &signed_headers(wall_clock(), body.as_bytes()))
+}
+
+#[tokio::test]
+async fn lambda_runtime_path() {
+    let store = callstats_tests::dynamo::fresh_store().await;
+    let runtime = LambdaRuntime::start().await;
+    let rest = FakeDiscord::start().await;
+    let mut child = spawn_function(&store, &runtime, &rest);
+
+    let ping = Interaction::ping();
+    let response = runtime.invoke(signed_event(&ping)).await;
     assert_eq!(response["statusCode"], 200);
     assert_eq!(response["headers"]["content-type"], "application/json");
     assert_eq!(lambda_body(&response), json!({"type": 1}));
 
-    let top = Interaction::command("calltop", json!([])).body();
     let response = runtime
-        .invoke(function_url_event(
-            &top,
-            &signed_headers(now(), top.as_bytes()),
-        ))
+        .invoke(signed_event(&Interaction::command("calltop", json!([]))))
         .await;
     assert_eq!(response["statusCode"], 200);
     let body = lambda_body(&response);
     assert_eq!(body["type"], 4);
     assert_eq!(
         body["data"]["embeds"][0]["title"],
-        "Voice leaderboard · week ".to_owned()
-            + &callstats_common::period::WeekKey::of(now(), chrono_tz::Tz::UTC).to_string()
+        format!(
+            "Voice leaderboard · week {}",
+            callstats_common::period::WeekKey::of(wall_clock(), chrono_tz::Tz::UTC)
+        )
     );
 
-    let response = runtime.invoke(function_url_event(&ping, &[])).await;
+    let response = runtime.invoke(function_url_event(&ping.body(), &[])).await;
     assert_eq!(response["statusCode"], 401);
     assert!(runtime.errors().is_empty());
+    assert!(runtime.async_invocations().is_empty());
+
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn lambda_defers_long_work_to_an_asynchronous_self_invocation() {
+    let store = callstats_tests::dynamo::fresh_store().await;
+    // More items than an export answered at once may read.
+    seed_many(&store, ADA, GUILD, at(2026, 1, 1, 0, 0, 0), 600).await;
+    let runtime = LambdaRuntime::start().await;
+    let rest = FakeDiscord::start().await;
+    let mut child = spawn_function(&store, &runtime, &rest);
+
+    let export = Interaction::callstats("export", json!([])).by(ADA, "Ada");
+    let response = runtime.invoke(signed_event(&export)).await;
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(
+        lambda_body(&response),
+        json!({"type": 5, "data": {"flags": 64}})
+    );
+
+    // The function invoked itself with a job event that no Function URL request can forge.
+    let invocations = runtime.async_invocations();
+    assert_eq!(invocations.len(), 1);
+    let job: Value = serde_json::from_str(&invocations[0]).unwrap();
+    assert_eq!(job["routeKey"], "callstats-job");
+    assert_eq!(job["requestContext"]["routeKey"], "callstats-job");
+
+    // ...which exported everything and replaced the deferred reply.
+    let path = format!(
+        "/api/v10/webhooks/{APPLICATION}/{}/messages/@original",
+        export.token()
+    );
+    let edit = rest.wait_for(|r| r.path == path).await;
+    assert_eq!(edit.method, "PATCH");
+    let content_type = edit.headers["content-type"].to_str().unwrap().to_owned();
+    let parts = parse_multipart(&content_type, &edit.body);
+    let doc: Value = serde_json::from_slice(&parts[1].body).unwrap();
+    assert_eq!(doc["guilds"][0]["sessions"].as_array().unwrap().len(), 600);
+    assert!(runtime.errors().is_empty());
+
+    // A job event sent through the Function URL would carry routeKey "$default": it is an
+    // ordinary, unsigned request and is refused.
+    let forged = function_url_event(job["body"].as_str().unwrap(), &[]);
+    assert_eq!(runtime.invoke(forged).await["statusCode"], 401);
 
     child.kill().await.unwrap();
 }
@@ -227,38 +283,42 @@ fn check_command_set(commands: &[Value]) {
     assert_eq!(names, unique, "names are unique");
 }
 
-#[tokio::test]
-async fn register_commands_uploads_the_whole_set() {
-    let rest = FakeDiscord::start().await;
-    let config = register_config(&rest);
-    let count = register_commands(&config, None).await.unwrap();
-
-    let requests = rest.requests();
-    assert_eq!(requests.len(), 1);
-    let global = &requests[0];
-    assert_eq!(global.method, "PUT");
-    assert_eq!(
-        global.path,
-        format!("/api/v10/applications/{APPLICATION}/commands")
-    );
-    assert_eq!(global.headers["authorization"], "Bot test.bot.token");
-    let commands = global.json();
-    let commands = commands.as_array().unwrap();
-    assert_eq!(commands.len(), count);
-    check_command_set(commands);
-
-    let find = |name: &str| commands.iter().find(|c| c["name"] == name).unwrap().clone();
-    let callstats = find("callstats");
+/// `/callstats`: its subcommands and their options.
+fn check_callstats(callstats: &Value) {
     let subs: Vec<&str> = callstats["options"]
         .as_array()
         .unwrap()
         .iter()
         .map(|o| o["name"].as_str().unwrap())
         .collect();
-    assert!(
-        subs.contains(&"show") && subs.contains(&"history"),
-        "{subs:?}"
+    assert_eq!(
+        subs,
+        vec![
+            "show", "history", "timezone", "optout", "optin", "export", "delete"
+        ]
     );
+    let sub = |name: &str| {
+        callstats["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let zone = &sub("timezone")["options"][0];
+    assert_eq!(
+        (
+            &zone["name"],
+            &zone["type"],
+            &zone["required"],
+            &zone["autocomplete"]
+        ),
+        (&json!("zone"), &json!(3), &json!(true), &json!(true))
+    );
+    for private in ["optout", "optin", "export", "delete"] {
+        assert!(sub(private)["options"].as_array().is_none_or(Vec::is_empty));
+    }
     let show = &callstats["options"]
         .as_array()
         .unwrap()
@@ -284,8 +344,61 @@ async fn register_commands_uploads_the_whole_set() {
             ("private".into(), 5)
         ]
     );
+}
+
+/// `/callconfig`: Manage Server by default, two switches and an autocompleted timezone.
+fn check_callconfig(callconfig: &Value) {
+    assert_eq!(
+        callconfig["default_member_permissions"], "32",
+        "Manage Server"
+    );
+    let config_options: Vec<(String, u64)> = callconfig["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap().to_owned(),
+                o["type"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        config_options,
+        vec![
+            ("exclude_deafened".into(), 5),
+            ("exclude_alone".into(), 5),
+            ("timezone".into(), 3)
+        ]
+    );
+    assert_eq!(callconfig["options"][2]["autocomplete"], true);
+}
+
+#[tokio::test]
+async fn register_commands_uploads_the_whole_set() {
+    let rest = FakeDiscord::start().await;
+    let config = register_config(&rest);
+    let count = register_commands(&config, None).await.unwrap();
+
+    let requests = rest.requests();
+    assert_eq!(requests.len(), 1);
+    let global = &requests[0];
+    assert_eq!(global.method, "PUT");
+    assert_eq!(
+        global.path,
+        format!("/api/v10/applications/{APPLICATION}/commands")
+    );
+    assert_eq!(global.headers["authorization"], "Bot test.bot.token");
+    let commands = global.json();
+    let commands = commands.as_array().unwrap();
+    assert_eq!(commands.len(), count);
+    check_command_set(commands);
+
+    let find = |name: &str| commands.iter().find(|c| c["name"] == name).unwrap().clone();
+    check_callstats(&find("callstats"));
     let top = find("calltop");
     assert_eq!(top["options"][0]["choices"].as_array().unwrap().len(), 3);
+    check_callconfig(&find("callconfig"));
     let menu = find("Call stats");
     assert_eq!(menu["type"], 2, "the user context-menu entry");
 
