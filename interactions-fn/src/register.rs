@@ -15,7 +15,7 @@ pub enum RegisterError {
     Rest(#[from] twilight_http::Error),
 }
 
-/// Uploads [`definitions`]; returns how many commands were registered.
+/// Uploads [`definitions()`]; returns how many commands were registered.
 pub async fn register_commands(
     config: &RegisterConfig,
     guild: Option<GuildId>,
