@@ -21,7 +21,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use twilight_gateway::queue::InMemoryQueue;
-use twilight_gateway::{CloseFrame, ConfigBuilder, Intents, Message, Session, Shard, ShardId};
+use twilight_gateway::{
+    CloseFrame, ConfigBuilder, Intents, Message, Session, Shard, ShardId, ShardState,
+};
 
 use crate::clock::Clock;
 use crate::config::{Config, ShardPlan};
@@ -166,12 +168,13 @@ pub async fn run(
         );
     }
     let save = failure.is_none();
+    let flushed = left == 0;
     let mut closing = JoinSet::new();
     for (id, s) in stopped {
         let store = store.clone();
         let dir = config.state_dir.clone();
         let saved_at = clock.now();
-        closing.spawn(finish_shard(id, s, store, dir, saved_at, save));
+        closing.spawn(finish_shard(id, s, store, dir, saved_at, save, flushed));
     }
     while closing.join_next().await.is_some() {}
     writer.stop().await;
@@ -220,6 +223,7 @@ async fn finish_shard(
     dir: std::path::PathBuf,
     saved_at: callstats_common::Timestamp,
     save: bool,
+    flushed: bool,
 ) {
     let Stopped {
         mut shard,
@@ -239,7 +243,7 @@ async fn finish_shard(
     };
     let saved = if let Some(state) = state {
         let sequence = state.sequence;
-        match resume::save(&store, &dir, id, state).await {
+        match resume::save(&store, &dir, id, state, flushed).await {
             Ok(place) => {
                 tracing::info!(
                     shard = shard_number,
@@ -261,6 +265,13 @@ async fn finish_shard(
         );
         false
     };
+    // A shard without a connection has nothing to close (and polling it would reconnect).
+    if matches!(
+        shard.state(),
+        ShardState::Disconnected { .. } | ShardState::FatallyClosed
+    ) {
+        return;
+    }
     shard.close(if saved {
         CloseFrame::RESUME
     } else {

@@ -108,41 +108,51 @@ pub fn decode(bytes: &[u8]) -> Result<Blob, String> {
 }
 
 /// Saves a stopped shard's state: in the table, or in the state directory when the table
-/// cannot take it. Returns where it went.
+/// cannot take it, or when writes are still waiting in the spool (`flushed` false): a
+/// replacement on another host would start from state the table does not hold yet, while a
+/// restart here applies the spool first. Returns where it went.
 pub async fn save(
     store: &Store,
     dir: &Path,
     id: ShardId,
     state: ResumeState,
+    flushed: bool,
 ) -> Result<&'static str, String> {
     let shard = id.number();
-    match tokio::time::timeout(SAVE_TIMEOUT, store.save_resume(shard, &state)).await {
-        Ok(Ok(())) => {
-            let _ = std::fs::remove_file(local_path(dir, shard));
-            Ok("table")
+    if flushed {
+        match tokio::time::timeout(SAVE_TIMEOUT, store.save_resume(shard, &state)).await {
+            Ok(Ok(())) => {
+                let _ = std::fs::remove_file(local_path(dir, shard));
+                return Ok("table");
+            }
+            outcome => {
+                let why = match outcome {
+                    Ok(Err(err)) => err.to_string(),
+                    _ => "timed out".to_owned(),
+                };
+                tracing::warn!(shard, error = %why, "cannot save the gateway session in the table; saving it locally");
+            }
         }
-        outcome => {
-            let why = match outcome {
-                Ok(Err(err)) => err.to_string(),
-                _ => "timed out".to_owned(),
-            };
-            tracing::warn!(shard, error = %why, "cannot save the gateway session in the table; saving it locally");
-            let blob = decode(&state.snapshot)?;
-            let local = LocalState {
-                session_id: state.session_id,
-                sequence: state.sequence,
-                resume_url: state.resume_url,
-                saved_at: state.saved_at,
-                blob,
-            };
-            let path = local_path(dir, shard);
-            let tmp = path.with_extension("json.tmp");
-            let text = serde_json::to_vec(&local).map_err(|e| e.to_string())?;
-            std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-            std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok("state directory")
-        }
+    } else {
+        tracing::warn!(
+            shard,
+            "writes still wait in the spool; saving the gateway session locally"
+        );
     }
+    let blob = decode(&state.snapshot)?;
+    let local = LocalState {
+        session_id: state.session_id,
+        sequence: state.sequence,
+        resume_url: state.resume_url,
+        saved_at: state.saved_at,
+        blob,
+    };
+    let path = local_path(dir, shard);
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_vec(&local).map_err(|e| e.to_string())?;
+    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok("state directory")
 }
 
 /// Takes the saved state of shard `id`, if any, and decides how the shard starts.

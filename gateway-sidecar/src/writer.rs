@@ -240,6 +240,7 @@ pub fn start(
         queued_at: BTreeMap::new(),
         spilled: opened.spilled,
         inflight: JoinSet::new(),
+        inflight_writes: HashMap::new(),
         replay_below: opened.next_seq,
         replay_left,
         replayed_tx,
@@ -282,6 +283,8 @@ struct Task {
     queued_at: BTreeMap<u64, i64>,
     spilled: Option<Spilled>,
     inflight: JoinSet<Done>,
+    /// What each task in flight applies, to account for it should the task fail.
+    inflight_writes: HashMap<tokio::task::Id, (UserId, Entry)>,
     /// Writes numbered below this came from the spool at start.
     replay_below: u64,
     replay_left: u64,
@@ -318,10 +321,21 @@ impl Task {
                     }
                     self.accept(writes);
                 }
-                Some(done) = self.inflight.join_next(), if !self.inflight.is_empty() => {
+                Some(done) = self.inflight.join_next_with_id(), if !self.inflight.is_empty() => {
                     match done {
-                        Ok(done) => self.finished(done),
-                        Err(err) => tracing::error!(error = %err, "a write task failed"),
+                        Ok((id, done)) => {
+                            self.inflight_writes.remove(&id);
+                            self.finished(done);
+                        }
+                        Err(err) => {
+                            if let Some((user, entry)) = self.inflight_writes.remove(&err.id()) {
+                                let result = Err(StoreError::Rejected {
+                                    op: "apply write",
+                                    message: format!("the write task failed: {err}"),
+                                });
+                                self.finished(Done { user, entry, result });
+                            }
+                        }
                     }
                 }
                 () = sleep_until_opt(next_deadline), if next_deadline.is_some() => {}
@@ -416,7 +430,8 @@ impl Task {
             let store = self.store.clone();
             let metrics = Arc::clone(&self.metrics);
             let backoff = self.options.backoff;
-            self.inflight.spawn(async move {
+            let kept = entry.clone();
+            let task = self.inflight.spawn(async move {
                 let result = apply(&store, &entry.write, backoff, &metrics).await;
                 Done {
                     user,
@@ -424,6 +439,7 @@ impl Task {
                     result,
                 }
             });
+            self.inflight_writes.insert(task.id(), (user, kept));
         }
     }
 
