@@ -28,6 +28,27 @@
 //! calls [`run`] with production seams; tests call [`run`] with their own (a manual clock, a
 //! store on a fresh table, a fake gateway URL).
 //!
+//! # Operating it
+//!
+//! - Configuration: environment variables, listed in [`config`]. Missing or invalid ones end
+//!   the program with one line on stderr and exit status 2.
+//! - `callstats-sidecar create-table` creates the table (or checks an existing one).
+//! - SIGTERM or SIGINT: stop reading the gateway, finish queued writes (up to 5 s), save each
+//!   shard's gateway session and state, close with the resume code, exit 0, all within 10 s.
+//! - A fatal gateway close (4004 bad token, 4010-4014), a token Discord refuses, a table the
+//!   store refuses, or a state directory in use by another process: one line on stderr, exit
+//!   status 1. An unreachable gateway or store is not fatal: both are retried.
+//! - `CALLSTATS_STATE_DIR` holds `spool.log` (writes not yet applied), `dead-letters.jsonl`
+//!   (writes the store refused for good, one JSON object per line, to inspect and replay by
+//!   hand), `resume-<shard>.json` (a resume state saved while the table could not take it) and
+//!   `lock`. Give it a persistent volume that stays with the service: a restart elsewhere
+//!   without it loses the writes still in the spool.
+//! - `/healthz` (200 when every shard is connected and the table answers, else 503 with the
+//!   reasons) and `/metrics` (Prometheus text) on `CALLSTATS_HTTP_LISTEN`.
+//! - Logs: readable, or JSON with `CALLSTATS_LOG_FORMAT=json`; `RUST_LOG` filters (default
+//!   `info`). The token is never logged.
+//! - Run one process per shard range; two processes must never run the same shard.
+//!
 //! # Decisions
 //!
 //! - The guild's AFK channel is not a call; bots are never tracked and keep nobody company;

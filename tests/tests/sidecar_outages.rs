@@ -316,3 +316,65 @@ async fn writes_beyond_the_memory_bound_wait_on_disk_in_order() {
     }
     s.sidecar.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_while_the_store_is_away_reconciles_once_it_returns() {
+    let proxy = FaultProxy::in_front_of_dynamodb().await;
+    let options = Options {
+        store_endpoint: Some(proxy.url()),
+        ..Options::default()
+    };
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let s = process_scene(vec![spec()], t0, options).await;
+    let sidecar = s.start().await;
+    sidecar.wait_idle().await;
+    s.wait_heartbeat(0, t0).await;
+
+    proxy.refuse();
+    s.clock.set(t0.plus(30));
+    sidecar
+        .voice(&s.fake, guild(), user(1), Some(chan(2)), none())
+        .await;
+    sidecar.kill().await;
+    s.fake.voice_update(guild(), user(2), None, none()).unwrap();
+
+    // A fresh start with the store still away: the guild waits for it, events queue.
+    s.clock.set(t0.plus(60));
+    let sidecar = s.spawn(&[]).await;
+    sidecar
+        .wait_metrics("the shard to identify", |text| {
+            callstats_tests::sidecar::sample_of(text, "callstats_shard_connected{shard=\"0\"}")
+                == Some(1.0)
+        })
+        .await;
+    assert_eq!(
+        sidecar.metric("callstats_shard_settled{shard=\"0\"}").await,
+        Some(0.0)
+    );
+    s.clock.set(t0.plus(70));
+    sidecar
+        .voice(&s.fake, guild(), user(3), Some(chan(1)), none())
+        .await;
+    s.clock.set(t0.plus(80));
+    proxy.pass();
+    sidecar.wait_settled().await;
+    s.clock.set(t0.plus(100));
+    sidecar.voice(&s.fake, guild(), user(1), None, none()).await;
+    sidecar.voice(&s.fake, guild(), user(3), None, none()).await;
+    sidecar.wait_idle().await;
+
+    // User 1's move from the spool is applied first, so the session in the second channel
+    // goes on; user 2 left unseen and ends where the sidecar last accounted them (after the
+    // last heartbeat); user 3 starts when the event arrived, not when the store came back.
+    assert_eq!(
+        figures(&s.store, user(1), t0).await,
+        [(0, 30, 0, 30, 0), (30, 70, 70, 0, 0)]
+    );
+    let two = sessions(&s.store, user(2), guild()).await;
+    assert_eq!(
+        (two.len(), two[0].duration(), two[0].estimated),
+        (1, 30, true)
+    );
+    assert_eq!(figures(&s.store, user(3), t0).await, [(70, 30, 30, 0, 0)]);
+    sidecar.stop().await;
+}
