@@ -871,14 +871,25 @@ impl ProcessScene {
 
     /// Waits until the store holds `at` as shard `shard`'s last heartbeat.
     pub async fn wait_heartbeat(&self, shard: u32, at: Timestamp) {
+        self.wait_heartbeat_where(shard, &format!("at {at}"), |beat| beat == Some(at))
+            .await;
+    }
+
+    /// Waits until shard `shard`'s last heartbeat in the store satisfies `done`.
+    pub async fn wait_heartbeat_where(
+        &self,
+        shard: u32,
+        what: &str,
+        done: impl Fn(Option<Timestamp>) -> bool,
+    ) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            if self.store.last_heartbeat(shard).await.ok().flatten() == Some(at) {
+            if done(self.store.last_heartbeat(shard).await.ok().flatten()) {
                 return;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "no heartbeat at {at} from shard {shard}"
+                "no heartbeat {what} from shard {shard}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -360,10 +360,8 @@ async fn shards_split_over_two_processes_with_identify_concurrency() {
         );
     }
     for shard in 0..8 {
-        assert!(
-            s.store.last_heartbeat(shard).await.unwrap().is_some(),
-            "shard {shard}"
-        );
+        s.wait_heartbeat_where(shard, "at all", |beat| beat.is_some())
+            .await;
     }
     let (a, b) = tokio::join!(first.stop(), second.stop());
     assert_eq!((a.status.code(), b.status.code()), (Some(0), Some(0)));
