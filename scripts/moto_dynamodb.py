@@ -4,12 +4,19 @@
 one item. Serving moto's WSGI app from werkzeug with `threaded=False` applies every request in
 arrival order, which is what DynamoDB's per-item atomicity promises.
 
+moto's TransactWriteItems deep-copies every table a transaction touches, once per item, to roll
+back on failure: with tens of thousands of items each transaction costs seconds. The same
+contract is kept here without the copy: every condition is checked against the state before the
+transaction (as DynamoDB does), and only then are the writes applied; if applying fails, the
+touched items are put back as they were.
+
 Usage: moto_dynamodb.py [--port N] [--port-file PATH]
 Port 0 (the default) picks a free port; the chosen endpoint is printed on stdout as
 `endpoint=http://127.0.0.1:PORT` and written to --port-file when given.
 """
 
 import argparse
+import copy
 import os
 import signal
 import sys
@@ -19,7 +26,97 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
 from werkzeug.serving import make_server
+
+OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}
+
+
+def transact_write_items(self, transact_items):
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    seen = set()
+    plan = []
+    errors = []
+    for entry in transact_items:
+        if len(entry) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(entry.items()))
+        if op_type not in OPERATIONS:
+            errors.append(("ValidationError", "Unsupported transaction operation", None))
+            continue
+        table = self.get_table(op["TableName"])
+        if op_type == "Put":
+            attrs = op["Item"]
+            key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = attrs[table.range_key_attr]
+        else:
+            key = op["Key"]
+        marker = (table.name, str(dict(sorted(key.items()))))
+        if marker in seen:
+            raise MultipleTransactionsException()
+        seen.add(marker)
+        current = self.get_item(table.name, key)
+        condition = op.get("ConditionExpression")
+        if condition is not None:
+            check = get_filter_expression(
+                condition,
+                op.get("ExpressionAttributeNames"),
+                op.get("ExpressionAttributeValues"),
+            )
+            if not check.expr(current):
+                old = None
+                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                    old = current.to_json()["Attributes"]
+                errors.append(("ConditionalCheckFailed", "The conditional request failed", old))
+                continue
+        errors.append((None, None, None))
+        plan.append((op_type, op, table, key, copy.deepcopy(current)))
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+
+    applied = []
+    try:
+        for step in plan:
+            op_type, op, table, key, _ = step
+            applied.append(step)
+            if op_type == "Put":
+                self.put_item(table.name, op["Item"])
+            elif op_type == "Delete":
+                self.delete_item(table.name, key)
+            elif op_type == "Update":
+                self.update_item(
+                    table.name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=op.get("ExpressionAttributeNames"),
+                    expression_attribute_values=op.get("ExpressionAttributeValues"),
+                )
+    except Exception:
+        for _, _, table, key, before in reversed(applied):
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = (
+                DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            )
+            if before is None:
+                table.delete_item(hash_value, range_value)
+            elif range_value is not None:
+                table.items[hash_value][range_value] = before
+            else:
+                table.items[hash_value] = before
+        raise
+
+
+DynamoDBBackend.transact_write_items = transact_write_items
 
 
 class QuietHandler(MotoRequestHandler):
