@@ -535,7 +535,11 @@ impl ShardRunner {
             let _ = last_seen_at_start(&ctx, &cell, shard).await;
             let at = ctx.clock.now();
             match tokio::time::timeout(ctx.heartbeat, ctx.store.heartbeat(shard, at)).await {
-                Ok(Ok(())) => inc(&ctx.metrics.heartbeats_written),
+                Ok(Ok(())) => {
+                    inc(&ctx.metrics.heartbeats_written);
+                    // The infrastructure's "heartbeat stale" alarm counts this exact message.
+                    tracing::info!(shard, "heartbeat recorded");
+                }
                 Ok(Err(err)) => {
                     inc(&ctx.metrics.heartbeat_failures);
                     tracing::warn!(shard, error = %err, "heartbeat not recorded");
