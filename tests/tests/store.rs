@@ -390,7 +390,10 @@ async fn opted_out_user_cannot_start() {
 async fn settings_and_guild_config_round_trip() {
     let store = fresh_store().await;
     let user = Id::new(7);
-    assert_eq!(store.user_settings(user).await.unwrap(), Default::default());
+    assert_eq!(
+        store.user_settings(user).await.unwrap(),
+        callstats_common::UserSettings::default()
+    );
     store
         .set_user_timezone(user, Some(chrono_tz::Asia::Kolkata))
         .await
