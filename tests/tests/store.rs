@@ -716,3 +716,39 @@ async fn unreachable_store_is_retryable() {
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
 }
+
+#[tokio::test]
+async fn a_session_of_a_hundred_days_ends_with_exact_totals() {
+    let store = fresh_store().await;
+    let t0 = at(2026, 1, 1, 12, 0, 0);
+    let secs = 100 * 86_400 + 3600;
+    session(&store, 12, t0, secs).await;
+    let all = store
+        .all_time(Id::new(12), Id::new(GUILD))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (all.stats.total, all.stats.sessions, all.stats.longest),
+        (secs, 1, secs)
+    );
+    assert_eq!(all.heatmap.total(), secs);
+    // The last 32 days are kept for windows; older day items are left out.
+    let end = t0.plus(secs);
+    let days = store
+        .days(Id::new(12), Id::new(GUILD), Day::of(t0), Day::of(end))
+        .await
+        .unwrap();
+    assert_eq!(days.len(), 32);
+    assert_eq!(days.last().unwrap().0, Day::of(end));
+    let month = store
+        .period_totals(
+            Id::new(12),
+            Id::new(GUILD),
+            PeriodKey::Month("2026-04".parse().unwrap()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(month.0.total, (10 * 86_400) + 12 * 3600 + 3600);
+}

@@ -86,15 +86,6 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A number that is absent by design when zero (sparse heatmap buckets).
-    pub(crate) fn sparse_u64(&self, name: &str) -> Result<u64, StoreError> {
-        if self.has(name) {
-            self.u64(name)
-        } else {
-            Ok(0)
-        }
-    }
-
     pub(crate) fn bool(&self, name: &str) -> Result<bool, StoreError> {
         self.get(name)?
             .as_bool()

@@ -30,8 +30,38 @@ fn read_breakdown(r: &Reader<'_>, active_attr: &str) -> Result<Breakdown, StoreE
     })
 }
 
-pub(crate) fn heatmap_attr(bucket: usize) -> String {
-    format!("h{bucket}")
+/// The heatmap as one compact string, `bucket:seconds` pairs for the buckets in use, in bucket
+/// order (`"20:1500,21:300"`). One attribute keeps the update expression short whatever the
+/// session touched (DynamoDB caps an expression at 4 KB; 336 `ADD`s would not fit).
+pub(crate) fn heatmap_value(heatmap: &Heatmap) -> AttributeValue {
+    let pairs: Vec<String> = heatmap
+        .buckets()
+        .iter()
+        .enumerate()
+        .filter(|(_, secs)| **secs > 0)
+        .map(|(i, secs)| format!("{i}:{secs}"))
+        .collect();
+    s(pairs.join(","))
+}
+
+pub(crate) fn read_heatmap(r: &Reader<'_>) -> Result<Heatmap, StoreError> {
+    let raw = r.string("hm")?;
+    let mut buckets = [0u64; BUCKETS];
+    let mut previous: Option<usize> = None;
+    for pair in raw.split(',').filter(|p| !p.is_empty()) {
+        let parsed = pair
+            .split_once(':')
+            .and_then(|(i, secs)| Some((i.parse::<usize>().ok()?, secs.parse::<u64>().ok()?)))
+            .filter(|(i, _)| *i < BUCKETS && previous.is_none_or(|p| p < *i));
+        let Some((i, secs)) = parsed else {
+            return Err(r.error(format!(
+                "hm has a malformed or out-of-order bucket {pair:?}"
+            )));
+        };
+        buckets[i] = secs;
+        previous = Some(i);
+    }
+    Ok(Heatmap::from_buckets(buckets))
 }
 
 /// The user a `U#<id>` partition key names.
@@ -179,10 +209,6 @@ fn read_last(r: &Reader<'_>) -> Result<Option<Timestamp>, StoreError> {
 
 pub(crate) fn read_all_time(item: &Item) -> Result<Aggregate, StoreError> {
     let r = Reader::new(item);
-    let mut buckets = [0u64; BUCKETS];
-    for (i, b) in buckets.iter_mut().enumerate() {
-        *b = r.sparse_u64(&heatmap_attr(i))?;
-    }
     Ok(Aggregate {
         stats: Stats {
             total: r.u64("total")?,
@@ -193,7 +219,7 @@ pub(crate) fn read_all_time(item: &Item) -> Result<Aggregate, StoreError> {
         },
         breakdown: read_breakdown(&r, "active")?,
         ranked: r.u64("ranked")?,
-        heatmap: Heatmap::from_buckets(buckets),
+        heatmap: read_heatmap(&r)?,
     })
 }
 
@@ -261,4 +287,33 @@ pub(crate) fn read_leaderboard_entry(
         user: user_of(&r)?,
         secs: r.u64(metric.attr())?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::codec::key;
+
+    #[test]
+    fn heatmap_round_trips_and_rejects_garbage() {
+        let mut h = Heatmap::default();
+        h.add(0, 5);
+        h.add(20, 1500);
+        h.add(BUCKETS - 1, 7);
+        let mut item = key("U#1", "A#2");
+        item.insert("hm".into(), heatmap_value(&h));
+        assert_eq!(item["hm"], s("0:5,20:1500,335:7"));
+        assert_eq!(read_heatmap(&Reader::new(&item)).unwrap(), h);
+        item.insert("hm".into(), s(""));
+        assert_eq!(
+            read_heatmap(&Reader::new(&item)).unwrap(),
+            Heatmap::default()
+        );
+        for bad in ["336:1", "1:-5", "x", "3:1,2:1", "3:1,3:1", "1:", ":1"] {
+            item.insert("hm".into(), s(bad));
+            assert!(read_heatmap(&Reader::new(&item)).is_err(), "{bad}");
+        }
+        item.remove("hm");
+        assert!(read_heatmap(&Reader::new(&item)).is_err());
+    }
 }

@@ -12,10 +12,11 @@ use super::codec::{Item, Reader, key, n, s};
 use super::error::{StoreError, classify, is_condition_failure};
 use super::expr::Expr;
 use super::items::{
-    BREAKDOWN_ATTRS, SessionRecord, breakdown_values, heatmap_attr, open_session_item,
-    open_session_state, read_open_session, session_record_item, user_of,
+    BREAKDOWN_ATTRS, SessionRecord, breakdown_values, heatmap_value, open_session_item,
+    open_session_state, read_heatmap, read_open_session, session_record_item, user_of,
 };
 use super::schema::{OPEN_BY_GUILD, keys};
+use crate::heatmap::Heatmap;
 use crate::ids::{GuildId, UserId, parse_id};
 use crate::period::{Day, PeriodKey};
 use crate::reconcile::OpenRef;
@@ -181,18 +182,11 @@ impl Store {
         config: &GuildConfig,
         on_leaderboards: bool,
     ) -> Result<EndOutcome, StoreError> {
-        let days = session.day_totals();
-        let periods = session.period_totals(config.rule, config.timezone);
-        if 3 + days.len() + periods.len() > MAX_TRANSACTION_ITEMS {
-            return Err(StoreError::rejected(
-                "end session",
-                format!(
-                    "session {} spans {} days, more than one transaction can record",
-                    session.id,
-                    days.len()
-                ),
-            ));
-        }
+        let (days, periods) = fit_in_transaction(
+            session.day_totals(),
+            session.period_totals(config.rule, config.timezone),
+            Day::of(session.end),
+        );
         for _ in 0..LONGEST_ATTEMPTS {
             let items = self
                 .end_items(session, config, on_leaderboards, &days, &periods)
@@ -230,8 +224,8 @@ impl Store {
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let user_pk = keys::user(session.user);
         let start_day = Day::of(session.start());
-        let (all_longest, day_longest) = tokio::try_join!(
-            self.read_longest(&user_pk, keys::all_time(session.guild)),
+        let (all_time, day_longest) = tokio::try_join!(
+            self.read_all_time_state(&user_pk, keys::all_time(session.guild)),
             self.read_longest(&user_pk, keys::day(session.guild, start_day)),
         )?;
         let mut items = vec![
@@ -251,14 +245,29 @@ impl Store {
                 {
                     e.add(attr, n(value));
                 }
+                // The heatmap is rewritten whole from what was read, on condition that its
+                // version is still the one read (a concurrent delete changes it).
+                let mut heatmap = all_time.heatmap.clone();
                 for (bucket, secs) in session.heatmap_buckets() {
-                    e.add(&heatmap_attr(bucket), n(secs));
+                    heatmap.add(bucket, secs);
+                }
+                e.set("hm", heatmap_value(&heatmap));
+                e.set("hv", n(all_time.version.map_or(1, |v| v + 1)));
+                let hv = e.name("hv");
+                match all_time.version {
+                    Some(version) => {
+                        let read = e.value(n(version));
+                        e.condition(format!("{hv} = {read}"));
+                    }
+                    None => {
+                        e.condition(format!("attribute_not_exists({hv})"));
+                    }
                 }
                 e.set("last", n(session.end.unix()));
                 if on_leaderboards {
                     e.set("lb", s(keys::leaderboard(session.guild, PeriodKey::All)));
                 }
-                keep_longest(e, all_longest, session.duration());
+                keep_longest(e, all_time.longest, session.duration());
             })?,
         );
         for (day, t) in days {
@@ -295,6 +304,41 @@ impl Store {
             );
         }
         Ok(items)
+    }
+
+    /// What an end rewrites of the all-time item: its longest, heatmap and heatmap version.
+    async fn read_all_time_state(&self, pk: &str, sk: String) -> Result<AllTimeState, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .projection_expression("pk, sk, longest, hm, hv")
+            .send()
+            .await
+            .map_err(|e| classify("read all-time item", e))?;
+        let Some(item) = out.item else {
+            return Ok(AllTimeState::default());
+        };
+        let r = Reader::new(&item);
+        Ok(AllTimeState {
+            longest: if r.has("longest") {
+                Some(r.u64("longest")?)
+            } else {
+                None
+            },
+            heatmap: if r.has("hm") {
+                read_heatmap(&r)?
+            } else {
+                Heatmap::default()
+            },
+            version: if r.has("hv") {
+                Some(r.u64("hv")?)
+            } else {
+                None
+            },
+        })
     }
 
     async fn read_longest(&self, pk: &str, sk: String) -> Result<Option<u64>, StoreError> {
@@ -468,6 +512,64 @@ impl Store {
     }
 }
 
+/// The part of an all-time item that an end reads before rewriting it.
+#[derive(Default)]
+struct AllTimeState {
+    longest: Option<u64>,
+    heatmap: Heatmap,
+    version: Option<u64>,
+}
+
+/// Day items a session must keep: enough for any future "last N days" window (the longest is
+/// 30 days, and windows only move forward from the session's end).
+const KEPT_DAYS: u64 = 32;
+
+/// Fits a session's item updates into one transaction (at most 100 items, 3 of them the open
+/// item, the record and the all-time item). Only sessions of more than about 80 days need it:
+/// their day items older than [`KEPT_DAYS`] before the end are left out first (no window can
+/// show them any more), then their oldest week and month items (past leaderboards nobody can
+/// ask for). The all-time item always gets every second, so totals stay exact; only an export
+/// shows the difference.
+fn fit_in_transaction(
+    mut days: Vec<(Day, DayTotals)>,
+    mut periods: Vec<(PeriodKey, PeriodTotals)>,
+    end_day: Day,
+) -> (DayItems, PeriodItems) {
+    let room = MAX_TRANSACTION_ITEMS - 3;
+    if days.len() + periods.len() <= room {
+        return (days, periods);
+    }
+    let oldest_kept = end_day.minus_days(KEPT_DAYS - 1);
+    days.retain(|(day, _)| *day >= oldest_kept);
+    // Periods come in time order per kind; drop the oldest of either kind first.
+    while days.len() + periods.len() > room && !periods.is_empty() {
+        let oldest = periods
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (key, _))| period_order(*key))
+            .map_or(0, |(i, _)| i);
+        periods.remove(oldest);
+    }
+    tracing::warn!(
+        days = days.len(),
+        periods = periods.len(),
+        "session too long for one transaction: its oldest day, week and month items are left out"
+    );
+    (days, periods)
+}
+
+type DayItems = Vec<(Day, DayTotals)>;
+type PeriodItems = Vec<(PeriodKey, PeriodTotals)>;
+
+/// Sorts weeks and months by when they start (roughly; enough to find the oldest).
+fn period_order(key: PeriodKey) -> (i32, u32) {
+    match key {
+        PeriodKey::All => (i32::MAX, 0),
+        PeriodKey::Week(w) => (w.year(), w.week() * 7),
+        PeriodKey::Month(m) => (m.year(), m.month() * 30),
+    }
+}
+
 /// Keeps `longest` the maximum of all sessions: set it when this one is longer than what was
 /// read, on condition that it has not grown since; otherwise require that it is still at least
 /// this long (so a concurrent delete is noticed and the end is retried).
@@ -479,5 +581,75 @@ fn keep_longest(e: &mut Expr, current: Option<u64>, duration: u64) {
         e.condition(format!("attribute_not_exists({name}) OR {name} <= {value}"));
     } else {
         e.condition(format!("{name} >= {value}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breakdown::Flags;
+    use crate::session::{OpenSession, SessionId};
+    use crate::time::Timestamp;
+    use chrono_tz::Tz;
+    use twilight_model::id::Id;
+
+    fn long_session(days: u64) -> ClosedSession {
+        let start = Timestamp::new(1_767_225_600).unwrap(); // 2026-01-01
+        OpenSession::new(
+            SessionId::new(start, 1),
+            Id::new(1),
+            Id::new(2),
+            Id::new(3),
+            Flags::NONE,
+        )
+        .close(start.plus(days * 86_400 + 43_200), Tz::UTC, false)
+    }
+
+    #[test]
+    fn short_sessions_keep_every_item() {
+        let s = long_session(60);
+        let (days, periods) = fit_in_transaction(
+            s.day_totals(),
+            s.period_totals(crate::breakdown::RankingRule::default(), Tz::UTC),
+            Day::of(s.end),
+        );
+        assert_eq!(days.len(), 61);
+        assert_eq!(
+            days.len() + periods.len(),
+            s.day_totals().len()
+                + s.period_totals(crate::breakdown::RankingRule::default(), Tz::UTC)
+                    .len()
+        );
+    }
+
+    #[test]
+    fn very_long_sessions_keep_the_recent_days_and_fit() {
+        for len in [90, 200, 400, 1000] {
+            let s = long_session(len);
+            let end_day = Day::of(s.end);
+            let (days, periods) = fit_in_transaction(
+                s.day_totals(),
+                s.period_totals(crate::breakdown::RankingRule::default(), Tz::UTC),
+                end_day,
+            );
+            assert!(
+                3 + days.len() + periods.len() <= MAX_TRANSACTION_ITEMS,
+                "{len}"
+            );
+            assert_eq!(days.len(), 32, "{len}");
+            assert_eq!(days.last().map(|d| d.0), Some(end_day));
+            // The most recent week and month are always kept: they are on today's leaderboards.
+            let weeks: Vec<_> = periods
+                .iter()
+                .filter(|p| matches!(p.0, PeriodKey::Week(_)))
+                .collect();
+            assert!(weeks.iter().any(
+                |p| p.0 == PeriodKey::Week(crate::period::WeekKey::of(s.end.minus(1), Tz::UTC))
+            ));
+            assert!(
+                periods.iter().any(|p| p.0
+                    == PeriodKey::Month(crate::period::MonthKey::of(s.end.minus(1), Tz::UTC)))
+            );
+        }
     }
 }

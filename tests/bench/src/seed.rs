@@ -80,7 +80,11 @@ pub fn history(
     for (n, (len, gap)) in shapes.into_iter().enumerate() {
         at = at.plus(gap);
         let start = at;
-        let mut flags = if rng.chance(30) { Flags::MUTED } else { Flags::NONE };
+        let mut flags = if rng.chance(30) {
+            Flags::MUTED
+        } else {
+            Flags::NONE
+        };
         if rng.chance(10) {
             flags = flags.with(Flags::ALONE, true);
         }
@@ -160,7 +164,10 @@ fn s(v: impl Into<String>) -> AttributeValue {
 type Item = std::collections::HashMap<String, AttributeValue>;
 
 fn keyed(user: UserId, sk: String) -> Item {
-    Item::from([("pk".to_owned(), s(format!("U#{user}"))), ("sk".to_owned(), s(sk))])
+    Item::from([
+        ("pk".to_owned(), s(format!("U#{user}"))),
+        ("sk".to_owned(), s(sk)),
+    ])
 }
 
 /// The items the store's end-of-session writes leave for `sessions` (all of one guild and
@@ -170,7 +177,8 @@ pub fn items_of(sessions: &[ClosedSession], config: &GuildConfig) -> Vec<Item> {
     let mut items = Vec::new();
     let mut all: BTreeMap<(UserId, GuildId), Aggregate> = BTreeMap::new();
     let mut days: BTreeMap<(UserId, GuildId, Day), DayTotals> = BTreeMap::new();
-    let mut periods: BTreeMap<(UserId, GuildId, String), (PeriodKey, PeriodTotals)> = BTreeMap::new();
+    let mut periods: BTreeMap<(UserId, GuildId, String), (PeriodKey, PeriodTotals)> =
+        BTreeMap::new();
     for c in sessions {
         let mut record = keyed(c.user, format!("S#{}#{}", c.guild, c.id));
         record.insert("ch".into(), s(c.channel.to_string()));
@@ -218,11 +226,17 @@ pub fn items_of(sessions: &[ClosedSession], config: &GuildConfig) -> Vec<Item> {
         for (attr, v) in breakdown_attrs(&a.breakdown) {
             item.insert(attr.into(), n(v));
         }
-        for (bucket, secs) in a.heatmap.buckets().iter().enumerate() {
-            if *secs > 0 {
-                item.insert(format!("h{bucket}"), n(secs));
-            }
-        }
+        // The store keeps the heatmap as one `bucket:seconds` string with a version (hm, hv).
+        let heatmap: Vec<String> = a
+            .heatmap
+            .buckets()
+            .iter()
+            .enumerate()
+            .filter(|(_, secs)| **secs > 0)
+            .map(|(bucket, secs)| format!("{bucket}:{secs}"))
+            .collect();
+        item.insert("hm".into(), s(heatmap.join(",")));
+        item.insert("hv".into(), n(1));
         item.insert("lb".into(), s(format!("{guild}#all")));
         items.push(item);
     }
@@ -301,9 +315,18 @@ pub async fn put_items(client: &Client, table: &str, items: Vec<Item>) -> anyhow
 }
 
 /// Stores `sessions` directly as the items their ends would leave.
-pub async fn direct(store: &Store, sessions: &[Planned], config: &GuildConfig) -> anyhow::Result<()> {
+pub async fn direct(
+    store: &Store,
+    sessions: &[Planned],
+    config: &GuildConfig,
+) -> anyhow::Result<()> {
     let closed: Vec<ClosedSession> = sessions.iter().map(|p| p.closed.clone()).collect();
-    put_items(store.client(), store.table().as_str(), items_of(&closed, config)).await
+    put_items(
+        store.client(),
+        store.table().as_str(),
+        items_of(&closed, config),
+    )
+    .await
 }
 
 /// Seeds the same history for two users, one through the store's writes and one directly,
@@ -312,7 +335,10 @@ pub async fn check_direct_matches_real(store: &Store, count: usize) -> anyhow::R
     let config = GuildConfig::default();
     let guild: GuildId = Id::new(900_000_000_000_000_000);
     let until = Timestamp::new(1_790_000_000).context("a time")?;
-    let (a, b): (UserId, UserId) = (Id::new(900_000_000_000_000_001), Id::new(900_000_000_000_000_002));
+    let (a, b): (UserId, UserId) = (
+        Id::new(900_000_000_000_000_001),
+        Id::new(900_000_000_000_000_002),
+    );
     let plan_a = history(a, guild, count, until, 7, &config);
     // The same sessions for `b`.
     let plan_b: Vec<Planned> = plan_a
@@ -328,13 +354,22 @@ pub async fn check_direct_matches_real(store: &Store, count: usize) -> anyhow::R
     direct(store, &plan_b, &config).await?;
     let ea = store.export_user(a).await?;
     let eb = store.export_user(b).await?;
-    let ga = ea.guilds.get(&guild).context("real sessions stored nothing")?;
-    let gb = eb.guilds.get(&guild).context("direct seeding stored nothing")?;
+    let ga = ea
+        .guilds
+        .get(&guild)
+        .context("real sessions stored nothing")?;
+    let gb = eb
+        .guilds
+        .get(&guild)
+        .context("direct seeding stored nothing")?;
     ensure!(ga.all_time == gb.all_time, "all-time items differ");
     ensure!(ga.days == gb.days, "day items differ");
     ensure!(ga.weeks == gb.weeks, "week items differ");
     ensure!(ga.months == gb.months, "month items differ");
-    ensure!(ga.sessions.len() == gb.sessions.len(), "session counts differ");
+    ensure!(
+        ga.sessions.len() == gb.sessions.len(),
+        "session counts differ"
+    );
     for (x, y) in ga.sessions.iter().zip(&gb.sessions) {
         ensure!(
             (x.id, x.guild, x.channel, x.end, x.estimated, x.breakdown)
@@ -344,8 +379,17 @@ pub async fn check_direct_matches_real(store: &Store, count: usize) -> anyhow::R
     }
     // Leaderboard membership too: both users rank on the all-time board with the same time.
     let board = store
-        .leaderboard(guild, PeriodKey::All, callstats_common::store::Metric::Total, 0, 10)
+        .leaderboard(
+            guild,
+            PeriodKey::All,
+            callstats_common::store::Metric::Total,
+            0,
+            10,
+        )
         .await?;
-    ensure!(board.len() == 2 && board[0].secs == board[1].secs, "leaderboard entries differ");
+    ensure!(
+        board.len() == 2 && board[0].secs == board[1].secs,
+        "leaderboard entries differ"
+    );
     Ok(())
 }
