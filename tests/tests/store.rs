@@ -752,3 +752,38 @@ async fn a_session_of_a_hundred_days_ends_with_exact_totals() {
         .unwrap();
     assert_eq!(month.0.total, (10 * 86_400) + 12 * 3600 + 3600);
 }
+
+#[tokio::test]
+async fn a_server_error_without_a_dynamodb_code_is_retryable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Something in front of the table answers 500 with an HTML page (a crashed server, a proxy).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 65_536];
+            let _ = socket.read(&mut buf).await;
+            let body = "<html><title>500 Internal Server Error</title></html>";
+            let response = format!(
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "a", "b", None, None, "test",
+        ))
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        .endpoint_url(format!("http://{addr}"))
+        .build();
+    let store = Store::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        "broken".parse().unwrap(),
+    );
+    let err = store.ping().await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+}

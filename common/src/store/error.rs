@@ -1,5 +1,6 @@
 //! Store errors: what went wrong, and whether trying again later can help.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// Everything a store operation can fail with.
@@ -57,19 +58,22 @@ const RETRYABLE_CODES: &[&str] = &[
 
 /// Sorts an SDK error into [`StoreError::Unavailable`] or [`StoreError::Rejected`].
 #[allow(clippy::needless_pass_by_value)] // callers hand the error over; it ends here
-pub(crate) fn classify<E, R>(op: &'static str, err: SdkError<E, R>) -> StoreError
+pub(crate) fn classify<E>(op: &'static str, err: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let retryable = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
         }
-        SdkError::ServiceError(service) => service
-            .err()
-            .code()
-            .is_some_and(|code| RETRYABLE_CODES.contains(&code)),
+        // A 5xx without a DynamoDB error code (a proxy or a crashed server answered) may pass.
+        SdkError::ServiceError(service) => {
+            service
+                .err()
+                .code()
+                .is_some_and(|code| RETRYABLE_CODES.contains(&code))
+                || service.raw().status().is_server_error()
+        }
         _ => false,
     };
     let message = DisplayErrorContext(&err).to_string();
