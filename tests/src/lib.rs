@@ -5,12 +5,15 @@
 //! - [`sidecar`], [`proxy`]: the gateway sidecar in-process or as a process, and a
 //!   fault-injecting TCP proxy in front of the store;
 //! - [`interactions`]: signed requests and fake Discord REST servers;
+//! - [`model`]: the model-based randomized fault test: an oracle, a scenario driver, and the
+//!   comparison with the store;
 //! - the fake Discord gateway lives in its own crate, `callstats-fake-gateway`.
 // A test harness: a failed setup is a failed test.
 #![allow(clippy::missing_panics_doc)]
 
 pub mod dynamo;
 pub mod interactions;
+pub mod model;
 pub mod proxy;
 pub mod sidecar;
 pub mod time;
