@@ -67,7 +67,11 @@ async fn instant_dynamodb() -> anyhow::Result<String> {
 }
 
 /// Start to first answered PING, and start to listening.
-async fn cold_start(bench: &Bench, table: &str, dynamodb: &str) -> anyhow::Result<(Duration, Duration)> {
+async fn cold_start(
+    bench: &Bench,
+    table: &str,
+    dynamodb: &str,
+) -> anyhow::Result<(Duration, Duration)> {
     let signer = Signer::new(3);
     let started = Instant::now();
     let (proc, url) = spawn_endpoint(bench, table, &signer.public_hex(), dynamodb).await?;
@@ -104,7 +108,12 @@ async fn lambda_package(repo: &Path) -> anyhow::Result<Vec<Package>> {
             .await?
             .success()
             && tokio::process::Command::new(bin.join("pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "cargo-lambda"])
+                .args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "cargo-lambda",
+                ])
                 .status()
                 .await?
                 .success();
@@ -123,7 +132,16 @@ async fn lambda_package(repo: &Path) -> anyhow::Result<Vec<Package>> {
         let _ = std::fs::remove_file(&zip);
         let started = Instant::now();
         let out = tokio::process::Command::new("cargo")
-            .args(["lambda", "build", "--release", flag, "--output-format", "zip", "-p", "callstats-interactions"])
+            .args([
+                "lambda",
+                "build",
+                "--release",
+                flag,
+                "--output-format",
+                "zip",
+                "-p",
+                "callstats-interactions",
+            ])
             .current_dir(repo)
             .env("PATH", &path)
             .output()
@@ -132,7 +150,12 @@ async fn lambda_package(repo: &Path) -> anyhow::Result<Vec<Package>> {
         let build = started.elapsed();
         if out.status.success() {
             let size = std::fs::metadata(&zip).ok().map(|m| m.len());
-            packages.push(Package { target, size, build, note: String::new() });
+            packages.push(Package {
+                target,
+                size,
+                build,
+                note: String::new(),
+            });
             if target == "arm64" {
                 break;
             }
@@ -166,7 +189,11 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     cold_start(bench, &table, &instant).await?;
     cold_start(bench, &table, &bench.endpoint).await?;
     for i in 0..runs {
-        let order = if i % 2 == 0 { [true, false] } else { [false, true] };
+        let order = if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
         for instant_side in order {
             if instant_side {
                 let (answered, listening) = cold_start(bench, &table, &instant).await?;
@@ -180,11 +207,19 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         }
         // The round trip start-up makes: a new client, a new connection, DescribeTable.
         let started = Instant::now();
-        let fresh = Store::connect(store.table().clone(), callstats_interactions::startup::REQUEST_TIMEOUTS).await;
+        let fresh = Store::connect(
+            store.table().clone(),
+            callstats_interactions::startup::REQUEST_TIMEOUTS,
+        )
+        .await;
         fresh.ping().await?;
         round_trips.push(started.elapsed());
     }
-    let (a, b, rt) = (Summary::of(&without), Summary::of(&with), Summary::of(&round_trips));
+    let (a, b, rt) = (
+        Summary::of(&without),
+        Summary::of(&with),
+        Summary::of(&round_trips),
+    );
     let (la, lb) = (Summary::of(&listen_without), Summary::of(&listen_with));
     let mut rows = vec![
         Row::new(
@@ -192,18 +227,38 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             format!("p50 {:.1} ms, p99 {:.1} ms", a.p50_ms, a.p99_ms),
         )
         .baseline(
-            format!("with it (local server): p50 {:.1} ms; the round trip alone: p50 {:.1} ms", b.p50_ms, rt.p50_ms),
+            format!(
+                "with it (local server): p50 {:.1} ms; the round trip alone: p50 {:.1} ms",
+                b.p50_ms, rt.p50_ms
+            ),
             "",
         )
         .target("≤ 50 ms", Verdict::of(a.p50_ms <= 50.0)),
     ];
-    let packages = if bench.quick { Vec::new() } else { lambda_package(&bench.repo).await? };
+    let packages = if bench.quick {
+        Vec::new()
+    } else {
+        lambda_package(&bench.repo).await?
+    };
     for p in &packages {
         let result = match p.size {
-            Some(size) => format!("{:.2} MiB zip; built in {:.0} s", size as f64 / 1_048_576.0, p.build.as_secs_f64()),
-            None => format!("not built here ({})", p.note.chars().take(120).collect::<String>()),
+            Some(size) => format!(
+                "{:.2} MiB zip; built in {:.0} s",
+                size as f64 / 1_048_576.0,
+                p.build.as_secs_f64()
+            ),
+            None => format!(
+                "not built here ({})",
+                p.note.chars().take(120).collect::<String>()
+            ),
         };
-        rows.push(Row::new(format!("Lambda package, {} (`cargo lambda build --release`)", p.target), result));
+        rows.push(Row::new(
+            format!(
+                "Lambda package, {} (`cargo lambda build --release`)",
+                p.target
+            ),
+            result,
+        ));
     }
     let mut detail = String::new();
     let _ = writeln!(
@@ -212,8 +267,16 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
          \"Listening\" is when the program logged `serving interactions`; the PING then goes over a new connection.\n"
     );
     detail.push_str("| start | to listening p50 / p99 (ms) | to answered PING p50 / p99 (ms) |\n|---|---|---|\n");
-    let _ = writeln!(detail, "| store endpoint answering at once | {:.1} / {:.1} | {:.1} / {:.1} |", la.p50_ms, la.p99_ms, a.p50_ms, a.p99_ms);
-    let _ = writeln!(detail, "| local DynamoDB server (moto) | {:.1} / {:.1} | {:.1} / {:.1} |", lb.p50_ms, lb.p99_ms, b.p50_ms, b.p99_ms);
+    let _ = writeln!(
+        detail,
+        "| store endpoint answering at once | {:.1} / {:.1} | {:.1} / {:.1} |",
+        la.p50_ms, la.p99_ms, a.p50_ms, a.p99_ms
+    );
+    let _ = writeln!(
+        detail,
+        "| local DynamoDB server (moto) | {:.1} / {:.1} | {:.1} / {:.1} |",
+        lb.p50_ms, lb.p99_ms, b.p50_ms, b.p99_ms
+    );
     let _ = writeln!(
         detail,
         "\nThe round trip start-up makes (a new client: configuration, connection, `DescribeTable`), from a fresh client in \
@@ -225,11 +288,20 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         let _ = writeln!(
             detail,
             "\n`cargo lambda build --release --{} --output-format zip`: {}, {:.0} s. {}",
-            if p.target == "arm64" { "arm64" } else { "x86-64" },
-            p.size.map_or_else(|| "no package".to_owned(), |s| format!("{s} bytes")),
+            if p.target == "arm64" {
+                "arm64"
+            } else {
+                "x86-64"
+            },
+            p.size
+                .map_or_else(|| "no package".to_owned(), |s| format!("{s} bytes")),
             p.build.as_secs_f64(),
             p.note
         );
     }
-    Ok(Outcome { name: "cold-start", rows, detail })
+    Ok(Outcome {
+        name: "cold-start",
+        rows,
+        detail,
+    })
 }

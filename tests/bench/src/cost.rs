@@ -95,7 +95,11 @@ impl Mirror {
                 _ => break,
             }
         }
-        Ok(Self { client, table, items })
+        Ok(Self {
+            client,
+            table,
+            items,
+        })
     }
 
     async fn read(&self, key: &Key) -> anyhow::Result<Option<Item>> {
@@ -135,7 +139,11 @@ impl Mirror {
             };
             match call.op.as_str() {
                 "GetItem" => {
-                    let key = call.request.get("Key").and_then(item_from_json).and_then(|k| key_of(&k));
+                    let key = call
+                        .request
+                        .get("Key")
+                        .and_then(item_from_json)
+                        .and_then(|k| key_of(&k));
                     let size = key.and_then(|k| self.items.get(&k)).map_or(0, item_size);
                     units.read = read_units(size, call.request["ConsistentRead"] == true);
                 }
@@ -205,9 +213,15 @@ impl Mirror {
                         .collect()
                 })
             }))
-            .set_expression_attribute_values(r.get("ExpressionAttributeValues").and_then(item_from_json))
+            .set_expression_attribute_values(
+                r.get("ExpressionAttributeValues").and_then(item_from_json),
+            )
             .set_exclusive_start_key(r.get("ExclusiveStartKey").and_then(item_from_json))
-            .set_limit(r.get("Limit").and_then(Value::as_i64).and_then(|l| i32::try_from(l).ok()))
+            .set_limit(
+                r.get("Limit")
+                    .and_then(Value::as_i64)
+                    .and_then(|l| i32::try_from(l).ok()),
+            )
             .send()
             .await
             .context("fetch counted entries")?;
@@ -223,7 +237,11 @@ enum WriteKind {
 
 /// The items a write call touches: kind, key, inside a transaction or not.
 fn writes_of(call: &Call) -> Vec<(WriteKind, Key, bool)> {
-    let key_in = |v: &Value, field: &str| v.get(field).and_then(item_from_json).and_then(|i| key_of(&i));
+    let key_in = |v: &Value, field: &str| {
+        v.get(field)
+            .and_then(item_from_json)
+            .and_then(|i| key_of(&i))
+    };
     match call.op.as_str() {
         "PutItem" => key_in(&call.request, "Item")
             .map(|k| vec![(WriteKind::Change, k, false)])
@@ -301,7 +319,12 @@ fn ops_of(calls: &[Call]) -> String {
 }
 
 /// A session of `user` from `start` for `secs`, muted after a third of it.
-fn lifecycle(user: UserId, guild: GuildId, start: Timestamp, secs: u64) -> (OpenSession, OpenSession, callstats_common::ClosedSession) {
+fn lifecycle(
+    user: UserId,
+    guild: GuildId,
+    start: Timestamp,
+    secs: u64,
+) -> (OpenSession, OpenSession, callstats_common::ClosedSession) {
     let open = OpenSession::new(
         SessionId::new(start, 4242),
         user,
@@ -311,11 +334,17 @@ fn lifecycle(user: UserId, guild: GuildId, start: Timestamp, secs: u64) -> (Open
     );
     let mut muted = open.clone();
     muted.set_flags(start.plus(secs / 3), Flags::MUTED, chrono_tz::Tz::UTC);
-    let closed = muted.clone().close(start.plus(secs), chrono_tz::Tz::UTC, false);
+    let closed = muted
+        .clone()
+        .close(start.plus(secs), chrono_tz::Tz::UTC, false);
     (open, muted, closed)
 }
 
-async fn step<F, Fut, T>(recorder: &Recorder, mirror: &mut Mirror, f: F) -> anyhow::Result<(T, Vec<Call>, Units)>
+async fn step<F, Fut, T>(
+    recorder: &Recorder,
+    mirror: &mut Mirror,
+    f: F,
+) -> anyhow::Result<(T, Vec<Call>, Units)>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
@@ -337,13 +366,22 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let now = Timestamp::from_datetime(chrono::Utc::now());
     // A regular: 300 sessions (a full heatmap), a timezone; 59 others on the leaderboards.
     let regular: UserId = Id::new(821_000_000_000_000_000);
-    let mut plan = seed::history(regular, guild, bench.size(300, 30), now.minus(86_400), 3, &config);
+    let mut plan = seed::history(
+        regular,
+        guild,
+        bench.size(300, 30),
+        now.minus(86_400),
+        3,
+        &config,
+    );
     for n in 1..bench.size(60u64, 12) {
         let user: UserId = Id::new(821_000_000_000_000_000 + n);
         plan.extend(seed::history(user, guild, 4, now.minus(3600), n, &config));
     }
     seed::direct(&plain, &plan, &config).await?;
-    plain.set_user_timezone(regular, Some(chrono_tz::Europe::Berlin)).await?;
+    plain
+        .set_user_timezone(regular, Some(chrono_tz::Europe::Berlin))
+        .await?;
     let mut mirror = Mirror::new(&plain).await?;
     let mut lines: Vec<Line> = Vec::new();
 
@@ -351,42 +389,82 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     // Yesterday 10:00 UTC: inside one UTC day, and over.
     let yesterday = callstats_common::period::Day::of(now).start().minus(86_400);
     for (label, user, documented) in [
-        ("first session of a newcomer (join, mute, leave)", Id::new(822_000_000_000_000_000), "19-23 WCU + 5-14 index, 2 RCU"),
-        ("a regular's session (join, mute, leave)", regular, "19-23 WCU + 5-14 index, 2 RCU"),
+        (
+            "first session of a newcomer (join, mute, leave)",
+            Id::new(822_000_000_000_000_000),
+            "19-23 WCU + 5-14 index, 2 RCU",
+        ),
+        (
+            "a regular's session (join, mute, leave)",
+            regular,
+            "19-23 WCU + 5-14 index, 2 RCU",
+        ),
     ] {
         let (open, muted, closed) = lifecycle(user, guild, yesterday.plus(10 * 3600), 1800);
         let mut parts = Units::default();
         let mut all_calls = Vec::new();
         let (_, calls, units) = step(&recorder, &mut mirror, || async {
             let outcome = store.start_session(&open).await?;
-            ensure!(outcome == callstats_common::store::StartOutcome::Started, "start: {outcome:?}");
+            ensure!(
+                outcome == callstats_common::store::StartOutcome::Started,
+                "start: {outcome:?}"
+            );
             Ok(())
         })
         .await?;
-        lines.push(Line { what: format!("— join: start session ({label})"), units, ops: ops_of(&calls), documented: "6 WCU + 1 index" });
+        lines.push(Line {
+            what: format!("— join: start session ({label})"),
+            units,
+            ops: ops_of(&calls),
+            documented: "6 WCU + 1 index",
+        });
         parts.add(units);
         all_calls.extend(calls);
         let (_, calls, units) = step(&recorder, &mut mirror, || async {
             let outcome = store.update_session(&muted).await?;
-            ensure!(outcome == callstats_common::store::UpdateOutcome::Updated, "update: {outcome:?}");
+            ensure!(
+                outcome == callstats_common::store::UpdateOutcome::Updated,
+                "update: {outcome:?}"
+            );
             Ok(())
         })
         .await?;
-        lines.push(Line { what: "— mute: update session".into(), units, ops: ops_of(&calls), documented: "1 WCU" });
+        lines.push(Line {
+            what: "— mute: update session".into(),
+            units,
+            ops: ops_of(&calls),
+            documented: "1 WCU",
+        });
         parts.add(units);
         all_calls.extend(calls);
         let (_, calls, units) = step(&recorder, &mut mirror, || async {
             let outcome = store.end_session(&closed, &config, true).await?;
-            ensure!(outcome == callstats_common::store::EndOutcome::Ended, "end: {outcome:?}");
+            ensure!(
+                outcome == callstats_common::store::EndOutcome::Ended,
+                "end: {outcome:?}"
+            );
             Ok(())
         })
         .await?;
-        lines.push(Line { what: "— leave: end session".into(), units, ops: ops_of(&calls), documented: "12-16 WCU + 4-13 index, 2 RCU" });
+        lines.push(Line {
+            what: "— leave: end session".into(),
+            units,
+            ops: ops_of(&calls),
+            documented: "12-16 WCU + 4-13 index, 2 RCU",
+        });
         parts.add(units);
         all_calls.extend(calls);
         // Put the whole session first, its parts after it.
         let at = lines.len() - 3;
-        lines.insert(at, Line { what: format!("**{label}**"), units: parts, ops: ops_of(&all_calls), documented });
+        lines.insert(
+            at,
+            Line {
+                what: format!("**{label}**"),
+                units: parts,
+                ops: ops_of(&all_calls),
+                documented,
+            },
+        );
     }
     // A session across midnight UTC: one more day item.
     {
@@ -399,7 +477,12 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             Ok(())
         })
         .await?;
-        lines.push(Line { what: "**a regular's session across midnight UTC**".into(), units, ops: ops_of(&calls), documented: "+2 WCU per extra day" });
+        lines.push(Line {
+            what: "**a regular's session across midnight UTC**".into(),
+            units,
+            ops: ops_of(&calls),
+            documented: "+2 WCU per extra day",
+        });
     }
     // Heartbeat.
     let (_, calls, units) = step(&recorder, &mut mirror, || async {
@@ -407,13 +490,24 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         Ok(())
     })
     .await?;
-    lines.push(Line { what: "heartbeat (per shard, every 30 s)".into(), units, ops: ops_of(&calls), documented: "1 WCU" });
+    lines.push(Line {
+        what: "heartbeat (per shard, every 30 s)".into(),
+        units,
+        ops: ops_of(&calls),
+        documented: "1 WCU",
+    });
 
     // Commands, through the handler in this process.
     let signer = Signer::new(9);
     let app = App::builder(store.clone(), signer.key.verifying_key()).build();
-    let caller = Caller { user: regular.get(), guild: guild.get() };
-    let other = Caller { user: 821_000_000_000_000_005, guild: guild.get() };
+    let caller = Caller {
+        user: regular.get(),
+        guild: guild.get(),
+    };
+    let other = Caller {
+        user: 821_000_000_000_000_005,
+        guild: guild.get(),
+    };
     let mut top_answer = None;
     for (line, who, documented) in [
         ("/callstats show", &caller, "about 3 RCU"),
@@ -433,14 +527,26 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
-            Ok(callstats_interactions::client::parse_answer(&content_type, response.body())?)
+            Ok(callstats_interactions::client::parse_answer(
+                &content_type,
+                response.body(),
+            )?)
         })
         .await?;
-        ensure!(answer.response["data"]["embeds"].is_array(), "{line}: no embed: {}", answer.response);
+        ensure!(
+            answer.response["data"]["embeds"].is_array(),
+            "{line}: no embed: {}",
+            answer.response
+        );
         if line == "/calltop period:all" {
             top_answer = Some(answer);
         }
-        lines.push(Line { what: format!("`{line}`"), units, ops: ops_of(&calls), documented });
+        lines.push(Line {
+            what: format!("`{line}`"),
+            units,
+            ops: ops_of(&calls),
+            documented,
+        });
     }
     if let Some(answer) = top_answer {
         let press = build_press(&answer.response, "next", &caller, (1 << 40) + 7)?;
@@ -451,39 +557,69 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             Ok(())
         })
         .await?;
-        lines.push(Line { what: "`/calltop period:all`, Next (page 2)".into(), units, ops: ops_of(&calls), documented: "0.5 per 45 entries + 1" });
+        lines.push(Line {
+            what: "`/calltop period:all`, Next (page 2)".into(),
+            units,
+            ops: ops_of(&calls),
+            documented: "0.5 per 45 entries + 1",
+        });
     }
 
-    let find = |what: &str| lines.iter().find(|l| l.what.contains(what)).map(|l| l.units);
+    let find = |what: &str| {
+        lines
+            .iter()
+            .find(|l| l.what.contains(what))
+            .map(|l| l.units)
+    };
     let mut rows = Vec::new();
     if let Some(u) = find("a regular's session (join") {
         let total = u.write + u.index;
         rows.push(
             Row::new(
                 "WCU per session (join, mute, leave), computed",
-                format!("{:.0} WCU ({:.0} table + {:.0} index), {:.1} RCU", total, u.write, u.index, u.read),
+                format!(
+                    "{:.0} WCU ({:.0} table + {:.0} index), {:.1} RCU",
+                    total, u.write, u.index, u.read
+                ),
             )
-            .baseline(format!("server reported {:.1} (a fixed figure per call)", u.reported), "")
+            .baseline(
+                format!(
+                    "server reported {:.1} (a fixed figure per call)",
+                    u.reported
+                ),
+                "",
+            )
             .target("≤ 16 WCU", Verdict::of(total <= 16.0)),
         );
     }
     if let Some(u) = find("first session of a newcomer") {
         rows.push(Row::new(
             "WCU of a newcomer's first session, computed",
-            format!("{:.0} WCU ({:.0} table + {:.0} index)", u.write + u.index, u.write, u.index),
+            format!(
+                "{:.0} WCU ({:.0} table + {:.0} index)",
+                u.write + u.index,
+                u.write,
+                u.index
+            ),
         ));
     }
     if let Some(u) = find("`/callstats show`") {
         rows.push(
-            Row::new("RCU per `/callstats show`, computed", format!("{:.1} RCU in {} reads", u.read, u.calls))
-                .baseline(format!("server reported {:.1}", u.reported), "")
-                .target("≤ 4 RCU", Verdict::of(u.read <= 4.0)),
+            Row::new(
+                "RCU per `/callstats show`, computed",
+                format!("{:.1} RCU in {} reads", u.read, u.calls),
+            )
+            .baseline(format!("server reported {:.1}", u.reported), "")
+            .target("≤ 4 RCU", Verdict::of(u.read <= 4.0)),
         );
     }
     if let Some(u) = find("`/calltop period:all`") {
         rows.push(
-            Row::new("RCU per `/calltop` page 1, computed", format!("{:.1} RCU in {} reads", u.read, u.calls))
-                .baseline(format!("server reported {:.1}", u.reported), ""),
+            Row::new(
+                "RCU per `/calltop` page 1, computed",
+                format!("{:.1} RCU in {} reads", u.read, u.calls),
+            )
+            .baseline(format!("server reported {:.1}", u.reported), ""),
         );
     }
     let mut detail = String::new();
@@ -501,8 +637,18 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         let _ = writeln!(
             detail,
             "| {} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {} |",
-            l.what, l.ops, l.units.write, l.units.index, l.units.read, l.units.reported, l.documented
+            l.what,
+            l.ops,
+            l.units.write,
+            l.units.index,
+            l.units.read,
+            l.units.reported,
+            l.documented
         );
     }
-    Ok(Outcome { name: "cost", rows, detail })
+    Ok(Outcome {
+        name: "cost",
+        rows,
+        detail,
+    })
 }

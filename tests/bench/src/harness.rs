@@ -60,7 +60,12 @@ impl Bench {
     /// The port of the local server.
     #[must_use]
     pub fn server_port(&self) -> Option<u16> {
-        self.endpoint.rsplit_once(':')?.1.trim_end_matches('/').parse().ok()
+        self.endpoint
+            .rsplit_once(':')?
+            .1
+            .trim_end_matches('/')
+            .parse()
+            .ok()
     }
 
     /// The local server's process, for its CPU time.
@@ -87,7 +92,9 @@ impl Proc {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = command.spawn().context("start a program")?;
-        let pid = child.id().ok_or_else(|| anyhow!("the program ended at once"))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| anyhow!("the program ended at once"))?;
         let lines = Arc::new(Mutex::new(Vec::new()));
         if let Some(out) = child.stdout.take() {
             tokio::spawn(collect(out, Arc::clone(&lines)));
@@ -176,7 +183,10 @@ impl Proc {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.pid.to_string()])
             .status();
-        if tokio::time::timeout(timeout, self.child.wait()).await.is_err() {
+        if tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .is_err()
+        {
             let _ = self.child.start_kill();
             let _ = self.child.wait().await;
         }
@@ -423,7 +433,10 @@ impl SidecarProc {
                 return Ok(Instant::now());
             }
             if let Ok(Some(status)) = self.proc.child.try_wait() {
-                bail!("the sidecar ended ({status}) waiting for {what}: {}", self.proc.tail(10));
+                bail!(
+                    "the sidecar ended ({status}) waiting for {what}: {}",
+                    self.proc.tail(10)
+                );
             }
             if Instant::now() > deadline {
                 bail!("timed out waiting for {what}; metrics:\n{text}");
@@ -479,10 +492,8 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     pub fn new(what: &str) -> anyhow::Result<Self> {
         let n = TABLES.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "callstats-bench-{what}-{}-{n}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("callstats-bench-{what}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&path)?;
         Ok(Self(path))
     }

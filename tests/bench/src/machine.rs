@@ -58,8 +58,16 @@ impl Machine {
             memory_gib: memory_kib / (1024.0 * 1024.0),
             kernel,
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-            commit: if dirty { format!("{commit} (with local changes)") } else { commit },
-            profile: if cfg!(debug_assertions) { "debug" } else { "release" },
+            commit: if dirty {
+                format!("{commit} (with local changes)")
+            } else {
+                commit
+            },
+            profile: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
         }
     }
 }
@@ -113,7 +121,11 @@ pub fn pid_listening_on(port: u16) -> Option<u32> {
     })?;
     let target = format!("socket:[{inode}]");
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {

@@ -14,7 +14,10 @@ use callstats_bench::{cold_start, cost, memory, scaling, show, throughput};
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "callstats-bench", about = "Benchmarks of callstats, each next to its baseline")]
+#[command(
+    name = "callstats-bench",
+    about = "Benchmarks of callstats, each next to its baseline"
+)]
 struct Cli {
     /// Tiny sizes: checks that every benchmark runs; writes nothing.
     #[arg(long)]
@@ -53,10 +56,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     } else {
         let mut names = Vec::new();
         for name in &cli.names {
-            let known = ORDER
-                .iter()
-                .find(|n| **n == name.as_str())
-                .ok_or_else(|| anyhow!("unknown benchmark {name:?}; known: {}", ORDER.join(", ")))?;
+            let known = ORDER.iter().find(|n| **n == name.as_str()).ok_or_else(|| {
+                anyhow!("unknown benchmark {name:?}; known: {}", ORDER.join(", "))
+            })?;
             names.push(*known);
         }
         names
@@ -109,7 +111,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     started.elapsed().as_secs_f64()
                 );
                 for row in &outcome.rows {
-                    eprintln!("  {}: {} {} {}", row.measure, row.result, row.ratio, row.target);
+                    eprintln!(
+                        "  {}: {} {} {}",
+                        row.measure, row.result, row.ratio, row.target
+                    );
+                }
+                if cli.quick {
+                    eprintln!("{}\n", outcome.detail);
                 }
                 outcomes.push(outcome);
             }
@@ -120,7 +128,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     if cli.quick {
-        eprintln!("callstats-bench: quick run, {} benchmarks ran; nothing written", outcomes.len());
+        eprintln!(
+            "callstats-bench: quick run, {} benchmarks ran; nothing written",
+            outcomes.len()
+        );
     } else if !outcomes.is_empty() {
         let doc = std::fs::read_to_string(&cli.doc).unwrap_or_default();
         std::fs::write(&cli.doc, rewrite(&doc, &machine, &outcomes))

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use callstats_common::store::Timeouts;
-use callstats_common::{ChannelId, Flags, GuildId, OpenSession, SessionId, Store, Timestamp, UserId};
+use callstats_common::{
+    ChannelId, Flags, GuildId, OpenSession, SessionId, Store, Timestamp, UserId,
+};
 use callstats_fake_gateway::{ChannelSpec, FakeGateway, GuildSpec, VoiceMember};
 use futures_util::StreamExt as _;
 use twilight_model::id::Id;
@@ -88,8 +90,14 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let server_pid = bench.server_pid();
     let server_cpu0 = server_pid.and_then(cpu_secs).unwrap_or(0.0);
     let t0 = Instant::now();
-    let sidecar =
-        SidecarProc::spawn(bench, store.table().as_str(), &fake.url(), &state, &clock.path).await?;
+    let sidecar = SidecarProc::spawn(
+        bench,
+        store.table().as_str(),
+        &fake.url(),
+        &state,
+        &clock.path,
+    )
+    .await?;
     let pid = sidecar.proc.pid;
     let start_rss = memory_of(pid).map_or(0, |m| m.rss_kib);
     let mut samples: Vec<Sample> = Vec::new();
@@ -106,14 +114,17 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         }
         let text = sidecar.metrics().await?;
         let get = |s: &str| sample_of(&text, s).unwrap_or(0.0);
-        let seq = samples_of(&text, "callstats_gateway_sequence").first().copied().unwrap_or(0.0);
+        let seq = samples_of(&text, "callstats_gateway_sequence")
+            .first()
+            .copied()
+            .unwrap_or(0.0);
         if guilds_at.is_none() && seq >= (guild_count + 1) as f64 {
             guilds_at = Some(t0.elapsed());
         }
         if handed_at.is_none() && get("callstats_writes_handed_total") >= members as f64 {
             handed_at = Some(t0.elapsed());
         }
-        if get("callstats_writes_started_total") >= members as f64
+        if get("callstats_writes_applied_total{kind=\"start\"}") >= members as f64
             && get("callstats_spool_depth") == 0.0
         {
             committed_at = Some(t0.elapsed());
@@ -126,14 +137,18 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let sidecar_cpu = cpu_secs(pid).unwrap_or(0.0);
-    let server_cpu = server_pid.and_then(cpu_secs).map_or(0.0, |c| c - server_cpu0);
+    let server_cpu = server_pid
+        .and_then(cpu_secs)
+        .map_or(0.0, |c| c - server_cpu0);
     let burst = committed_at.unwrap_or_default();
     // Settled, then a few seconds idle: what it keeps.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = memory_of(pid).unwrap_or_default();
     let text = sidecar.metrics().await.unwrap_or(last_text);
     let get = |s: &str| sample_of(&text, s).unwrap_or(0.0);
-    let open_sessions: f64 = samples_of(&text, "callstats_shard_open_sessions").iter().sum();
+    let open_sessions: f64 = samples_of(&text, "callstats_open_sessions")
+        .iter()
+        .sum();
     let retried = get("callstats_writes_retried_total");
     let failed = get("callstats_writes_failed_total");
     sidecar.proc.terminate(Duration::from_secs(15)).await;
@@ -173,7 +188,13 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let sessions: Vec<OpenSession> = (0..sample_guilds)
         .flat_map(|i| (0..HUMANS).map(move |n| (1_000_000 + i, n)))
         .map(|(g, n)| {
-            OpenSession::new(SessionId::new(now, (g * 100 + n) as u32), user_id(g, n), guild_id(g), channel_id(g, 1), Flags::NONE)
+            OpenSession::new(
+                SessionId::new(now, (g * 100 + n) as u32),
+                user_id(g, n),
+                guild_id(g),
+                channel_id(g, 1),
+                Flags::NONE,
+            )
         })
         .collect();
     futures_util::stream::iter(&sessions)
@@ -184,11 +205,18 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
     let starts_time = started.elapsed();
-    let sample_server_cpu = server_pid.and_then(cpu_secs).map_or(0.0, |c| c - server_cpu1);
+    let sample_server_cpu = server_pid
+        .and_then(cpu_secs)
+        .map_or(0.0, |c| c - server_cpu1);
     let scale = guild_count as f64 / sample_guilds as f64;
     let server_alone = (reads_time + starts_time).as_secs_f64() * scale;
 
-    let peak = samples.iter().map(|s| s.hwm_kib).max().unwrap_or(0).max(after.hwm_kib);
+    let peak = samples
+        .iter()
+        .map(|s| s.hwm_kib)
+        .max()
+        .unwrap_or(0)
+        .max(after.hwm_kib);
     let rows = vec![
         Row::new(
             format!("peak memory (VmHWM), {guild_count} guilds, {members} members in voice"),
@@ -222,10 +250,24 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         mib(start_rss)
     );
     detail.push_str("| milestone | after (s) |\n|---|---|\n");
-    let ms = |d: Option<Duration>| d.map_or_else(|| "—".to_owned(), |d| format!("{:.1}", d.as_secs_f64()));
-    let _ = writeln!(detail, "| every GUILD_CREATE handled (the sidecar's own work) | {} |", ms(guilds_at));
-    let _ = writeln!(detail, "| every write handed to the writer (every guild's store reads done) | {} |", ms(handed_at));
-    let _ = writeln!(detail, "| every session start committed | {} |", ms(committed_at));
+    let ms = |d: Option<Duration>| {
+        d.map_or_else(|| "—".to_owned(), |d| format!("{:.1}", d.as_secs_f64()))
+    };
+    let _ = writeln!(
+        detail,
+        "| every GUILD_CREATE handled (the sidecar's own work) | {} |",
+        ms(guilds_at)
+    );
+    let _ = writeln!(
+        detail,
+        "| every write handed to the writer (every guild's store reads done) | {} |",
+        ms(handed_at)
+    );
+    let _ = writeln!(
+        detail,
+        "| every session start committed | {} |",
+        ms(committed_at)
+    );
     let _ = writeln!(
         detail,
         "\nCPU over the burst: sidecar {sidecar_cpu:.1} s, local server {server_cpu:.1} s (the server is single-threaded: \
@@ -245,8 +287,24 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     detail.push_str("| t (s) | VmRSS (MiB) | VmHWM (MiB) |\n|---|---|---|\n");
     let step = (samples.len() / 12).max(1);
     for s in samples.iter().step_by(step) {
-        let _ = writeln!(detail, "| {:.1} | {:.1} | {:.1} |", s.at.as_secs_f64(), mib(s.rss_kib), mib(s.hwm_kib));
+        let _ = writeln!(
+            detail,
+            "| {:.1} | {:.1} | {:.1} |",
+            s.at.as_secs_f64(),
+            mib(s.rss_kib),
+            mib(s.hwm_kib)
+        );
     }
-    let _ = writeln!(detail, "| {:.1} (idle) | {:.1} | {:.1} |", burst.as_secs_f64() + 3.0, mib(after.rss_kib), mib(after.hwm_kib));
-    Ok(Outcome { name: "memory", rows, detail })
+    let _ = writeln!(
+        detail,
+        "| {:.1} (idle) | {:.1} | {:.1} |",
+        burst.as_secs_f64() + 3.0,
+        mib(after.rss_kib),
+        mib(after.hwm_kib)
+    );
+    Ok(Outcome {
+        name: "memory",
+        rows,
+        detail,
+    })
 }

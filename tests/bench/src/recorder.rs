@@ -2,11 +2,13 @@
 //! consumed capacity, without touching the store's code: an SDK interceptor on a client the
 //! [`Store`] is then built with.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::{
-    BeforeSerializationInterceptorContextMut, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
@@ -52,6 +54,10 @@ impl Call {
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
     calls: Arc<Mutex<Vec<Call>>>,
+    /// Requests sent and not yet answered, by the address of their call's configuration bag
+    /// (one per call, alive until the call ends): the request is gone from the context by
+    /// the time the answer is read.
+    pending: Arc<Mutex<HashMap<usize, (String, Value)>>>,
 }
 
 impl Recorder {
@@ -76,7 +82,6 @@ impl Recorder {
         Store::new(Client::from_conf(config), plain.table().clone())
     }
 }
-
 
 impl Intercept for Recorder {
     fn name(&self) -> &'static str {
@@ -115,37 +120,62 @@ impl Intercept for Recorder {
         Ok(())
     }
 
-    fn read_after_execution(
+    fn read_before_transmit(
         &self,
-        context: &FinalizerInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(request) = context.request() else {
-            return Ok(());
-        };
+        let request = context.request();
         let op = request
             .headers()
             .get("x-amz-target")
             .and_then(|t| t.rsplit_once('.'))
             .map_or_else(|| "unknown".to_owned(), |(_, op)| op.to_owned());
-        let json = |bytes: Option<&[u8]>| {
-            bytes
-                .and_then(|b| serde_json::from_slice(b).ok())
-                .unwrap_or(Value::Null)
+        let body = request
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(Value::Null);
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.insert(bag_id(cfg), (op, body));
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some((op, request)) = self
+            .pending
+            .lock()
+            .ok()
+            .and_then(|mut p| p.remove(&bag_id(cfg)))
+        else {
+            return Ok(());
         };
-        let request_json = json(request.body().bytes());
         let response = context.response();
         let ok = response.is_some_and(|r| r.status().is_success());
-        let response_json = json(response.and_then(|r| r.body().bytes()));
+        let response = response
+            .and_then(|r| r.body().bytes())
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(Value::Null);
         if let Ok(mut calls) = self.calls.lock() {
             calls.push(Call {
                 op,
-                request: request_json,
-                response: response_json,
+                request,
+                response,
                 ok,
             });
         }
         Ok(())
     }
+}
+
+/// The identity of a call's configuration bag while the call runs.
+fn bag_id(cfg: &ConfigBag) -> usize {
+    std::ptr::from_ref(cfg) as usize
 }

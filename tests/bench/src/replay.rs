@@ -16,13 +16,11 @@ fn string(v: &Value, name: &str) -> Option<String> {
 }
 
 fn names(v: &Value) -> Option<HashMap<String, String>> {
-    v.get("ExpressionAttributeNames")?
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
+    v.get("ExpressionAttributeNames")?.as_object().map(|m| {
+        m.iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect()
+    })
 }
 
 fn values(v: &Value) -> Option<HashMap<String, AttributeValue>> {

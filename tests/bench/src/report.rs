@@ -9,7 +9,14 @@ use std::fmt::Write as _;
 use crate::machine::Machine;
 
 /// Every benchmark, in the table's order.
-pub const ORDER: [&str; 6] = ["show", "throughput", "memory", "cold-start", "cost", "scaling"];
+pub const ORDER: [&str; 6] = [
+    "show",
+    "throughput",
+    "memory",
+    "cold-start",
+    "cost",
+    "scaling",
+];
 
 /// Whether a row met its target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +101,11 @@ fn cell(text: &str) -> String {
 /// The file with the table and the details of `outcomes` replaced.
 #[must_use]
 pub fn rewrite(doc: &str, machine: &Machine, outcomes: &[Outcome]) -> String {
-    let run = format!("{}, {}", &machine.date[..10.min(machine.date.len())], machine.commit);
+    let run = format!(
+        "{}, {}",
+        &machine.date[..10.min(machine.date.len())],
+        machine.commit
+    );
     let (head, old_table, tail) = match (doc.find(BEGIN), doc.find(END)) {
         (Some(b), Some(e)) if b < e => (&doc[..b], &doc[b + BEGIN.len()..e], &doc[e + END.len()..]),
         _ => (doc, "", "\n"),
@@ -123,7 +134,11 @@ pub fn rewrite(doc: &str, machine: &Machine, outcomes: &[Outcome]) -> String {
         machine.kernel,
         machine.commit,
         machine.profile,
-        outcomes.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
+        outcomes
+            .iter()
+            .map(|o| o.name)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     table.push_str(
         "| benchmark | measure | result | baseline (same run) | ratio | target | verdict | run |\n",
@@ -165,7 +180,10 @@ fn replace_detail(doc: &str, name: &str, detail: &str, run: &str) -> String {
         (Some(b), Some(e)) if b < e => {
             format!("{}{body}{}", &doc[..b], &doc[e + end.len()..])
         }
-        _ => format!("{}\n\n## `{name}`: measured details\n\n{body}\n", doc.trim_end()),
+        _ => format!(
+            "{}\n\n## `{name}`: measured details\n\n{body}\n",
+            doc.trim_end()
+        ),
     }
 }
 
@@ -196,7 +214,11 @@ mod tests {
     #[test]
     fn keeps_prose_and_other_rows() {
         let doc = "# B\n\nintro\n<!-- results:begin -->\n<!-- results:end -->\n\n## show\nprose\n<!-- detail:show:begin -->\nold\n<!-- detail:show:end -->\nafter\n";
-        let once = rewrite(doc, &machine("aaa"), &[outcome("show", "1 ms"), outcome("cost", "2 WCU")]);
+        let once = rewrite(
+            doc,
+            &machine("aaa"),
+            &[outcome("show", "1 ms"), outcome("cost", "2 WCU")],
+        );
         assert!(once.contains("| `show` | m | 1 ms |"));
         assert!(once.contains("details of show 1 ms"));
         assert!(!once.contains("\nold\n"));

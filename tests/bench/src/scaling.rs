@@ -30,12 +30,23 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     for (i, count) in sizes.iter().enumerate() {
         let (guild, user) = ids(100 + i as u64);
         seed_member(&store, guild, user, *count, true).await?;
-        members.push(Caller { user: user.get(), guild: guild.get() });
+        members.push(Caller {
+            user: user.get(),
+            guild: guild.get(),
+        });
     }
     let signer = Signer::new(5);
-    let (endpoint, url) =
-        spawn_endpoint(bench, store.table().as_str(), &signer.public_hex(), &bench.endpoint).await?;
-    let client = Store::connect(store.table().clone(), Timeouts::default()).await.client().clone();
+    let (endpoint, url) = spawn_endpoint(
+        bench,
+        store.table().as_str(),
+        &signer.public_hex(),
+        &bench.endpoint,
+    )
+    .await?;
+    let client = Store::connect(store.table().clone(), Timeouts::default())
+        .await
+        .client()
+        .clone();
     let mut mirror = Mirror::new(&store).await?;
     let rounds = bench.size(200, 4);
     let mut rows = Vec::new();
@@ -64,8 +75,17 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         for round in 0..rounds {
             for k in 0..members.len() {
                 let i = (round + k) % members.len();
-                let (e, b) =
-                    measure_round(&signer, &url, &members[i], line, &client, &reads[i], round % 2 == 0, 1).await?;
+                let (e, b) = measure_round(
+                    &signer,
+                    &url,
+                    &members[i],
+                    line,
+                    &client,
+                    &reads[i],
+                    round % 2 == 0,
+                    1,
+                )
+                .await?;
                 endpoint_samples[i].extend(e);
                 baseline_samples[i].extend(b);
             }
@@ -79,7 +99,14 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             let _ = writeln!(
                 detail,
                 "| `{line}` | {} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2}× | {:.1} | {} |",
-                sizes[i], e.p50_ms, e.p99_ms, b.p50_ms, b.p99_ms, ratio(e.p50_ms, b.p50_ms), units[i].read, units[i].calls
+                sizes[i],
+                e.p50_ms,
+                e.p99_ms,
+                b.p50_ms,
+                b.p99_ms,
+                ratio(e.p50_ms, b.p50_ms),
+                units[i].read,
+                units[i].calls
             );
         }
         let first = &summaries[0];
@@ -88,24 +115,46 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         let base_growth = ratio(last.1.p50_ms, first.1.p50_ms);
         let rcu_flat = units.iter().all(|u| (u.read - units[0].read).abs() < 1e-9);
         let join = |f: &dyn Fn(&(Summary, Summary)) -> f64| {
-            summaries.iter().map(|s| format!("{:.1}", f(s))).collect::<Vec<_>>().join(" / ")
+            summaries
+                .iter()
+                .map(|s| format!("{:.1}", f(s)))
+                .collect::<Vec<_>>()
+                .join(" / ")
         };
         rows.push(
             Row::new(
                 format!(
                     "`{line}` p50 at {} past sessions; RCU",
-                    sizes.iter().map(|s| format!("{s}")).collect::<Vec<_>>().join(" / ")
+                    sizes
+                        .iter()
+                        .map(|s| format!("{s}"))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
                 ),
                 format!(
                     "{} ms; {} RCU",
                     join(&|s| s.0.p50_ms),
-                    units.iter().map(|u| format!("{:.1}", u.read)).collect::<Vec<_>>().join(" / ")
+                    units
+                        .iter()
+                        .map(|u| format!("{:.1}", u.read))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
                 ),
             )
-            .baseline(format!("{} ms (same reads, plain SDK)", join(&|s| s.1.p50_ms)), format!("{growth:.2}× (baseline {base_growth:.2}×) largest / smallest"))
-            .target("flat (≤ 1.3× growth, same RCU)", Verdict::of(rcu_flat && growth <= 1.3)),
+            .baseline(
+                format!("{} ms (same reads, plain SDK)", join(&|s| s.1.p50_ms)),
+                format!("{growth:.2}× (baseline {base_growth:.2}×) largest / smallest"),
+            )
+            .target(
+                "flat (≤ 1.3× growth, same RCU)",
+                Verdict::of(rcu_flat && growth <= 1.3),
+            ),
         );
     }
     endpoint.kill().await;
-    Ok(Outcome { name: "scaling", rows, detail })
+    Ok(Outcome {
+        name: "scaling",
+        rows,
+        detail,
+    })
 }

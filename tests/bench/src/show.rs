@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use aws_sdk_dynamodb::Client;
 use bytes::Bytes;
-use callstats_common::{Flags, GuildConfig, GuildId, OpenSession, SessionId, Store, Timestamp, UserId};
+use callstats_common::{
+    Flags, GuildConfig, GuildId, OpenSession, SessionId, Store, Timestamp, UserId,
+};
 use callstats_interactions::App;
 use callstats_interactions::client::{Caller, build_command};
 use twilight_model::id::Id;
@@ -88,8 +90,17 @@ pub async fn measure(
     let mut endpoint = Vec::with_capacity(rounds * concurrency);
     let mut baseline = Vec::with_capacity(rounds * concurrency);
     for round in 0..rounds {
-        let (e, b) = measure_round(signer, url, caller, line, client, reads, round % 2 == 0, concurrency)
-            .await?;
+        let (e, b) = measure_round(
+            signer,
+            url,
+            caller,
+            line,
+            client,
+            reads,
+            round % 2 == 0,
+            concurrency,
+        )
+        .await?;
         endpoint.extend(e);
         baseline.extend(b);
     }
@@ -112,7 +123,11 @@ pub async fn measure_round(
 ) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
     let mut endpoint = Vec::new();
     let mut baseline = Vec::new();
-    let order = if endpoint_first { [true, false] } else { [false, true] };
+    let order = if endpoint_first {
+        [true, false]
+    } else {
+        [false, true]
+    };
     for side in order {
         if side {
             let batch: Vec<_> = (0..concurrency)
@@ -122,7 +137,11 @@ pub async fn measure_round(
                 let started = Instant::now();
                 let answer = signer.send(url, i).await?;
                 let took = started.elapsed();
-                ensure!(answer.status == 200, "the endpoint answered {}", answer.status);
+                ensure!(
+                    answer.status == 200,
+                    "the endpoint answered {}",
+                    answer.status
+                );
                 Ok::<_, anyhow::Error>(took)
             }))
             .await?;
@@ -145,7 +164,10 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Ids of the benchmark's guild and member.
 #[must_use]
 pub fn ids(n: u64) -> (GuildId, UserId) {
-    (Id::new(800_000_000_000_000_000 + n), Id::new(810_000_000_000_000_000 + n))
+    (
+        Id::new(800_000_000_000_000_000 + n),
+        Id::new(810_000_000_000_000_000 + n),
+    )
 }
 
 /// A member with `count` past sessions and a session in progress, who set a timezone.
@@ -185,9 +207,17 @@ fn describe_calls(calls: &[Call]) -> String {
             let what = c.request["Key"]["sk"]["S"]
                 .as_str()
                 .map(str::to_owned)
-                .or_else(|| c.request["KeyConditionExpression"].as_str().map(str::to_owned))
+                .or_else(|| {
+                    c.request["KeyConditionExpression"]
+                        .as_str()
+                        .map(str::to_owned)
+                })
                 .unwrap_or_default();
-            let consistent = if c.request["ConsistentRead"] == true { ", strong" } else { "" };
+            let consistent = if c.request["ConsistentRead"] == true {
+                ", strong"
+            } else {
+                ""
+            };
             format!("{} `{what}`{consistent}", c.op)
         })
         .collect::<Vec<_>>()
@@ -204,10 +234,18 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         user: user.get(),
         guild: guild.get(),
     };
-    let (mut endpoint_proc, url) =
-        spawn_endpoint(bench, store.table().as_str(), &signer.public_hex(), &bench.endpoint).await?;
-    let plain = Store::connect(store.table().clone(), callstats_common::store::Timeouts::default())
-        .await;
+    let (mut endpoint_proc, url) = spawn_endpoint(
+        bench,
+        store.table().as_str(),
+        &signer.public_hex(),
+        &bench.endpoint,
+    )
+    .await?;
+    let plain = Store::connect(
+        store.table().clone(),
+        callstats_common::store::Timeouts::default(),
+    )
+    .await;
     let client = plain.client().clone();
     let mut rows = Vec::new();
     let mut table = Vec::new();
@@ -221,12 +259,31 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         );
         let reads = Read::from_calls(&calls)?;
         // Warm both sides up (connections, caches) before measuring.
-        measure(&signer, &url, &caller, line, &client, &reads, bench.size(20, 2), 1).await?;
+        measure(
+            &signer,
+            &url,
+            &caller,
+            line,
+            &client,
+            &reads,
+            bench.size(20, 2),
+            1,
+        )
+        .await?;
         for concurrency in [1usize, 4] {
             let rounds = bench.size(400, 8) / concurrency;
-            let pair = measure(&signer, &url, &caller, line, &client, &reads, rounds, concurrency)
-                .await
-                .with_context(|| format!("measure {line}"))?;
+            let pair = measure(
+                &signer,
+                &url,
+                &caller,
+                line,
+                &client,
+                &reads,
+                rounds,
+                concurrency,
+            )
+            .await
+            .with_context(|| format!("measure {line}"))?;
             table.push(format!(
                 "| `{line}` | {concurrency} | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {:.2}× | {:.2}× | {} + {} |",
                 pair.endpoint.p50_ms,
@@ -244,7 +301,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             rows.push(
                 Row::new(
                     format!("`{line}` p50 / p99, concurrency {concurrency}"),
-                    format!("{:.1} / {:.1} ms", pair.endpoint.p50_ms, pair.endpoint.p99_ms),
+                    format!(
+                        "{:.1} / {:.1} ms",
+                        pair.endpoint.p50_ms, pair.endpoint.p99_ms
+                    ),
                 )
                 .baseline(
                     format!(
@@ -280,7 +340,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let handler_ms: Vec<Duration> = endpoint_proc
         .all_logs("answered")
         .iter()
-        .filter_map(|f| f["elapsed_ms"].as_u64())
+        .filter_map(|f| {
+            let v = &f["elapsed_ms"];
+            v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
         .map(Duration::from_millis)
         .collect();
     let handler = Summary::of(&handler_ms);

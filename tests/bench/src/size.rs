@@ -49,7 +49,11 @@ pub fn value_size(value: &AttributeValue) -> usize {
 #[must_use]
 pub fn number_size(n: &str) -> usize {
     let digits: String = n.chars().filter(char::is_ascii_digit).collect();
-    let significant = digits.trim_start_matches('0').trim_end_matches('0').len().max(1);
+    let significant = digits
+        .trim_start_matches('0')
+        .trim_end_matches('0')
+        .len()
+        .max(1);
     significant.div_ceil(2) + 1
 }
 
@@ -158,13 +162,23 @@ pub fn from_json(value: &Value) -> Option<AttributeValue> {
         // Sizes only: base64 text of n bytes is about 4n/3 characters.
         "B" => AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![
             0u8;
-            inner.as_str()?.len() * 3 / 4
+            inner
+                .as_str()?
+                .len()
+                * 3
+                / 4
         ])),
         "BOOL" => AttributeValue::Bool(inner.as_bool()?),
         "NULL" => AttributeValue::Null(true),
         "SS" => AttributeValue::Ss(strings(inner)?),
         "NS" => AttributeValue::Ns(strings(inner)?),
-        "L" => AttributeValue::L(inner.as_array()?.iter().map(from_json).collect::<Option<_>>()?),
+        "L" => AttributeValue::L(
+            inner
+                .as_array()?
+                .iter()
+                .map(from_json)
+                .collect::<Option<_>>()?,
+        ),
         "M" => AttributeValue::M(item_from_json(inner)?),
         _ => return None,
     })

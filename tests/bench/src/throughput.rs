@@ -71,9 +71,9 @@ async fn counters(sidecar: &SidecarProc) -> anyhow::Result<(f64, f64, f64, f64)>
     let text = sidecar.metrics().await?;
     let get = |s: &str| sample_of(&text, s).unwrap_or(0.0);
     Ok((
-        get("callstats_writes_started_total"),
-        get("callstats_writes_ended_total"),
-        get("callstats_writes_updated_total"),
+        get("callstats_writes_applied_total{kind=\"start\"}"),
+        get("callstats_writes_applied_total{kind=\"end\"}"),
+        get("callstats_writes_applied_total{kind=\"update\"}"),
         get("callstats_writes_failed_total"),
     ))
 }
@@ -93,12 +93,18 @@ async fn sidecar_round(
     let t0 = Instant::now();
     for g in 0..guild_count {
         for n in 0..per_guild {
-            fake.voice_update(guild_id(g), user_id(g, round, n), Some(channel_id(g, n)), VoiceFlags::default())?;
+            fake.voice_update(
+                guild_id(g),
+                user_id(g, round, n),
+                Some(channel_id(g, n)),
+                VoiceFlags::default(),
+            )?;
         }
     }
     let t1 = sidecar
         .wait_metrics("every start committed", poll, limit, |text| {
-            sample_of(text, "callstats_writes_started_total").unwrap_or(0.0) >= started0 + members as f64
+            sample_of(text, "callstats_writes_applied_total{kind=\"start\"}").unwrap_or(0.0)
+                >= started0 + members as f64
                 && sample_of(text, "callstats_spool_depth") == Some(0.0)
         })
         .await?;
@@ -106,17 +112,26 @@ async fn sidecar_round(
     let t2 = Instant::now();
     for g in 0..guild_count {
         for n in 0..per_guild {
-            fake.voice_update(guild_id(g), user_id(g, round, n), None, VoiceFlags::default())?;
+            fake.voice_update(
+                guild_id(g),
+                user_id(g, round, n),
+                None,
+                VoiceFlags::default(),
+            )?;
         }
     }
     let t3 = sidecar
         .wait_metrics("every end committed", poll, limit, |text| {
-            sample_of(text, "callstats_writes_ended_total").unwrap_or(0.0) >= ended0 + members as f64
+            sample_of(text, "callstats_writes_applied_total{kind=\"end\"}").unwrap_or(0.0)
+                >= ended0 + members as f64
                 && sample_of(text, "callstats_spool_depth") == Some(0.0)
         })
         .await?;
     let (_, _, updated, failed) = counters(sidecar).await?;
-    ensure!(updated == updated0, "the sidecar wrote flag updates: the sides would differ");
+    ensure!(
+        updated == updated0,
+        "the sidecar wrote flag updates: the sides would differ"
+    );
     ensure!(failed == failed0, "the sidecar failed writes");
     Ok(Phase {
         joins: t1 - t0,
@@ -157,7 +172,10 @@ async fn loop_round(
     }
     clock.advance(SESSION_SECS as i64)?;
     let end = start.plus(SESSION_SECS);
-    let closed: Vec<_> = sessions.into_iter().map(|s| s.close(end, config.timezone, false)).collect();
+    let closed: Vec<_> = sessions
+        .into_iter()
+        .map(|s| s.close(end, config.timezone, false))
+        .collect();
     let t2 = Instant::now();
     let ends: Vec<_> = futures_util::stream::iter(&closed)
         .map(|c| store.end_session(c, &config, true))
@@ -187,27 +205,45 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let state = dir.0.join("state");
     std::fs::create_dir_all(&state)?;
     let clock = ClockFile::new(&dir.0, chrono::Utc::now().timestamp())?;
-    let mut sidecar = SidecarProc::spawn(bench, store.table().as_str(), &fake.url(), &state, &clock.path).await?;
+    let mut sidecar = SidecarProc::spawn(
+        bench,
+        store.table().as_str(),
+        &fake.url(),
+        &state,
+        &clock.path,
+    )
+    .await?;
     sidecar
-        .wait_metrics("the shard to settle", Duration::from_millis(20), Duration::from_mins(5), |text| {
-            let settled = samples_of(text, "callstats_shard_settled");
-            !settled.is_empty() && settled.iter().all(|v| *v > 0.5)
-        })
+        .wait_metrics(
+            "the shard to settle",
+            Duration::from_millis(20),
+            Duration::from_mins(5),
+            |text| {
+                let settled = samples_of(text, "callstats_shard_settled");
+                !settled.is_empty() && settled.iter().all(|v| *v > 0.5)
+            },
+        )
         .await?;
     let loop_store = Store::connect(store.table().clone(), Timeouts::default()).await;
     let mut side: Vec<Phase> = Vec::new();
     let mut plain: Vec<Phase> = Vec::new();
     for round in 0..rounds {
         if round % 2 == 0 {
-            side.push(sidecar_round(&fake, &mut sidecar, &clock, round, guild_count, per_guild).await?);
+            side.push(
+                sidecar_round(&fake, &mut sidecar, &clock, round, guild_count, per_guild).await?,
+            );
             plain.push(loop_round(&loop_store, &clock, round, guild_count, per_guild).await?);
         } else {
             plain.push(loop_round(&loop_store, &clock, round, guild_count, per_guild).await?);
-            side.push(sidecar_round(&fake, &mut sidecar, &clock, round, guild_count, per_guild).await?);
+            side.push(
+                sidecar_round(&fake, &mut sidecar, &clock, round, guild_count, per_guild).await?,
+            );
         }
     }
     // The sidecar's sessions are in the table, ten minutes each.
-    let check = store.recent_sessions(user_id(0, 0, 0), guild_id(0), 5).await?;
+    let check = store
+        .recent_sessions(user_id(0, 0, 0), guild_id(0), 5)
+        .await?;
     ensure!(
         check.len() == 1 && check[0].duration() == SESSION_SECS,
         "the sidecar's session is not in the table as expected: {check:?}"
@@ -216,23 +252,49 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     fake.shutdown().await;
 
     let rate = |phases: &[Phase], f: fn(&Phase) -> Duration| {
-        median(&phases.iter().map(|p| members as f64 / f(p).as_secs_f64()).collect::<Vec<_>>())
+        median(
+            &phases
+                .iter()
+                .map(|p| members as f64 / f(p).as_secs_f64())
+                .collect::<Vec<_>>(),
+        )
     };
-    let side_sessions = median(&side.iter().map(|p| p.sessions_per_sec(members)).collect::<Vec<_>>());
-    let plain_sessions = median(&plain.iter().map(|p| p.sessions_per_sec(members)).collect::<Vec<_>>());
+    let side_sessions = median(
+        &side
+            .iter()
+            .map(|p| p.sessions_per_sec(members))
+            .collect::<Vec<_>>(),
+    );
+    let plain_sessions = median(
+        &plain
+            .iter()
+            .map(|p| p.sessions_per_sec(members))
+            .collect::<Vec<_>>(),
+    );
     let r = ratio(side_sessions, plain_sessions);
     let mut rows = vec![
         Row::new(
             format!("sessions per second, {members} members (join, then leave)"),
             format!("{side_sessions:.0}/s through the sidecar"),
         )
-        .baseline(format!("{plain_sessions:.0}/s (same writes, plain loop, concurrency {WRITER_CONCURRENCY})"), format!("{r:.2}×"))
+        .baseline(
+            format!(
+                "{plain_sessions:.0}/s (same writes, plain loop, concurrency {WRITER_CONCURRENCY})"
+            ),
+            format!("{r:.2}×"),
+        )
         .target("≥ 0.8×", Verdict::of(r >= 0.8)),
     ];
     let (sj, pj) = (rate(&side, |p| p.joins), rate(&plain, |p| p.joins));
     let (sl, pl) = (rate(&side, |p| p.leaves), rate(&plain, |p| p.leaves));
-    rows.push(Row::new("starts per second (joins)", format!("{sj:.0}/s")).baseline(format!("{pj:.0}/s"), format!("{:.2}×", ratio(sj, pj))));
-    rows.push(Row::new("ends per second (leaves)", format!("{sl:.0}/s")).baseline(format!("{pl:.0}/s"), format!("{:.2}×", ratio(sl, pl))));
+    rows.push(
+        Row::new("starts per second (joins)", format!("{sj:.0}/s"))
+            .baseline(format!("{pj:.0}/s"), format!("{:.2}×", ratio(sj, pj))),
+    );
+    rows.push(
+        Row::new("ends per second (leaves)", format!("{sl:.0}/s"))
+            .baseline(format!("{pl:.0}/s"), format!("{:.2}×", ratio(sl, pl))),
+    );
     let mut detail = String::new();
     let _ = writeln!(
         detail,
@@ -240,7 +302,9 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
          sidecar's clock. The sidecar side counts from the first `VOICE_STATE_UPDATE` the fake gateway sends to \
          the moment `/metrics` shows every write committed (polled every 5 ms).\n"
     );
-    detail.push_str("| round | sidecar: joins / leaves (s) | plain loop: joins / leaves (s) |\n|---|---|---|\n");
+    detail.push_str(
+        "| round | sidecar: joins / leaves (s) | plain loop: joins / leaves (s) |\n|---|---|---|\n",
+    );
     for (i, (s, p)) in side.iter().zip(&plain).enumerate() {
         let _ = writeln!(
             detail,
@@ -252,5 +316,9 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             p.leaves.as_secs_f64()
         );
     }
-    Ok(Outcome { name: "throughput", rows, detail })
+    Ok(Outcome {
+        name: "throughput",
+        rows,
+        detail,
+    })
 }
