@@ -6,13 +6,14 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 
 use super::Store;
-use super::codec::{Item, Reader, key, s};
+use super::codec::{Reader, key, s};
 use super::error::{StoreError, classify};
 use super::expr::Expr;
 use super::items::{
     SessionRecord, read_all_time, read_day, read_open_session, read_period, read_session_record,
 };
 use super::schema::keys;
+use super::sessions::all_items;
 use crate::aggregate::Aggregate;
 use crate::ids::{GuildId, UserId, parse_id};
 use crate::period::{Day, MonthKey, PeriodKey, WeekKey};
@@ -268,29 +269,19 @@ impl Store {
 
     /// The sort keys of every item in a partition.
     async fn query_keys(&self, pk: &str) -> Result<Vec<String>, StoreError> {
-        let mut keys_found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(self.table.as_str())
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk))
-                .projection_expression("pk, sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("list items", e))?;
-            for item in out.items() {
-                keys_found.push(Reader::new(item).string("sk")?.to_owned());
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(keys_found),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .projection_expression("pk, sk")
+            .consistent_read(true);
+        all_items("list items", query)
+            .await?
+            .iter()
+            .map(|item| Ok(Reader::new(item).string("sk")?.to_owned()))
+            .collect()
     }
 
     /// Writes requests in batches of 25, retrying unprocessed ones with backoff.

@@ -1,7 +1,5 @@
 //! What `/callstats` and `/calltop` read.
 
-use aws_sdk_dynamodb::types::Select;
-
 use super::Store;
 use super::codec::{Item, Reader, key, n, s};
 use super::error::{StoreError, classify};
@@ -10,6 +8,7 @@ use super::items::{
     read_period, read_session_record,
 };
 use super::schema::keys;
+use super::sessions::{all_items, count_all};
 use crate::aggregate::Aggregate;
 use crate::ids::{GuildId, UserId};
 use crate::period::{Day, PeriodKey};
@@ -41,35 +40,27 @@ impl Store {
         first: Day,
         last: Day,
     ) -> Result<Vec<(Day, DayTotals)>, StoreError> {
-        let mut days = Vec::new();
-        let mut start: Option<Item> = None;
         let prefix = format!("{}{guild}#", keys::DAY_PREFIX);
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(self.table.as_str())
-                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
-                .expression_attribute_values(":pk", s(keys::user(user)))
-                .expression_attribute_values(":first", s(keys::day(guild, first)))
-                .expression_attribute_values(":last", s(keys::day(guild, last)))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("read days", e))?;
-            for item in out.items() {
+        let query = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .expression_attribute_values(":first", s(keys::day(guild, first)))
+            .expression_attribute_values(":last", s(keys::day(guild, last)));
+        all_items("read days", query)
+            .await?
+            .iter()
+            .map(|item| {
                 let r = Reader::new(item);
                 let day: Day = r
                     .sk_suffix(&prefix)?
                     .parse()
                     .map_err(|_| r.error("sort key does not name a day"))?;
-                days.push((day, read_day(item)?));
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(days),
-            }
-        }
+                Ok((day, read_day(item)?))
+            })
+            .collect()
     }
 
     /// The most recent closed sessions of a user in a guild, newest first.
@@ -163,33 +154,20 @@ impl Store {
         secs: u64,
         at_least: bool,
     ) -> Result<u64, StoreError> {
-        let mut count = 0u64;
-        let mut start: Option<Item> = None;
         let condition = if at_least {
             "lb = :lb AND #m >= :v"
         } else {
             "lb = :lb AND #m > :v"
         };
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(self.table.as_str())
-                .index_name(metric.index())
-                .key_condition_expression(condition)
-                .expression_attribute_names("#m", metric.attr())
-                .expression_attribute_values(":lb", s(keys::leaderboard(guild, period)))
-                .expression_attribute_values(":v", n(secs))
-                .select(Select::Count)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("count leaderboard", e))?;
-            count += u64::try_from(out.count).unwrap_or(0);
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(count),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .index_name(metric.index())
+            .key_condition_expression(condition)
+            .expression_attribute_names("#m", metric.attr())
+            .expression_attribute_values(":lb", s(keys::leaderboard(guild, period)))
+            .expression_attribute_values(":v", n(secs));
+        count_all("count leaderboard", query).await
     }
 }

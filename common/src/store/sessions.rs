@@ -2,9 +2,10 @@
 //! is reported as already applied and changes nothing.
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, Select, TransactWriteItem, Update,
 };
 
 use super::Store;
@@ -445,34 +446,26 @@ impl Store {
     /// The open sessions of a guild, from the sparse index (eventually consistent: a session
     /// opened a moment ago may be missing).
     pub async fn open_sessions_of_guild(&self, guild: GuildId) -> Result<Vec<OpenRef>, StoreError> {
-        let mut refs = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(self.table_name())
-                .index_name(OPEN_BY_GUILD)
-                .key_condition_expression("og = :g")
-                .expression_attribute_values(":g", s(guild.to_string()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("query open sessions", e))?;
-            for item in out.items() {
+        let query = self
+            .client
+            .query()
+            .table_name(self.table_name())
+            .index_name(OPEN_BY_GUILD)
+            .key_condition_expression("og = :g")
+            .expression_attribute_values(":g", s(guild.to_string()));
+        all_items("query open sessions", query)
+            .await?
+            .iter()
+            .map(|item| {
                 let r = Reader::new(item);
-                refs.push(OpenRef {
+                Ok(OpenRef {
                     user: user_of(&r)?,
                     channel: parse_id(r.string("ch")?)
                         .ok_or_else(|| r.error("ch is not a channel id"))?,
                     id: r.parse("sid")?,
-                });
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(refs),
-            }
-        }
+                })
+            })
+            .collect()
     }
 
     /// Every item of partition `pk` whose sort key starts with `prefix`, all pages.
@@ -482,34 +475,47 @@ impl Store {
         prefix: &str,
         consistent: bool,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(self.table_name())
-                .expression_attribute_values(":pk", s(pk))
-                .consistent_read(consistent);
-            query = if prefix.is_empty() {
-                query.key_condition_expression("pk = :pk")
-            } else {
-                query
-                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                    .expression_attribute_values(":prefix", s(prefix))
-            };
-            let out = query
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("query", e))?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(self.table_name())
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(consistent);
+        let query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
+        };
+        all_items("query", query).await
     }
+}
+
+/// Every item a query finds, over all its pages.
+pub(crate) async fn all_items(
+    op: &'static str,
+    query: QueryFluentBuilder,
+) -> Result<Vec<Item>, StoreError> {
+    let mut pages = query.into_paginator().items().send();
+    let mut items = Vec::new();
+    while let Some(item) = pages.next().await {
+        items.push(item.map_err(|e| classify(op, e))?);
+    }
+    Ok(items)
+}
+
+/// How many items a query matches, over all its pages.
+pub(crate) async fn count_all(
+    op: &'static str,
+    query: QueryFluentBuilder,
+) -> Result<u64, StoreError> {
+    let mut pages = query.select(Select::Count).into_paginator().send();
+    let mut count = 0u64;
+    while let Some(page) = pages.next().await {
+        count += u64::try_from(page.map_err(|e| classify(op, e))?.count).unwrap_or(0);
+    }
+    Ok(count)
 }
 
 /// The part of an all-time item that an end reads before rewriting it.
