@@ -144,9 +144,11 @@ pub async fn run(
     let mut shards = JoinSet::new();
     for id in ids {
         let plan = resume::load(&store, &config.state_dir, id, clock.now()).await;
+        let resume_url = plan.session.as_ref().map(|(_, url)| url.clone());
         let shard = build_shard(id, &config, queue.clone(), plan.session);
         let tracker = plan.tracker.unwrap_or_else(|| Tracker::new(first_nonce));
-        let runner = ShardRunner::new(shard, tracker, plan.lost_since, Arc::clone(&ctx));
+        let runner = ShardRunner::new(shard, tracker, plan.lost_since, Arc::clone(&ctx))
+            .with_resume_url(resume_url);
         let stop = stop_rx.clone();
         shards.spawn(async move { (id, runner.run(stop).await) });
     }
@@ -229,9 +231,10 @@ async fn finish_shard(
         mut shard,
         tracker,
         settled,
+        resume_url,
     } = stopped;
     let shard_number = id.number();
-    let state = match (save && settled, shard.session(), shard.resume_url()) {
+    let state = match (save && settled, shard.session(), resume_url.as_deref()) {
         (true, Some(session), Some(url)) => Some(ResumeState {
             session_id: session.id().to_owned(),
             sequence: session.sequence(),

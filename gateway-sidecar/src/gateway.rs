@@ -164,6 +164,10 @@ pub struct Stopped {
     pub tracker: Tracker,
     /// Connected with every guild known: the state is worth resuming from.
     pub settled: bool,
+    /// Where the gateway session resumes: READY's `resume_gateway_url`, kept here because
+    /// twilight forgets it after a failed connect attempt (the session itself stays
+    /// resumable).
+    pub resume_url: Option<String>,
 }
 
 /// One shard's loop and state.
@@ -187,6 +191,8 @@ pub struct ShardRunner {
     last_seen_at_start: Arc<OnceCell<Option<Timestamp>>>,
     heartbeat_busy: Arc<AtomicBool>,
     disconnects: u64,
+    /// READY's `resume_gateway_url` (or the saved one this process resumed with).
+    resume_url: Option<String>,
 }
 
 impl ShardRunner {
@@ -214,7 +220,15 @@ impl ShardRunner {
             last_seen_at_start: Arc::new(OnceCell::new()),
             heartbeat_busy: Arc::new(AtomicBool::new(false)),
             disconnects: 0,
+            resume_url: None,
         }
+    }
+
+    /// The resume URL of the saved gateway session this runner resumes, if any.
+    #[must_use]
+    pub fn with_resume_url(mut self, url: Option<String>) -> Self {
+        self.resume_url = url;
+        self
     }
 
     fn number(&self) -> u32 {
@@ -245,10 +259,16 @@ impl ShardRunner {
             self.publish();
         }
         let settled = self.settled();
+        let resume_url = self
+            .shard
+            .resume_url()
+            .map(str::to_owned)
+            .or(self.resume_url);
         Ok(Stopped {
             shard: self.shard,
             tracker: self.tracker,
             settled,
+            resume_url,
         })
     }
 
@@ -310,6 +330,7 @@ impl ShardRunner {
                 // A new gateway session: nothing since `lost_since` will be replayed.
                 let since = self.lost_since.take().unwrap_or(now);
                 self.tracker.freeze_all(since);
+                self.resume_url = Some(ready.resume_gateway_url.clone());
                 let listed: BTreeSet<GuildId> = ready.guilds.iter().map(|g| g.id).collect();
                 let writes = self.tracker.retain_guilds(&listed, now);
                 self.submit(writes);
