@@ -5,6 +5,7 @@
 //! - [`sidecar`], [`proxy`]: the gateway sidecar in-process or as a process, and a
 //!   fault-injecting TCP proxy in front of the store;
 //! - [`interactions`]: signed requests and fake Discord REST servers;
+//! - [`fuzz`]: the bodies of the fuzz targets (libFuzzer in `tests/fuzz/`, proptest here);
 //! - [`model`]: the model-based randomized fault test: an oracle, a scenario driver, and the
 //!   comparison with the store;
 //! - the fake Discord gateway lives in its own crate, `callstats-fake-gateway`.
@@ -12,6 +13,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 pub mod dynamo;
+pub mod fuzz;
 pub mod interactions;
 pub mod model;
 pub mod proxy;

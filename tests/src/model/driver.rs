@@ -803,8 +803,13 @@ impl Driver {
         let places = saved_places(&exit.stdout);
         let saved: BTreeSet<u32> = places.keys().copied().collect();
         if saved != predicted {
+            let said: Vec<&String> = exit
+                .stdout
+                .iter()
+                .filter(|l| l.contains("save") || l.contains("stopping") || l.contains("WARN"))
+                .collect();
             self.report.mismatches.push(format!(
-                "a stop saved the state of shards {saved:?}, expected {predicted:?} (the complete ones)"
+                "a stop saved the state of shards {saved:?}, expected {predicted:?} (the complete ones); it said {said:?}"
             ));
         }
         self.wait_fake_disconnected().await;
