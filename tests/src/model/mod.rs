@@ -23,7 +23,7 @@
 //! marked estimated, and everything else about the session must be exact.
 //!
 //! Environment: `CALLSTATS_MODEL_SEED` plays one scenario with that seed (every run prints the
-//! seed of each scenario); `CALLSTATS_MODEL_SCENARIOS` (default 3) bounds how many,
+//! seed of each scenario); `CALLSTATS_MODEL_SCENARIOS` (default 2) bounds how many,
 //! `CALLSTATS_MODEL_MINUTES` bounds the run's duration instead (`scripts/model-test`),
 //! `CALLSTATS_MODEL_STEPS` the steps per scenario (default 60).
 
@@ -82,7 +82,7 @@ impl RunOptions {
             (Some(_), None, None) => Bound::Scenarios(1),
             (_, Some(m), _) => Bound::Duration(Duration::from_secs_f64(m * 60.0)),
             (_, None, Some(n)) => Bound::Scenarios(n),
-            (None, None, None) => Bound::Scenarios(3),
+            (None, None, None) => Bound::Scenarios(2),
         };
         let first_seed = seed.unwrap_or_else(|| {
             std::time::SystemTime::now()
