@@ -68,6 +68,8 @@ pub struct Mirror {
     client: Client,
     table: String,
     items: HashMap<Key, Item>,
+    /// Holds the whole table (else items are read when first needed, for reads only).
+    complete: bool,
 }
 
 impl Mirror {
@@ -99,7 +101,20 @@ impl Mirror {
             client,
             table,
             items,
+            complete: true,
         })
+    }
+
+    /// A copy that reads items when a call first needs them: for charging reads only (a
+    /// big table takes too long to copy whole from the local server).
+    #[must_use]
+    pub fn lazy(store: &Store) -> Self {
+        Self {
+            client: store.client().clone(),
+            table: store.table().as_str().to_owned(),
+            items: HashMap::new(),
+            complete: false,
+        }
     }
 
     async fn read(&self, key: &Key) -> anyhow::Result<Option<Item>> {
@@ -153,6 +168,7 @@ impl Mirror {
                     units.read = read_units(size, call.request["ConsistentRead"] == true);
                 }
                 _ => {
+                    ensure!(self.complete, "a lazy copy cannot charge writes");
                     for (kind, key, transactional) in writes_of(call) {
                         let before = self.items.get(&key).cloned();
                         let now = if call.ok {

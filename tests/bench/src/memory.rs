@@ -146,9 +146,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let after = memory_of(pid).unwrap_or_default();
     let text = sidecar.metrics().await.unwrap_or(last_text);
     let get = |s: &str| sample_of(&text, s).unwrap_or(0.0);
-    let open_sessions: f64 = samples_of(&text, "callstats_open_sessions")
-        .iter()
-        .sum();
+    let open_sessions: f64 = samples_of(&text, "callstats_open_sessions").iter().sum();
     let retried = get("callstats_writes_retried_total");
     let failed = get("callstats_writes_failed_total");
     sidecar.proc.terminate(Duration::from_secs(15)).await;

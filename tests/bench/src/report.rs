@@ -101,11 +101,9 @@ fn cell(text: &str) -> String {
 /// The file with the table and the details of `outcomes` replaced.
 #[must_use]
 pub fn rewrite(doc: &str, machine: &Machine, outcomes: &[Outcome]) -> String {
-    let run = format!(
-        "{}, {}",
-        &machine.date[..10.min(machine.date.len())],
-        machine.commit
-    );
+    // The commit alone: the header says whether the tree had local changes.
+    let commit = machine.commit.split_whitespace().next().unwrap_or_default();
+    let run = format!("{}, {commit}", &machine.date[..10.min(machine.date.len())]);
     let (head, old_table, tail) = match (doc.find(BEGIN), doc.find(END)) {
         (Some(b), Some(e)) if b < e => (&doc[..b], &doc[b + BEGIN.len()..e], &doc[e + END.len()..]),
         _ => (doc, "", "\n"),

@@ -47,7 +47,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         .await
         .client()
         .clone();
-    let mut mirror = Mirror::new(&store).await?;
+    let mut mirror = Mirror::lazy(&store);
     let rounds = bench.size(200, 4);
     let mut rows = Vec::new();
     let mut detail = String::new();

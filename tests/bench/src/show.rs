@@ -342,7 +342,8 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         .iter()
         .filter_map(|f| {
             let v = &f["elapsed_ms"];
-            v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         })
         .map(Duration::from_millis)
         .collect();
