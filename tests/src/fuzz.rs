@@ -325,7 +325,8 @@ impl InteractionTarget {
                     }
                     // Signed by another key.
                     _ => {
-                        let other = SigningKey::from_bytes(&[b.byte() | 1; 32]);
+                        // Never the application's key ([7; 32] in tests).
+                        let other = SigningKey::from_bytes(&[b.byte() | 0x80; 32]);
                         let headers = vec![
                             (
                                 b"x-signature-ed25519".to_vec(),
