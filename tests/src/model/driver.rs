@@ -33,6 +33,8 @@ const SHARDS: u32 = 2;
 const HUMANS: u64 = 8;
 /// Generous bound on waiting for the program or the fake.
 const WAIT: Duration = Duration::from_mins(1);
+/// Bound on waiting for the program to settle (see [`Driver::wait_settled`]).
+const WAIT_SETTLED: Duration = Duration::from_mins(3);
 
 /// The kinds of fault a scenario injects.
 pub const FAULT_KINDS: [&str; 8] = [
@@ -409,10 +411,21 @@ impl Driver {
         }
         self.sync_all().await;
         if self.store_up {
-            self.sidecar().wait_settled().await;
+            self.wait_settled().await;
             self.oracle.store_answered();
             self.pin().await;
         }
+    }
+
+    /// Waits until every shard is in sync. After a stalled store, requests in flight only give
+    /// up at their timeouts before the retries get through: allow minutes, not seconds.
+    async fn wait_settled(&self) {
+        self.sidecar()
+            .wait_metrics_for("every shard to settle", WAIT_SETTLED, |text| {
+                let settled = crate::sidecar::samples_of(text, "callstats_shard_settled");
+                !settled.is_empty() && settled.iter().all(|v| *v > 0.5)
+            })
+            .await;
     }
 
     /// Waits until the fake has a connected session for every shard.
@@ -983,7 +996,7 @@ impl Driver {
         self.replay_buffered(Some(shard));
         self.sync_all().await;
         if self.store_up {
-            self.sidecar().wait_settled().await;
+            self.wait_settled().await;
         }
     }
 
@@ -1040,7 +1053,7 @@ impl Driver {
         }
         self.sync_all().await;
         if self.store_up {
-            self.sidecar().wait_settled().await;
+            self.wait_settled().await;
             self.oracle.store_answered();
         }
     }
@@ -1088,7 +1101,7 @@ impl Driver {
             self.wait_sent(&[(shard_of(g, SHARDS), seq)]).await;
         }
         if self.store_up {
-            self.sidecar().wait_settled().await;
+            self.wait_settled().await;
         }
     }
 
@@ -1116,7 +1129,7 @@ impl Driver {
         self.store_up = true;
         self.store_outage_left = 0;
         if self.sidecar.is_some() {
-            self.sidecar().wait_settled().await;
+            self.wait_settled().await;
             self.oracle.store_answered();
             self.beating = true;
             if !self.untaken.is_empty() {
