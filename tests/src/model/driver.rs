@@ -200,6 +200,9 @@ struct Driver {
     beating: bool,
     /// The shards' last heartbeat from before the running process started.
     start_heartbeat: Option<Span>,
+    /// The same, narrowed by what the store held once the process was gone: what the oracle
+    /// checks against. (Decisions use the range above, which does not depend on timing.)
+    start_heartbeat_seen: Option<Span>,
     /// Dispatches buffered for a resume, by shard.
     buffered: BTreeMap<u32, Vec<Change>>,
     /// Shards that resumed at the current start.
@@ -322,6 +325,7 @@ pub async fn run_scenario(seed: u64, steps: usize) -> ScenarioReport {
         heartbeat: None,
         beating: false,
         start_heartbeat: None,
+        start_heartbeat_seen: None,
         buffered: BTreeMap::new(),
         resumed: BTreeSet::new(),
         untaken: BTreeSet::new(),
@@ -387,6 +391,7 @@ impl Driver {
     /// The first start: every guild is new to the program and the store is empty.
     async fn start_fresh(&mut self) {
         self.start_heartbeat = None;
+        self.start_heartbeat_seen = None;
         let identifies = self.fake.counters().ready;
         self.spawn().await;
         self.after_identify(identifies, u64::from(SHARDS)).await;
@@ -406,7 +411,7 @@ impl Driver {
             if self.available[&g] && !self.resumed_guild(g) {
                 let view = self.view_of(g);
                 self.oracle
-                    .guild_create(g, view, now, self.start_heartbeat, self.store_up);
+                    .guild_create(g, view, now, self.start_heartbeat_seen, self.store_up);
             }
         }
         self.sync_all().await;
@@ -504,6 +509,29 @@ impl Driver {
                 hi: span.hi.max(now),
             }),
             other => other,
+        }
+    }
+
+    /// `span` narrowed by the store: with the process gone, each shard's heartbeat can only be
+    /// what the store holds now or a later one still in flight, so the lowest one the store
+    /// holds is a lower bound.
+    async fn narrowed(&self, span: Option<Span>) -> Option<Span> {
+        let span = span?;
+        let mut lowest: Option<Timestamp> = None;
+        for shard in 0..SHARDS {
+            let beat = self.store.last_heartbeat(shard).await.ok().flatten();
+            lowest = match (lowest, beat) {
+                (_, None) => return Some(span),
+                (None, Some(b)) => Some(b),
+                (Some(l), Some(b)) => Some(l.min(b)),
+            };
+        }
+        match lowest {
+            Some(seen) if span.contains(seen) => Some(Span {
+                lo: seen,
+                hi: span.hi,
+            }),
+            _ => Some(span),
         }
     }
 
@@ -870,6 +898,7 @@ impl Driver {
             }
         }
         self.start_heartbeat = heartbeat;
+        self.start_heartbeat_seen = self.narrowed(heartbeat).await;
         let identifies = self.fake.counters().ready;
         let resumes = self.fake.counters().resumed;
         self.resumed = if resume {
@@ -911,6 +940,7 @@ impl Driver {
         self.clock.set(back);
         self.maybe_toggle_store_during_downtime();
         self.start_heartbeat = heartbeat;
+        self.start_heartbeat_seen = self.narrowed(heartbeat).await;
         let identifies = self.fake.counters().ready;
         self.buffered.clear();
         self.spawn().await;
@@ -1048,7 +1078,7 @@ impl Driver {
             if self.available[&g] {
                 let view = self.view_of(g);
                 self.oracle
-                    .guild_create(g, view, back, self.start_heartbeat, self.store_up);
+                    .guild_create(g, view, back, self.start_heartbeat_seen, self.store_up);
             }
         }
         self.sync_all().await;
@@ -1096,7 +1126,7 @@ impl Driver {
         let delivery = self.fake.guild_create_again(g).expect("guild back");
         let view = self.view_of(g);
         self.oracle
-            .guild_create(g, view, at, self.start_heartbeat, self.store_up);
+            .guild_create(g, view, at, self.start_heartbeat_seen, self.store_up);
         if let Delivery::Sent { seq, .. } = delivery {
             self.wait_sent(&[(shard_of(g, SHARDS), seq)]).await;
         }
