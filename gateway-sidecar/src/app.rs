@@ -133,6 +133,7 @@ pub async fn run(
         heartbeat: config.heartbeat,
         backoff: writer_options.backoff,
         replayed: started.replayed.clone(),
+        reconcile_reads: tokio::sync::Semaphore::new(crate::gateway::RECONCILE_READS),
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);

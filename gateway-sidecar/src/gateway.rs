@@ -41,8 +41,11 @@ pub const WANTED: EventTypeFlags = EventTypeFlags::READY
 
 /// How often guild configurations are read again (an admin may change them any time).
 const CONFIG_REFRESH: Duration = Duration::from_mins(5);
-/// Store reads at once when reconciling a guild.
-const RECONCILE_READS: usize = 16;
+/// Store reads at once when reconciling, across every guild and shard of the process (the
+/// writer's concurrency). A burst of `GUILD_CREATE`s (2,500 guilds after an IDENTIFY) must not
+/// turn into a connection per member: unbounded, 2,500 guilds with 20 members in voice opened
+/// thousands of connections at once, held 430 MB and starved the store (`scripts/bench memory`).
+pub const RECONCILE_READS: usize = 16;
 /// How long after READY the guilds it lists may take to arrive. Those still missing then are
 /// taken as unavailable (an outage): the shard counts as in sync without them, so its
 /// heartbeat goes on; each is reconciled when its `GUILD_CREATE` comes.
@@ -139,6 +142,17 @@ pub struct ShardContext {
     pub backoff: Backoff,
     /// True once the spool left by the last run is applied.
     pub replayed: watch::Receiver<bool>,
+    /// Permits for reconciliation's store reads ([`RECONCILE_READS`] for the process).
+    pub reconcile_reads: tokio::sync::Semaphore,
+}
+
+impl ShardContext {
+    /// Runs one reconciliation read once a permit is free (a closed semaphore, which never
+    /// happens, would only lift the bound).
+    async fn bounded<T>(&self, read: impl Future<Output = T>) -> T {
+        let _permit = self.reconcile_reads.acquire().await.ok();
+        read.await
+    }
 }
 
 /// Reports from the shard's helper tasks.
@@ -487,7 +501,7 @@ impl ShardRunner {
             let backoff = ctx.backoff;
             let metrics = &ctx.metrics;
             let refs: Vec<OpenRef> = retrying("query open sessions", backoff, metrics, || {
-                ctx.store.open_sessions_of_guild(guild)
+                ctx.bounded(ctx.store.open_sessions_of_guild(guild))
             })
             .await
             .unwrap_or_else(|err| {
@@ -501,7 +515,7 @@ impl ShardRunner {
                     let ctx = &ctx;
                     async move {
                         retrying("get open session", backoff, &ctx.metrics, || {
-                            ctx.store.open_session(user, guild)
+                            ctx.bounded(ctx.store.open_session(user, guild))
                         })
                         .await
                         .unwrap_or_else(|err| {
@@ -515,7 +529,7 @@ impl ShardRunner {
                 .collect()
                 .await;
             let config = retrying("read guild config", backoff, metrics, || {
-                ctx.store.guild_config(guild)
+                ctx.bounded(ctx.store.guild_config(guild))
             })
             .await
             .unwrap_or_else(|err| {
