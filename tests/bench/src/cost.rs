@@ -70,6 +70,34 @@ pub struct Mirror {
     items: HashMap<Key, Item>,
     /// Holds the whole table (else items are read when first needed, for reads only).
     complete: bool,
+    /// What each item written by the last charged step cost.
+    pub last_items: Vec<ItemCharge>,
+}
+
+/// The units one written item cost.
+#[derive(Clone, Debug)]
+pub struct ItemCharge {
+    /// The item's sort key, ids left out (`A#…`, `D#…#2026-11-25`).
+    pub item: String,
+    pub bytes: usize,
+    pub write: f64,
+    pub index: f64,
+}
+
+/// A sort key without its ids, to name an item type.
+fn item_kind(sk: &str) -> String {
+    sk.split('#')
+        .map(|part| {
+            if part.len() > 8 && part.chars().all(|c| c.is_ascii_digit()) {
+                "…".to_owned()
+            } else if part.len() > 8 && part.contains('-') && part.chars().next().is_some_and(|c| c.is_ascii_digit()) && part.len() > 12 {
+                "<session>".to_owned()
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("#")
 }
 
 impl Mirror {
@@ -102,6 +130,7 @@ impl Mirror {
             table,
             items,
             complete: true,
+            last_items: Vec::new(),
         })
     }
 
@@ -114,6 +143,7 @@ impl Mirror {
             table: store.table().as_str().to_owned(),
             items: HashMap::new(),
             complete: false,
+            last_items: Vec::new(),
         }
     }
 
@@ -146,6 +176,7 @@ impl Mirror {
             after.insert(key.clone(), self.read(key).await?);
         }
         let mut total = Units::default();
+        self.last_items.clear();
         for call in calls {
             let mut units = Units {
                 calls: 1,
@@ -184,10 +215,22 @@ impl Mirror {
                                 .max(now.as_ref().map_or(0, item_size)),
                         };
                         let factor = if transactional { 2.0 } else { 1.0 };
-                        units.write += factor * write_units(size);
-                        for index in INDEXES {
-                            units.index += index.write_units(before.as_ref(), now.as_ref());
-                        }
+                        let write = factor * write_units(size);
+                        let index: f64 = INDEXES
+                            .iter()
+                            .map(|i| i.write_units(before.as_ref(), now.as_ref()))
+                            .sum();
+                        units.write += write;
+                        units.index += index;
+                        self.last_items.push(ItemCharge {
+                            item: match kind {
+                                WriteKind::Check => format!("{} (condition check)", item_kind(&key.1)),
+                                WriteKind::Change => item_kind(&key.1),
+                            },
+                            bytes: size,
+                            write,
+                            index,
+                        });
                         match now {
                             Some(item) => self.items.insert(key, item),
                             None => self.items.remove(&key),
@@ -400,6 +443,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         .await?;
     let mut mirror = Mirror::new(&plain).await?;
     let mut lines: Vec<Line> = Vec::new();
+    let mut regular_end: Vec<ItemCharge> = Vec::new();
 
     // Session lifecycles: a newcomer's first session, and a regular's, both inside one day.
     // Yesterday 10:00 UTC: inside one UTC day, and over.
@@ -462,6 +506,9 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             Ok(())
         })
         .await?;
+        if user == regular {
+            regular_end = mirror.last_items.clone();
+        }
         lines.push(Line {
             what: "— leave: end session".into(),
             units,
@@ -482,10 +529,9 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             },
         );
     }
-    // A session across midnight UTC: one more day item.
+    // The regular's session across midnight UTC: one more day item.
     {
-        let user: UserId = Id::new(821_000_000_000_000_001);
-        let (open, muted, closed) = lifecycle(user, guild, yesterday.minus(1800), 3600);
+        let (open, muted, closed) = lifecycle(regular, guild, yesterday.minus(1800), 3600);
         let (_, calls, units) = step(&recorder, &mut mirror, || async {
             store.start_session(&open).await?;
             store.update_session(&muted).await?;
@@ -661,6 +707,14 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             l.units.reported,
             l.documented
         );
+    }
+    let _ = writeln!(
+        detail,
+        "\nWhere the regular's end of session spends its units (the profile of the WCU target):\n\n\
+         | item written | bytes (larger of before and after) | WCU (table, ×2 in the transaction) | WCU (indexes) |\n|---|---|---|---|"
+    );
+    for c in &regular_end {
+        let _ = writeln!(detail, "| `{}` | {} | {:.0} | {:.0} |", c.item, c.bytes, c.write, c.index);
     }
     Ok(Outcome {
         name: "cost",
