@@ -147,11 +147,17 @@ pub struct ShardContext {
 }
 
 impl ShardContext {
-    /// Runs one reconciliation read once a permit is free (a closed semaphore, which never
-    /// happens, would only lift the bound).
-    async fn bounded<T>(&self, read: impl Future<Output = T>) -> T {
+    /// Starts one reconciliation read once a permit is free (a closed semaphore, which never
+    /// happens, would only lift the bound). The read's future is made and boxed only then:
+    /// an SDK call's future is large, and inline in every waiting guild's task it made a burst
+    /// of 2,500 guilds hold about half a gigabyte before any read ran.
+    async fn bounded<F, Fut>(&self, read: F) -> Fut::Output
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future,
+    {
         let _permit = self.reconcile_reads.acquire().await.ok();
-        read.await
+        Box::pin(read()).await
     }
 }
 
@@ -497,11 +503,12 @@ impl ShardRunner {
         tokio::spawn(async move {
             let mut replayed = ctx.replayed.clone();
             let _ = replayed.wait_for(|done| *done).await;
-            let last_seen = last_seen_at_start(&ctx, &cell, shard).await;
+            // Boxed: read once for the shard, its future need not sit in every guild's task.
+            let last_seen = Box::pin(last_seen_at_start(&ctx, &cell, shard)).await;
             let backoff = ctx.backoff;
             let metrics = &ctx.metrics;
             let refs: Vec<OpenRef> = retrying("query open sessions", backoff, metrics, || {
-                ctx.bounded(ctx.store.open_sessions_of_guild(guild))
+                ctx.bounded(|| ctx.store.open_sessions_of_guild(guild))
             })
             .await
             .unwrap_or_else(|err| {
@@ -515,7 +522,7 @@ impl ShardRunner {
                     let ctx = &ctx;
                     async move {
                         retrying("get open session", backoff, &ctx.metrics, || {
-                            ctx.bounded(ctx.store.open_session(user, guild))
+                            ctx.bounded(|| ctx.store.open_session(user, guild))
                         })
                         .await
                         .unwrap_or_else(|err| {
@@ -529,7 +536,7 @@ impl ShardRunner {
                 .collect()
                 .await;
             let config = retrying("read guild config", backoff, metrics, || {
-                ctx.bounded(ctx.store.guild_config(guild))
+                ctx.bounded(|| ctx.store.guild_config(guild))
             })
             .await
             .unwrap_or_else(|err| {
