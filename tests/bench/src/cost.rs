@@ -90,7 +90,11 @@ fn item_kind(sk: &str) -> String {
         .map(|part| {
             if part.len() > 8 && part.chars().all(|c| c.is_ascii_digit()) {
                 "…".to_owned()
-            } else if part.len() > 8 && part.contains('-') && part.chars().next().is_some_and(|c| c.is_ascii_digit()) && part.len() > 12 {
+            } else if part.len() > 8
+                && part.contains('-')
+                && part.chars().next().is_some_and(|c| c.is_ascii_digit())
+                && part.len() > 12
+            {
                 "<session>".to_owned()
             } else {
                 part.to_owned()
@@ -224,7 +228,9 @@ impl Mirror {
                         units.index += index;
                         self.last_items.push(ItemCharge {
                             item: match kind {
-                                WriteKind::Check => format!("{} (condition check)", item_kind(&key.1)),
+                                WriteKind::Check => {
+                                    format!("{} (condition check)", item_kind(&key.1))
+                                }
                                 WriteKind::Change => item_kind(&key.1),
                             },
                             bytes: size,
@@ -714,7 +720,11 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
          | item written | bytes (larger of before and after) | WCU (table, ×2 in the transaction) | WCU (indexes) |\n|---|---|---|---|"
     );
     for c in &regular_end {
-        let _ = writeln!(detail, "| `{}` | {} | {:.0} | {:.0} |", c.item, c.bytes, c.write, c.index);
+        let _ = writeln!(
+            detail,
+            "| `{}` | {} | {:.0} | {:.0} |",
+            c.item, c.bytes, c.write, c.index
+        );
     }
     Ok(Outcome {
         name: "cost",

@@ -159,28 +159,20 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let now = Timestamp::new(clock.now()).context("clock")?;
     let server_cpu1 = server_pid.and_then(cpu_secs).unwrap_or(0.0);
     let started = Instant::now();
-    futures_util::stream::iter(0..sample_guilds)
-        .map(|i| {
-            let plain = &plain;
-            async move {
-                let g = 1_000_000 + i;
-                plain.open_sessions_of_guild(guild_id(g)).await?;
-                futures_util::stream::iter(0..HUMANS)
-                    .map(|n| plain.open_session(user_id(g, n), guild_id(g)))
-                    .buffer_unordered(16)
-                    .collect::<Vec<_>>()
-                    .await
-                    .into_iter()
-                    .collect::<Result<Vec<_>, _>>()?;
-                plain.guild_config(guild_id(g)).await?;
-                Ok::<_, anyhow::Error>(())
-            }
-        })
-        .buffer_unordered(WRITER_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+    // One guild at a time, its member reads 16 at once: the sidecar's bound on reconciliation
+    // reads (16 per process).
+    for i in 0..sample_guilds {
+        let g = 1_000_000 + i;
+        plain.open_sessions_of_guild(guild_id(g)).await?;
+        futures_util::stream::iter(0..HUMANS)
+            .map(|n| plain.open_session(user_id(g, n), guild_id(g)))
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        plain.guild_config(guild_id(g)).await?;
+    }
     let reads_time = started.elapsed();
     let started = Instant::now();
     let sessions: Vec<OpenSession> = (0..sample_guilds)
@@ -226,19 +218,21 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             format!("{:.1} s", burst.as_secs_f64()),
         )
         .baseline(
-            format!("server alone for the same requests: ≈ {server_alone:.0} s (sample of {sample_guilds} guilds, scaled)"),
-            format!("{:.2}×", crate::stats::ratio(burst.as_secs_f64(), server_alone)),
+            format!(
+                "local server busy {server_cpu:.1} s of it ({:.0} % of its one core); sidecar CPU {sidecar_cpu:.1} s",
+                100.0 * server_cpu / burst.as_secs_f64().max(1e-9)
+            ),
+            "",
         )
         .target("≤ 60 s", Verdict::of(burst.as_secs_f64() <= 60.0)),
         Row::new(
             "the sidecar's own share of the burst",
             format!(
-                "{:.1} s of CPU; every GUILD_CREATE handled after {:.1} s",
-                sidecar_cpu,
-                guilds_at.unwrap_or_default().as_secs_f64()
+                "every GUILD_CREATE handled after {:.1} s; every write decided after {:.1} s (the store reads bound it)",
+                guilds_at.unwrap_or_default().as_secs_f64(),
+                handed_at.unwrap_or_default().as_secs_f64()
             ),
-        )
-        .baseline(format!("local server: {server_cpu:.1} s of CPU"), ""),
+        ),
     ];
     let mut detail = String::new();
     let _ = writeln!(
@@ -275,12 +269,15 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     );
     let _ = writeln!(
         detail,
-        "Server alone (plain loop, {sample_guilds} fresh guilds against the full table, same concurrency): reads \
-         (open-by-guild query, {HUMANS} open-session reads, configuration) {:.2} s, starts {:.2} s, server CPU {:.1} s; \
-         × {scale:.1} = ≈ {server_alone:.0} s for {guild_count} guilds.\n",
+        "The server alone, after the burst (plain loop, {sample_guilds} fresh guilds, one at a time with 16 reads at once, \
+         then their starts 16 at once): reads (open-by-guild query, {HUMANS} open-session reads, configuration) {:.2} s, \
+         starts {:.2} s, server CPU {:.1} s. Each of those index queries scans the whole table on this server \
+         ({members} items by then), so × {scale:.1} = ≈ {server_alone:.0} s overstates what the burst, whose queries ran \
+         while the table filled, asked of it; the starts alone scale to ≈ {:.0} s.\n",
         reads_time.as_secs_f64(),
         starts_time.as_secs_f64(),
-        sample_server_cpu
+        sample_server_cpu,
+        starts_time.as_secs_f64() * scale
     );
     detail.push_str("| t (s) | VmRSS (MiB) | VmHWM (MiB) |\n|---|---|---|\n");
     let step = (samples.len() / 12).max(1);

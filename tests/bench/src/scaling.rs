@@ -125,19 +125,30 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             Row::new(
                 format!(
                     "`{line}` p50 at {} past sessions; RCU",
-                    sizes.iter().map(|s| format!("{s}")).collect::<Vec<_>>().join(" / ")
+                    sizes
+                        .iter()
+                        .map(|s| format!("{s}"))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
                 ),
                 format!(
                     "{} ms; {} RCU",
                     join(&|s| s.0.p50_ms),
-                    units.iter().map(|u| format!("{:.1}", u.read)).collect::<Vec<_>>().join(" / ")
+                    units
+                        .iter()
+                        .map(|u| format!("{:.1}", u.read))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
                 ),
             )
             .baseline(
                 format!("{} ms (same reads, plain SDK)", join(&|s| s.1.p50_ms)),
                 format!("{growth:.2}× (baseline {base_growth:.2}×) largest / smallest"),
             )
-            .target("flat (≤ 1.3× growth, same RCU)", Verdict::of(rcu_flat && growth <= 1.3)),
+            .target(
+                "flat (≤ 1.3× growth, same RCU)",
+                Verdict::of(rcu_flat && growth <= 1.3),
+            ),
         );
         // What the endpoint adds to the reads: the handler's own part.
         let ours: Vec<f64> = summaries.iter().map(|s| s.0.p50_ms - s.1.p50_ms).collect();
@@ -150,7 +161,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
                 format!("`{line}`: endpoint p50 minus baseline p50 (the handler's own part)"),
                 format!(
                     "{} ms",
-                    ours.iter().map(|v| format!("{v:.1}")).collect::<Vec<_>>().join(" / ")
+                    ours.iter()
+                        .map(|v| format!("{v:.1}"))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
                 ),
             )
             .baseline("", format!("{ours_growth:.2}× largest / smallest"))
