@@ -213,6 +213,7 @@ async fn lambda_package(repo: &Path) -> anyhow::Result<Vec<Package>> {
     Ok(packages)
 }
 
+#[allow(clippy::too_many_lines)] // one benchmark: its runs, then its report
 pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let store = bench.fresh_store("cold").await?;
     let table = store.table().as_str().to_owned();

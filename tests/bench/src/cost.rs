@@ -431,7 +431,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let now = Timestamp::from_datetime(chrono::Utc::now());
     // A regular: 300 sessions (a full heatmap), a timezone; 59 others on the leaderboards.
     let regular: UserId = Id::new(821_000_000_000_000_000);
-    let mut plan = seed::history(
+    let mut histories = seed::history(
         regular,
         guild,
         bench.size(300, 30),
@@ -441,9 +441,9 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     );
     for n in 1..bench.size(60u64, 12) {
         let user: UserId = Id::new(821_000_000_000_000_000 + n);
-        plan.extend(seed::history(user, guild, 4, now.minus(3600), n, &config));
+        histories.extend(seed::history(user, guild, 4, now.minus(3600), n, &config));
     }
-    seed::direct(&plain, &plan, &config).await?;
+    seed::direct(&plain, &histories, &config).await?;
     plain
         .set_user_timezone(regular, Some(chrono_tz::Europe::Berlin))
         .await?;
@@ -469,7 +469,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         let (open, muted, closed) = lifecycle(user, guild, yesterday.plus(10 * 3600), 1800);
         let mut parts = Units::default();
         let mut all_calls = Vec::new();
-        let (_, calls, units) = step(&recorder, &mut mirror, || async {
+        let ((), calls, units) = step(&recorder, &mut mirror, || async {
             let outcome = store.start_session(&open).await?;
             ensure!(
                 outcome == callstats_common::store::StartOutcome::Started,
@@ -486,7 +486,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         });
         parts.add(units);
         all_calls.extend(calls);
-        let (_, calls, units) = step(&recorder, &mut mirror, || async {
+        let ((), calls, units) = step(&recorder, &mut mirror, || async {
             let outcome = store.update_session(&muted).await?;
             ensure!(
                 outcome == callstats_common::store::UpdateOutcome::Updated,
@@ -503,7 +503,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         });
         parts.add(units);
         all_calls.extend(calls);
-        let (_, calls, units) = step(&recorder, &mut mirror, || async {
+        let ((), calls, units) = step(&recorder, &mut mirror, || async {
             let outcome = store.end_session(&closed, &config, true).await?;
             ensure!(
                 outcome == callstats_common::store::EndOutcome::Ended,
@@ -538,7 +538,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     // The regular's session across midnight UTC: one more day item.
     {
         let (open, muted, closed) = lifecycle(regular, guild, yesterday.minus(1800), 3600);
-        let (_, calls, units) = step(&recorder, &mut mirror, || async {
+        let ((), calls, units) = step(&recorder, &mut mirror, || async {
             store.start_session(&open).await?;
             store.update_session(&muted).await?;
             store.end_session(&closed, &config, true).await?;
@@ -553,7 +553,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         });
     }
     // Heartbeat.
-    let (_, calls, units) = step(&recorder, &mut mirror, || async {
+    let ((), calls, units) = step(&recorder, &mut mirror, || async {
         store.heartbeat(0, now).await?;
         Ok(())
     })
@@ -619,7 +619,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     if let Some(answer) = top_answer {
         let press = build_press(&answer.response, "next", &caller, (1 << 40) + 7)?;
         let request = signer.request("http://bench/", &press)?;
-        let (_, calls, units) = step(&recorder, &mut mirror, || async {
+        let ((), calls, units) = step(&recorder, &mut mirror, || async {
             let response = app.handle(request).await;
             ensure!(response.status() == 200, "next page: {}", response.status());
             Ok(())

@@ -22,6 +22,7 @@ use crate::seed;
 use crate::show::{ids, measure_round, record, seed_member};
 use crate::stats::{Summary, ratio};
 
+#[allow(clippy::too_many_lines)] // one benchmark: seeding, rounds, then its report
 pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let store = bench.fresh_store("scaling").await?;
     seed::check_direct_matches_real(&store, bench.size(40, 8)).await?;

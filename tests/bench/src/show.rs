@@ -77,6 +77,7 @@ pub async fn record(
 
 /// Measures `rounds` rounds of `concurrency` requests of `line` on the endpoint at `url`
 /// and of `reads` on `client`, alternating which goes first.
+#[allow(clippy::too_many_arguments)] // the two sides of one measurement, each named once
 pub async fn measure(
     signer: &Signer,
     url: &str,
@@ -111,6 +112,7 @@ pub async fn measure(
 }
 
 /// One round: `concurrency` requests at once on one side, then on the other.
+#[allow(clippy::too_many_arguments)] // the two sides of one measurement, each named once
 pub async fn measure_round(
     signer: &Signer,
     url: &str,
@@ -224,6 +226,7 @@ fn describe_calls(calls: &[Call]) -> String {
         .join("; ")
 }
 
+#[allow(clippy::too_many_lines)] // one benchmark: its commands and concurrencies, then its report
 pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let store = bench.fresh_store("show").await?;
     let (guild, user) = ids(1);

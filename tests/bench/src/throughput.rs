@@ -129,10 +129,10 @@ async fn sidecar_round(
         .await?;
     let (_, _, updated, failed) = counters(sidecar).await?;
     ensure!(
-        updated == updated0,
+        (updated - updated0).abs() < 0.5,
         "the sidecar wrote flag updates: the sides would differ"
     );
-    ensure!(failed == failed0, "the sidecar failed writes");
+    ensure!((failed - failed0).abs() < 0.5, "the sidecar failed writes");
     Ok(Phase {
         joins: t1 - t0,
         leaves: t3 - t2,
@@ -189,6 +189,7 @@ async fn loop_round(
     Ok(Phase { joins, leaves })
 }
 
+#[allow(clippy::too_many_lines)] // one benchmark: its rounds, then its report
 pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let store = bench.fresh_store("throughput").await?;
     let (guild_count, per_guild) = (bench.size(50u64, 5), 20u64);

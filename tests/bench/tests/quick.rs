@@ -22,6 +22,9 @@ fn quick_run_of_show_cost_and_scaling() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the quick run failed:\n{stderr}");
     for name in ["show", "cost", "scaling"] {
-        assert!(stderr.contains(&format!("{name} done")), "{name} did not run:\n{stderr}");
+        assert!(
+            stderr.contains(&format!("{name} done")),
+            "{name} did not run:\n{stderr}"
+        );
     }
 }
