@@ -76,6 +76,7 @@ pub enum RunError {
 
 /// Runs the sidecar until `shutdown` resolves (then stops gracefully and returns `Ok`) or
 /// something makes running on pointless.
+#[allow(clippy::too_many_lines)] // the wiring, from start to graceful stop, in order
 pub async fn run(
     config: Config,
     seams: Seams,
