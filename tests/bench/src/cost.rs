@@ -700,7 +700,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         bench.size(300, 30),
         bench.size(59, 11)
     );
-    detail.push_str("| operation | calls | computed WCU (table) | computed WCU (indexes) | computed RCU | reported by the server | docs/storage.md said |\n|---|---|---|---|---|---|---|\n");
+    detail.push_str("| operation | calls | computed WCU (table) | computed WCU (indexes) | computed RCU | reported by the server | docs/storage.md before these measurements |\n|---|---|---|---|---|---|---|\n");
     for l in &lines {
         let _ = writeln!(
             detail,

@@ -215,6 +215,8 @@ pub fn program_command(program: &Path) -> Command {
         "AWS_SECRET_ACCESS_KEY",
         "AWS_REGION",
         "AWS_ENDPOINT_URL_DYNAMODB",
+        // The C allocator's settings, to measure the programs under another one.
+        "MALLOC_ARENA_MAX",
     ] {
         if let Ok(value) = std::env::var(keep) {
             command.env(keep, value);
