@@ -114,7 +114,10 @@ where
 /// How the writer works.
 #[derive(Clone, Copy, Debug)]
 pub struct WriterOptions {
-    /// Waiting writes kept in memory; the rest stays in the spool file.
+    /// Waiting writes kept in memory; the rest stays in the spool file. A waiting write holds
+    /// about 0.5 KB; 5,000 of them keep a 50,000-member reconnect burst well inside the memory
+    /// budget (`BENCHMARKS.md`, memory), and the writer never drains more than a few hundred a
+    /// second anyway.
     pub memory_bound: usize,
     /// Users whose writes are applied at the same time.
     pub concurrency: usize,
@@ -124,7 +127,7 @@ pub struct WriterOptions {
 impl Default for WriterOptions {
     fn default() -> Self {
         Self {
-            memory_bound: 20_000,
+            memory_bound: 5_000,
             concurrency: 16,
             backoff: Backoff::default(),
         }
