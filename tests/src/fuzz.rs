@@ -1,4 +1,4 @@
-//! The bodies of the fuzz targets (issue 10), shared by the libFuzzer targets in `tests/fuzz/`
+//! The bodies of the fuzz targets, shared by the libFuzzer targets in `tests/fuzz/`
 //! (`scripts/fuzz`) and the proptest targets of the normal suite (`tests/tests/model_fuzz.rs`).
 //!
 //! Each takes arbitrary bytes, turns them into an input the program could meet, runs the real

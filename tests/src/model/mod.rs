@@ -1,4 +1,4 @@
-//! The model-based randomized test (issue 10): random voice scenarios for many members in
+//! The model-based randomized test: random voice scenarios for many members in
 //! several guilds, played against the real sidecar program while faults are injected, then
 //! the store compared with a pure oracle.
 //!
