@@ -44,7 +44,7 @@ impl SessionId {
 }
 
 impl fmt::Display for SessionId {
-    /// `0001795000000-0000002a`: sorts by start as a string.
+    /// `001795000000-0000002a`: sorts by start as a string.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:012}-{:08x}", self.start.unix(), self.nonce)
     }

@@ -40,6 +40,28 @@ pub enum ConfigError {
     },
 }
 
+/// `CALLSTATS_LOG_FORMAT`: `text` (or unset) or `json`.
+pub const LOG_FORMAT: &str = "CALLSTATS_LOG_FORMAT";
+/// Set by Lambda to `JSON` or `Text` (the function's `LoggingConfig`).
+pub const LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
+
+/// Whether logs are JSON: `CALLSTATS_LOG_FORMAT=json`, or Lambda's own setting says JSON.
+/// Read on its own, before the rest, because logging starts first.
+pub fn json_logs_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    let value = |name: &str| lookup(name).map(|v| v.trim().to_ascii_lowercase());
+    let ours = match value(LOG_FORMAT).as_deref() {
+        None | Some("" | "text") => false,
+        Some("json") => true,
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: LOG_FORMAT,
+                expected: "text or json",
+            });
+        }
+    };
+    Ok(ours || value(LAMBDA_LOG_FORMAT).as_deref() == Some("json"))
+}
+
 /// Where Discord's REST API lives. Only the scheme and host are free: twilight-http speaks
 /// API v10 at `/api/v10`, so the path must be exactly that.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -279,6 +301,34 @@ mod tests {
             ConfigError::Missing(TABLE)
                 .to_string()
                 .contains("CALLSTATS_TABLE")
+        );
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        assert_eq!(json_logs_from_lookup(lookup(&[])), Ok(false));
+        assert_eq!(
+            json_logs_from_lookup(lookup(&[(LOG_FORMAT, "text")])),
+            Ok(false)
+        );
+        assert_eq!(
+            json_logs_from_lookup(lookup(&[(LOG_FORMAT, " JSON ")])),
+            Ok(true)
+        );
+        assert_eq!(
+            json_logs_from_lookup(lookup(&[(LAMBDA_LOG_FORMAT, "JSON")])),
+            Ok(true)
+        );
+        assert_eq!(
+            json_logs_from_lookup(lookup(&[(LAMBDA_LOG_FORMAT, "Text")])),
+            Ok(false)
+        );
+        assert_eq!(
+            json_logs_from_lookup(lookup(&[(LOG_FORMAT, "yaml"), (LAMBDA_LOG_FORMAT, "JSON")])),
+            Err(ConfigError::Invalid {
+                name: LOG_FORMAT,
+                expected: "text or json"
+            })
         );
     }
 

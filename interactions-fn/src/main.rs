@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use callstats_common::GuildId;
 use callstats_common::ids::parse_id;
 use callstats_interactions::client::{self, Caller};
+use callstats_interactions::config::json_logs_from_lookup;
 use callstats_interactions::startup::{FrontEnd, StartError, build_app, init_tracing, run_lambda};
 use callstats_interactions::{Config, RegisterConfig, register, rest, serve};
 
@@ -166,7 +167,13 @@ fn main() -> ExitCode {
         cli.command,
         Some(Command::Call { .. } | Command::LocalKey { .. })
     ) {
-        init_tracing();
+        match json_logs_from_lookup(|name| std::env::var(name).ok()) {
+            Ok(json) => init_tracing(json),
+            Err(err) => {
+                eprintln!("callstats-interactions: configuration error: {err}");
+                return ExitCode::from(2);
+            }
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

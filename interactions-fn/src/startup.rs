@@ -76,13 +76,10 @@ pub async fn run_lambda() -> Result<(), StartError> {
         .map_err(|err| StartError::Runtime(err.to_string()))
 }
 
-/// Logs to stderr: JSON when `AWS_LAMBDA_LOG_FORMAT` or `CALLSTATS_LOG_FORMAT` is `json`,
-/// text otherwise; the level from `RUST_LOG` (default `info`, twilight-http off).
-pub fn init_tracing() {
+/// Logs to stderr: JSON when `json` (see [`crate::config::json_logs_from_lookup`]), text
+/// otherwise; the level from `RUST_LOG` (default `info`, twilight-http off).
+pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
-    let json = ["AWS_LAMBDA_LOG_FORMAT", "CALLSTATS_LOG_FORMAT"]
-        .iter()
-        .any(|name| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("json")));
     // twilight-http's own spans name request paths, and a webhook path carries the
     // interaction token: its logs stay off unless RUST_LOG asks for them.
     let filter = EnvFilter::try_from_default_env()

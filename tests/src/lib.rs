@@ -19,3 +19,24 @@ pub mod model;
 pub mod proxy;
 pub mod sidecar;
 pub mod time;
+
+use std::path::{Path, PathBuf};
+
+/// One of the workspace's programs (`callstats-sidecar`, `callstats-interactions`), built by
+/// `scripts/test` next to the test executables.
+#[must_use]
+pub fn program(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the test executable");
+    // target/debug/deps/<test>-<hash> -> target/debug/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable lives in target/<profile>/deps");
+    let program = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        program.exists(),
+        "{} is missing: build the programs first with `cargo build --workspace --bins` (scripts/test does)",
+        program.display()
+    );
+    program
+}

@@ -254,19 +254,7 @@ impl ProcessClock {
 /// The sidecar program, built by `scripts/test` next to the test executables.
 #[must_use]
 pub fn program() -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the test executable");
-    // target/debug/deps/<test>-<hash> -> target/debug/callstats-sidecar
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable lives in target/<profile>/deps");
-    let program = dir.join(format!("callstats-sidecar{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        program.exists(),
-        "{} is missing: build the programs first with `cargo build --workspace --bins` (scripts/test does)",
-        program.display()
-    );
-    program
+    crate::program("callstats-sidecar")
 }
 
 /// Starts the sidecar program with the test's table, gateway, clock file and state directory.

@@ -77,7 +77,10 @@ async fn lambda_child() {
     if std::env::var_os("CALLSTATS_TEST_LAMBDA_CHILD").is_none() {
         return;
     }
-    callstats_interactions::startup::init_tracing();
+    callstats_interactions::startup::init_tracing(
+        callstats_interactions::config::json_logs_from_lookup(|name| std::env::var(name).ok())
+            .expect("a valid log format"),
+    );
     callstats_interactions::startup::run_lambda()
         .await
         .expect("the lambda function runs until killed");
@@ -427,4 +430,76 @@ async fn register_commands_reports_a_refusal() {
         .await
         .unwrap_err();
     assert!(!err.to_string().contains("test.bot.token"), "{err}");
+}
+
+/// Arguments, environment, and what the one line says.
+type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+
+/// Missing or invalid configuration: exit status 2 and one line naming the variable, in
+/// every mode that serves requests.
+#[tokio::test]
+async fn bad_configuration_ends_the_program_with_one_clear_line() {
+    let key = public_key_hex();
+    let cases: Vec<Case> = vec![
+        (
+            vec!["serve", "--listen", "127.0.0.1:0"],
+            vec![("CALLSTATS_TABLE", "t-config")],
+            "DISCORD_PUBLIC_KEY is not set",
+        ),
+        (
+            vec!["serve", "--listen", "127.0.0.1:0"],
+            vec![
+                ("DISCORD_PUBLIC_KEY", "not hex"),
+                ("CALLSTATS_TABLE", "t-config"),
+            ],
+            "DISCORD_PUBLIC_KEY is invalid",
+        ),
+        (
+            vec!["serve", "--listen", "127.0.0.1:0"],
+            vec![("DISCORD_PUBLIC_KEY", &key)],
+            "CALLSTATS_TABLE is not set",
+        ),
+        (
+            vec!["serve", "--listen", "127.0.0.1:0"],
+            vec![
+                ("DISCORD_PUBLIC_KEY", &key),
+                ("CALLSTATS_TABLE", "t-config"),
+                ("CALLSTATS_LOG_FORMAT", "yaml"),
+            ],
+            "CALLSTATS_LOG_FORMAT is invalid",
+        ),
+        (
+            vec![],
+            vec![
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9"),
+                ("DISCORD_PUBLIC_KEY", &key),
+                ("CALLSTATS_TABLE", "t-config"),
+                ("CALLSTATS_LOG_FORMAT", "yaml"),
+            ],
+            "CALLSTATS_LOG_FORMAT is invalid",
+        ),
+    ];
+    for (args, vars, expected) in cases {
+        let output =
+            tokio::process::Command::new(callstats_tests::program("callstats-interactions"))
+                .args(&args)
+                .env_remove("DISCORD_PUBLIC_KEY")
+                .env_remove("CALLSTATS_TABLE")
+                .env_remove("CALLSTATS_LOG_FORMAT")
+                .env_remove("AWS_LAMBDA_RUNTIME_API")
+                .envs(vars.iter().copied())
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(output.status.code(), Some(2), "{args:?} {vars:?}: {stderr}");
+        assert_eq!(lines.len(), 1, "{args:?} {vars:?}: {stderr}");
+        assert!(
+            lines[0].starts_with("callstats-interactions: configuration error: ")
+                && lines[0].contains(expected),
+            "{args:?} {vars:?}: {stderr}"
+        );
+    }
 }
