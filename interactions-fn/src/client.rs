@@ -15,11 +15,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use chrono::DateTime;
 use ed25519_dalek::{Signer, SigningKey};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use twilight_model::application::command::{
-    Command, CommandOption, CommandOptionType, CommandType,
+    Command, CommandOption, CommandOptionChoiceValue, CommandOptionType, CommandType,
 };
 
 use crate::commands::definitions::definitions;
@@ -92,9 +93,12 @@ pub fn load_or_create_key(path: &Path) -> Result<SigningKey, ClientError> {
 pub fn build_command(line: &str, caller: &Caller, id: u64) -> Result<Value, ClientError> {
     let mut words = line.split_whitespace();
     let first = words.next().ok_or_else(|| usage("empty command line"))?;
-    let name = first
-        .strip_prefix('/')
-        .ok_or_else(|| usage(format!("a command starts with '/': {first:?}")))?;
+    let name = first.strip_prefix('/').ok_or_else(|| {
+        usage(format!(
+            "a command starts with '/', as in \"/callstats show\": {line:?} (the \"Call stats\" \
+                 user menu is the same as `/callstats show user:ID private:true`)"
+        ))
+    })?;
     let definitions = definitions();
     let command = definitions
         .iter()
@@ -255,18 +259,39 @@ fn option_values(
                 );
                 Value::String(id.to_string())
             }
-            _ => Value::String(raw.to_owned()),
+            _ => {
+                let choices: Vec<&str> = option
+                    .choices
+                    .iter()
+                    .flatten()
+                    .filter_map(|choice| match &choice.value {
+                        CommandOptionChoiceValue::String(value) => Some(value.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if !choices.is_empty() && !choices.contains(&raw) {
+                    return Err(usage(format!(
+                        "{name} is one of {}, not {raw:?}",
+                        choices.join(", ")
+                    )));
+                }
+                Value::String(raw.to_owned())
+            }
         };
         values.push(json!({"name": name, "type": option.kind as u8, "value": value}));
     }
     Ok(values)
 }
 
+/// The name local members go by: their id, as nothing else is known about them.
+fn local_name(id: u64) -> String {
+    format!("member{id}")
+}
+
 fn user_json(id: u64) -> Value {
-    let short = id % 10_000;
     json!({
         "id": id.to_string(),
-        "username": format!("member{short:04}"),
+        "username": local_name(id),
         "global_name": null,
         "discriminator": "0",
         "avatar": null,
@@ -511,7 +536,7 @@ pub fn describe(answer: &Answer) -> String {
         .and_then(Value::as_str)
         .filter(|c| !c.is_empty())
     {
-        let _ = writeln!(out, "{content}");
+        let _ = writeln!(out, "{}", plain(content));
     }
     for embed in data
         .get("embeds")
@@ -520,10 +545,10 @@ pub fn describe(answer: &Answer) -> String {
         .flatten()
     {
         if let Some(title) = embed.get("title").and_then(Value::as_str) {
-            let _ = writeln!(out, "# {title}");
+            let _ = writeln!(out, "# {}", plain(title));
         }
         if let Some(description) = embed.get("description").and_then(Value::as_str) {
-            let _ = writeln!(out, "{description}");
+            let _ = writeln!(out, "{}", plain(description));
         }
         for field in embed
             .get("fields")
@@ -539,13 +564,13 @@ pub fn describe(answer: &Answer) -> String {
                 .get("value")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let _ = writeln!(out, "\n{name}:\n{}", indent(value));
+            let _ = writeln!(out, "\n{}:\n{}", plain(name), indent(&plain(value)));
         }
         if let Some(image) = embed.pointer("/image/url").and_then(Value::as_str) {
             let _ = writeln!(out, "[image {image}]");
         }
         if let Some(footer) = embed.pointer("/footer/text").and_then(Value::as_str) {
-            let _ = writeln!(out, "\n— {footer}");
+            let _ = writeln!(out, "\n— {}", plain(footer));
         }
     }
     for choice in data
@@ -574,6 +599,49 @@ pub fn describe(answer: &Answer) -> String {
             .collect();
         let _ = writeln!(out, "buttons: {}", shown.join(" "));
     }
+    out
+}
+
+/// Discord's markup a terminal cannot render, as text: `<t:UNIX:STYLE>` as a UTC time,
+/// `<@ID>` as the member's local name, `<#ID>` as `#ID`; anything else stays as it is.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let tail = &rest[open..];
+        let Some(close) = tail.find('>') else {
+            out.push_str(tail);
+            return out;
+        };
+        let inner = &tail[1..close];
+        if inner.contains('<') {
+            out.push('<');
+            rest = &tail[1..];
+            continue;
+        }
+        let replaced = if let Some(time) = inner.strip_prefix("t:") {
+            let unix = time.split(':').next().unwrap_or_default();
+            unix.parse::<i64>()
+                .ok()
+                .and_then(|unix| DateTime::from_timestamp(unix, 0))
+                .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        } else if let Some(user) = inner.strip_prefix("@!").or_else(|| inner.strip_prefix('@')) {
+            user.parse::<u64>()
+                .ok()
+                .map(|id| format!("@{}", local_name(id)))
+        } else if let Some(channel) = inner.strip_prefix('#') {
+            channel.parse::<u64>().ok().map(|id| format!("#{id}"))
+        } else {
+            None
+        };
+        match replaced {
+            Some(text) => out.push_str(&text),
+            None => out.push_str(&tail[..=close]),
+        }
+        rest = &tail[close + 1..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -697,6 +765,25 @@ mod tests {
             build_press(&reply, "delete", &CALLER, 9),
             Err(ClientError::Usage(_))
         ));
+    }
+
+    #[test]
+    fn renders_discord_markup_as_text() {
+        assert_eq!(
+            plain("Last active <t:1795668245:R>, by <@42> in <#7>; <b> and <t:x:R> stay; a < b"),
+            "Last active 2026-11-26 04:44 UTC, by @member42 in #7; <b> and <t:x:R> stay; a < b"
+        );
+        assert_eq!(plain("<@!5> <t:0:F>"), "@member5 1970-01-01 00:00 UTC");
+        assert_eq!(plain("open <@1"), "open <@1");
+        assert_eq!(plain("1 < 2 <@3>"), "1 < 2 @member3");
+    }
+
+    #[test]
+    fn refuses_a_choice_the_command_does_not_offer() {
+        let caller = Caller { user: 1, guild: 2 };
+        let err = build_command("/calltop period:year", &caller, 3).unwrap_err();
+        assert!(err.to_string().contains("week, month, all"), "{err}");
+        assert!(build_command("/calltop period:month metric:active", &caller, 3).is_ok());
     }
 
     #[test]

@@ -12,6 +12,11 @@ use super::{embed, field, footer, limits, notice};
 use crate::custom_id::Action;
 use crate::reply::Message;
 
+/// `1 session`, `2 sessions`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[must_use]
 pub fn opted_out(ended: usize) -> Embed {
     let ended = match ended {
@@ -85,7 +90,10 @@ pub fn deleted(report: &DeleteReport, opted_out: bool) -> Message {
     let mut text = if report.items() == 0 {
         "There was nothing to delete.".to_owned()
     } else {
-        format!("Removed {} items in every server.", report.items())
+        format!(
+            "Removed {} from every server.",
+            counted(report.items(), "stored record", "stored records")
+        )
     };
     text.push_str(if opted_out {
         "\nYou stay opted out: nothing new is recorded. `/callstats optin` resumes tracking."
@@ -132,9 +140,11 @@ pub fn exported(sessions: usize, guilds: usize) -> Embed {
     notice(
         "Your call data",
         &format!(
-            "Everything recorded about you: {sessions} sessions in {guilds} servers, with \
-             totals, daily, weekly and monthly figures and settings, as JSON (format: \
-             `callstats-export` version 1, described in the project's docs/export-format.md)."
+            "Everything recorded about you: {} in {}, with totals, daily, weekly and monthly \
+             figures and settings, as JSON (format: `callstats-export` version 1, described in \
+             the project's docs/export-format.md).",
+            counted(sessions, "session", "sessions"),
+            counted(guilds, "server", "servers"),
         ),
     )
 }
