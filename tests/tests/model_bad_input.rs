@@ -1,4 +1,4 @@
-//! Issue 10, bad input: the kinds `docs/reliability.md` lists that no other test tried.
+//! Bad input: the kinds `docs/reliability.md` lists that no other test tried.
 //!
 //! - gateway dispatches twilight cannot read, or that name what the sidecar does not know, are
 //!   skipped; tracking goes on and stays exact;

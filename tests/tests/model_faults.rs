@@ -1,4 +1,4 @@
-//! Issue 10: the model-based randomized test. Random voice scenarios in several guilds, played
+//! The model-based randomized test. Random voice scenarios in several guilds, played
 //! against the real sidecar program while it is restarted, killed, fed duplicates and replays,
 //! loses its gateway session, its guilds and its store; afterwards the store must equal the
 //! oracle (see `callstats_tests::model`).

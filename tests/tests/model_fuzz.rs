@@ -1,4 +1,4 @@
-//! Issue 10: the fuzz targets as property tests in the normal suite. The same bodies run under
+//! The fuzz targets as property tests in the normal suite. The same bodies run under
 //! libFuzzer with `scripts/fuzz` (coverage-guided, for as long as asked); here proptest feeds
 //! them random and structured bytes for a bounded number of cases, so every CI run tries new
 //! inputs. `PROPTEST_CASES` raises the count.

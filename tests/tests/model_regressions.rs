@@ -1,4 +1,4 @@
-//! Issue 10: defects the model-based test found, each pinned by a focused test of the real
+//! Defects the model-based test found, each pinned by a focused test of the real
 //! sidecar program against the fake gateway and the local DynamoDB server.
 
 use callstats_common::{ChannelId, GuildId, UserId};

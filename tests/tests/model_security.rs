@@ -1,4 +1,4 @@
-//! Issue 10, security review: each claim of `docs/reliability.md` that no other test backs.
+//! Security review: each claim of `docs/reliability.md` that no other test backs.
 //!
 //! - the bot token never reaches the sidecar's logs, at any log level, in either format,
 //!   through identify, resume, reconnects and a stop;

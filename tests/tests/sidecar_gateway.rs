@@ -1,4 +1,4 @@
-//! Issue 3, the edges: a slow store never stalls the gateway, configuration errors end the
+//! The edges: a slow store never stalls the gateway, configuration errors end the
 //! program clearly, an unreachable gateway is retried with backoff, and a refused token ends
 //! the sidecar without spinning.
 

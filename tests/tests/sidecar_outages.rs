@@ -1,4 +1,4 @@
-//! Issue 4: store outages lose nothing. A fault-injecting proxy sits between the sidecar
+//! Store outages lose nothing. A fault-injecting proxy sits between the sidecar
 //! program and the local DynamoDB server (which keeps its data throughout) and refuses, then
 //! stalls, connections while members join, move and leave.
 //!

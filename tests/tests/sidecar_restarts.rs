@@ -1,4 +1,4 @@
-//! Issue 4: restarts, crashes, duplicates, guild outages and shards lose nothing. The sidecar
+//! Restarts, crashes, duplicates, guild outages and shards lose nothing. The sidecar
 //! runs as the real program (its clock a file the test sets) against the fake gateway and
 //! the local DynamoDB server.
 

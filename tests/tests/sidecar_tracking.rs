@@ -1,4 +1,4 @@
-//! Issue 3: the sidecar turns voice state changes into exact sessions. The sidecar runs
+//! The sidecar turns voice state changes into exact sessions. The sidecar runs
 //! in-process with a manual clock against the fake gateway and the local DynamoDB server;
 //! every figure is checked to the second.
 
