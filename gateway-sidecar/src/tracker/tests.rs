@@ -563,8 +563,10 @@ fn op() -> impl Strategy<Value = Op> {
 #[derive(Default)]
 struct Model {
     open: BTreeMap<(GuildId, UserId), OpenSession>,
-    started: BTreeSet<(UserId, SessionId)>,
-    ended: BTreeSet<(UserId, SessionId)>,
+    /// Session records are keyed by guild and id in the user's partition: an id must be
+    /// unique per user and guild.
+    started: BTreeSet<(GuildId, UserId, SessionId)>,
+    ended: BTreeSet<(GuildId, UserId, SessionId)>,
 }
 
 impl Model {
@@ -576,7 +578,11 @@ impl Model {
                         !self.open.contains_key(&(session.guild, session.user)),
                         "start while a session is open"
                     );
-                    prop_assert!(self.started.insert((session.user, session.id)), "id reused");
+                    prop_assert!(
+                        self.started
+                            .insert((session.guild, session.user, session.id)),
+                        "id reused"
+                    );
                     prop_assert_eq!(session.seg_start, session.start());
                     self.open
                         .insert((session.guild, session.user), session.clone());
@@ -600,7 +606,10 @@ impl Model {
                     prop_assert!(open.is_some(), "end of a session that is not open");
                     let open = open.unwrap();
                     prop_assert_eq!(open.id, session.id);
-                    prop_assert!(self.ended.insert((session.user, session.id)), "ended twice");
+                    prop_assert!(
+                        self.ended.insert((session.guild, session.user, session.id)),
+                        "ended twice"
+                    );
                     prop_assert!(session.end >= session.start());
                     prop_assert!(session.end >= open.seg_start);
                     check_accounting(
