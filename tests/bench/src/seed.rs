@@ -14,36 +14,9 @@ use callstats_common::{
     Aggregate, ChannelId, ClosedSession, Flags, GuildConfig, GuildId, OpenSession, SessionId,
     Store, Timestamp, UserId,
 };
+use callstats_fake_gateway::simulator::Rng;
 use futures_util::StreamExt as _;
 use twilight_model::id::Id;
-
-/// A small, fast, seeded generator (splitmix64): the same seed gives the same history.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    #[must_use]
-    pub const fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.next_u64() % 100 < percent
-    }
-}
 
 /// One session as the sidecar would write it: the open item at its start, and its end.
 #[derive(Clone, Debug)]
@@ -67,7 +40,7 @@ pub fn history(
     let mut rng = Rng::new(seed ^ user.get());
     // First draw the lengths, then lay them out backwards from `until`.
     let shapes: Vec<(u64, u64)> = (0..count)
-        .map(|_| (rng.range(300, 3 * 3600), rng.range(3600, 8 * 3600)))
+        .map(|_| (rng.between(300, 3 * 3600), rng.between(3600, 8 * 3600)))
         .collect();
     let span: u64 = shapes.iter().map(|(len, gap)| len + gap).sum();
     let mut at = until.minus(span);
@@ -80,12 +53,12 @@ pub fn history(
     for (n, (len, gap)) in shapes.into_iter().enumerate() {
         at = at.plus(gap);
         let start = at;
-        let mut flags = if rng.chance(30) {
+        let mut flags = if rng.percent(30) {
             Flags::MUTED
         } else {
             Flags::NONE
         };
-        if rng.chance(10) {
+        if rng.percent(10) {
             flags = flags.with(Flags::ALONE, true);
         }
         let channel = channels[(rng.next_u64() % 3) as usize];
@@ -97,14 +70,14 @@ pub fn history(
             flags,
         );
         let mut session = open.clone();
-        let changes = rng.range(0, 3);
+        let changes = rng.between(0, 3);
         let mut t = start;
         for _ in 0..changes {
-            t = t.plus(rng.range(0, len / 4));
+            t = t.plus(rng.between(0, len / 4));
             if t >= start.plus(len) {
                 break;
             }
-            let flag = match rng.range(0, 4) {
+            let flag = match rng.between(0, 4) {
                 0 => Flags::MUTED,
                 1 => Flags::DEAFENED,
                 2 => Flags::STREAMING,

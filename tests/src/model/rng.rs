@@ -1,27 +1,27 @@
-//! A small seeded generator (`SplitMix64`): the same seed gives the same scenario on every
-//! machine and every version of every dependency.
+//! The scenario's random numbers: the simulator's `SplitMix64` generator
+//! ([`callstats_fake_gateway::simulator::Rng`]), so the same seed gives the same scenario on
+//! every machine and every version of every dependency, with the helpers the driver's
+//! probabilities are written in.
 
-/// `SplitMix64`.
+/// A seeded generator for scenarios.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(callstats_fake_gateway::simulator::Rng);
 
 impl Rng {
     #[must_use]
     pub const fn new(seed: u64) -> Self {
-        Self(seed)
+        Self(callstats_fake_gateway::simulator::Rng::new(seed))
     }
 
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    pub const fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
     }
 
     /// A number in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
+    pub const fn below(&mut self, n: u64) -> u64 {
+        // Modulo, not the simulator's multiply-shift: recorded seeds keep replaying the same
+        // scenarios.
+        self.next_u64() % if n == 0 { 1 } else { n }
     }
 
     /// A number in `0..1`.

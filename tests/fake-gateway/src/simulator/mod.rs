@@ -66,6 +66,7 @@ mod world;
 pub use self::{
     clock::SimulatedClock,
     driver::{install, play, wait_for_client},
+    rng::Rng,
     scenario::{Change, Event, EventKind, Simulation},
     world::{ChannelRole, Person, SimChannel, SimGuild, World},
 };

@@ -1,4 +1,5 @@
-//! The simulator's random numbers: `SplitMix64` and integer-only helpers on top.
+//! The simulator's random numbers: `SplitMix64` and integer-only helpers on top. Public, so
+//! the model-based test and the benchmarks seed their scenarios with the same generator.
 //!
 //! Written out here rather than taken from a crate so that a seed replays the same run on every
 //! platform and with every dependency version: the generator is fixed, and no decision goes
@@ -7,14 +8,15 @@
 /// A `SplitMix64` generator (Steele, Lea and Flood, 2014): tiny, fast, and good enough for
 /// behaviour that only has to look random.
 #[derive(Clone, Debug)]
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
-    pub(crate) const fn new(seed: u64) -> Self {
+    #[must_use]
+    pub const fn new(seed: u64) -> Self {
         Self(seed)
     }
 
-    pub(crate) const fn next_u64(&mut self) -> u64 {
+    pub const fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -23,13 +25,13 @@ impl Rng {
     }
 
     /// Uniform in `0..n`; 0 when `n` is 0.
-    pub(crate) const fn below(&mut self, n: u64) -> u64 {
+    pub const fn below(&mut self, n: u64) -> u64 {
         // Lemire's multiply-shift: the bias is at most n / 2^64, far below anything visible.
         ((self.next_u64() as u128 * n as u128) >> 64) as u64
     }
 
     /// Uniform in `lo..=hi` (`hi` below `lo` counts as `lo`).
-    pub(crate) const fn between(&mut self, lo: u64, hi: u64) -> u64 {
+    pub const fn between(&mut self, lo: u64, hi: u64) -> u64 {
         if hi <= lo {
             return lo;
         }
@@ -37,7 +39,7 @@ impl Rng {
     }
 
     /// True with probability `percent` / 100.
-    pub(crate) const fn percent(&mut self, percent: u64) -> bool {
+    pub const fn percent(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
 
