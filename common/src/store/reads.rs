@@ -13,6 +13,7 @@ use crate::aggregate::Aggregate;
 use crate::ids::{GuildId, UserId};
 use crate::period::{Day, PeriodKey};
 use crate::session::{DayTotals, PeriodTotals};
+use crate::store::sessions::Read;
 
 impl Store {
     /// All-time figures of a user in a guild; `None` before their first session ends.
@@ -21,15 +22,14 @@ impl Store {
         user: UserId,
         guild: GuildId,
     ) -> Result<Option<Aggregate>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table.as_str())
-            .set_key(Some(key(keys::user(user), keys::all_time(guild))))
-            .send()
-            .await
-            .map_err(|e| classify("read all-time stats", e))?;
-        out.item.as_ref().map(read_all_time).transpose()
+        let item = self
+            .get_one(
+                "read all-time stats",
+                key(keys::user(user), keys::all_time(guild)),
+                Read::Eventual,
+            )
+            .await?;
+        item.as_ref().map(read_all_time).transpose()
     }
 
     /// Day items from `first` to `last` inclusive, in day order (days without a call have none).
@@ -92,16 +92,14 @@ impl Store {
         guild: GuildId,
         period: PeriodKey,
     ) -> Result<Option<(PeriodTotals, bool)>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table.as_str())
-            .set_key(Some(key(keys::user(user), keys::period(guild, period))))
-            .send()
-            .await
-            .map_err(|e| classify("read period", e))?;
-        out.item
-            .as_ref()
+        let item = self
+            .get_one(
+                "read period",
+                key(keys::user(user), keys::period(guild, period)),
+                Read::Eventual,
+            )
+            .await?;
+        item.as_ref()
             .map(|item| Ok((read_period(item)?, item.contains_key("lb"))))
             .transpose()
     }

@@ -309,17 +309,14 @@ impl Store {
 
     /// What an end rewrites of the all-time item: its longest, heatmap and heatmap version.
     async fn read_all_time_state(&self, pk: &str, sk: String) -> Result<AllTimeState, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table_name())
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .projection_expression("pk, sk, longest, hm, hv")
-            .send()
-            .await
-            .map_err(|e| classify("read all-time item", e))?;
-        let Some(item) = out.item else {
+        let item = self
+            .get_one(
+                "read all-time item",
+                key(pk, sk),
+                Read::StrongOnly("pk, sk, longest, hm, hv"),
+            )
+            .await?;
+        let Some(item) = item else {
             return Ok(AllTimeState::default());
         };
         let r = Reader::new(&item);
@@ -343,17 +340,14 @@ impl Store {
     }
 
     async fn read_longest(&self, pk: &str, sk: String) -> Result<Option<u64>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table_name())
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .projection_expression("pk, sk, longest")
-            .send()
-            .await
-            .map_err(|e| classify("read longest", e))?;
-        match out.item {
+        let item = self
+            .get_one(
+                "read longest",
+                key(pk, sk),
+                Read::StrongOnly("pk, sk, longest"),
+            )
+            .await?;
+        match item {
             Some(item) if item.contains_key("longest") => {
                 Reader::new(&item).u64("longest").map(Some)
             }
@@ -420,16 +414,14 @@ impl Store {
         user: UserId,
         guild: GuildId,
     ) -> Result<Option<OpenSession>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table_name())
-            .set_key(Some(key(keys::user(user), keys::open(guild))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("get open session", e))?;
-        out.item.as_ref().map(read_open_session).transpose()
+        let item = self
+            .get_one(
+                "get open session",
+                key(keys::user(user), keys::open(guild)),
+                Read::Strong,
+            )
+            .await?;
+        item.as_ref().map(read_open_session).transpose()
     }
 
     /// Every open session of a user, in every guild.
@@ -489,6 +481,43 @@ impl Store {
                 .expression_attribute_values(":prefix", s(prefix))
         };
         all_items("query", query).await
+    }
+}
+
+/// How a point read reads.
+#[derive(Clone, Copy)]
+pub(crate) enum Read {
+    /// Eventually consistent, every attribute.
+    Eventual,
+    /// Strongly consistent (an opt-out or a heartbeat must be seen at once), every attribute.
+    Strong,
+    /// Strongly consistent, only these attributes.
+    StrongOnly(&'static str),
+}
+
+impl Store {
+    /// One item by its key, `None` when there is none: every point read goes through here.
+    pub(crate) async fn get_one(
+        &self,
+        op: &'static str,
+        key: Item,
+        read: Read,
+    ) -> Result<Option<Item>, StoreError> {
+        let projection = match read {
+            Read::StrongOnly(attributes) => Some(attributes),
+            Read::Eventual | Read::Strong => None,
+        };
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table.as_str())
+            .set_key(Some(key))
+            .consistent_read(!matches!(read, Read::Eventual))
+            .set_projection_expression(projection.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| classify(op, e))?;
+        Ok(out.item)
     }
 }
 

@@ -1,5 +1,6 @@
 //! User settings and guild configuration items.
 
+use crate::store::sessions::Read;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::Store;
@@ -15,16 +16,14 @@ impl Store {
     /// A user's settings; defaults when they never set anything. Strongly consistent: an
     /// opt-out must be seen at once.
     pub async fn user_settings(&self, user: UserId) -> Result<UserSettings, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table.as_str())
-            .set_key(Some(key(keys::user(user), keys::SETTINGS)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("read settings", e))?;
-        let Some(item) = out.item else {
+        let item = self
+            .get_one(
+                "read settings",
+                key(keys::user(user), keys::SETTINGS),
+                Read::Strong,
+            )
+            .await?;
+        let Some(item) = item else {
             return Ok(UserSettings::default());
         };
         let r = Reader::new(&item);
@@ -79,15 +78,14 @@ impl Store {
 
     /// A guild's configuration; defaults when an admin never set it.
     pub async fn guild_config(&self, guild: GuildId) -> Result<GuildConfig, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table.as_str())
-            .set_key(Some(key(keys::guild(guild), keys::CONFIG)))
-            .send()
-            .await
-            .map_err(|e| classify("read guild config", e))?;
-        let Some(item) = out.item else {
+        let item = self
+            .get_one(
+                "read guild config",
+                key(keys::guild(guild), keys::CONFIG),
+                Read::Eventual,
+            )
+            .await?;
+        let Some(item) = item else {
             return Ok(GuildConfig::default());
         };
         let r = Reader::new(&item);

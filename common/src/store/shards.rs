@@ -1,5 +1,6 @@
 //! Per-shard items: the heartbeat ("alive at") and the saved gateway session for a resume.
 
+use crate::store::sessions::Read;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 
@@ -42,17 +43,14 @@ impl Store {
 
     /// When `shard` was last known alive.
     pub async fn last_heartbeat(&self, shard: u32) -> Result<Option<Timestamp>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table.as_str())
-            .set_key(Some(key(keys::shard(shard), keys::ALIVE)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("read heartbeat", e))?;
-        out.item
-            .as_ref()
+        let item = self
+            .get_one(
+                "read heartbeat",
+                key(keys::shard(shard), keys::ALIVE),
+                Read::Strong,
+            )
+            .await?;
+        item.as_ref()
             .map(|item| Reader::new(item).timestamp("at"))
             .transpose()
     }
@@ -94,16 +92,10 @@ impl Store {
     /// Reads and removes a shard's saved session: it can be used once.
     pub async fn take_resume(&self, shard: u32) -> Result<Option<ResumeState>, StoreError> {
         let pk = keys::shard(shard);
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table.as_str())
-            .set_key(Some(key(&pk, keys::RESUME)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("read resume", e))?;
-        let Some(item) = out.item else {
+        let item = self
+            .get_one("read resume", key(&pk, keys::RESUME), Read::Strong)
+            .await?;
+        let Some(item) = item else {
             return Ok(None);
         };
         let chunk_items = self.query_prefix(&pk, keys::SNAPSHOT_PREFIX, true).await?;
