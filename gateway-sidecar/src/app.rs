@@ -14,8 +14,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callstats_common::store::ResumeState;
-use callstats_common::{Store, StoreError};
+use callstats_store::ResumeState;
+use callstats_store::{Store, StoreError};
 use futures_util::StreamExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -225,7 +225,7 @@ async fn finish_shard(
     stopped: Stopped,
     store: Store,
     dir: std::path::PathBuf,
-    saved_at: callstats_common::Timestamp,
+    saved_at: callstats_core::Timestamp,
     save: bool,
     flushed: bool,
 ) {

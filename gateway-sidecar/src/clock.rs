@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use callstats_common::Timestamp;
+use callstats_core::Timestamp;
 use chrono::Utc;
 
 /// What time it is, in whole seconds.

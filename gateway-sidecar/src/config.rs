@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use callstats_common::store::TableName;
+use callstats_store::TableName;
 use twilight_model::gateway::ShardId;
 
 /// Where `CALLSTATS_STATE_DIR` points when unset.

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use callstats_common::reconcile::OpenRef;
-use callstats_common::{Flags, GuildId, Store, Timestamp, UserId};
+use callstats_core::reconcile::OpenRef;
+use callstats_core::{Flags, GuildId, Timestamp, UserId};
+use callstats_store::Store;
 use futures_util::StreamExt as _;
 use tokio::sync::{OnceCell, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -167,13 +168,13 @@ enum Inbox {
     Reconciled {
         guild: GuildId,
         generation: u64,
-        open: Vec<callstats_common::OpenSession>,
-        config: callstats_common::GuildConfig,
+        open: Vec<callstats_core::OpenSession>,
+        config: callstats_core::GuildConfig,
         last_seen: Option<Timestamp>,
     },
     Config {
         guild: GuildId,
-        config: callstats_common::GuildConfig,
+        config: callstats_core::GuildConfig,
     },
 }
 
@@ -541,7 +542,7 @@ impl ShardRunner {
             .await
             .unwrap_or_else(|err| {
                 tracing::error!(shard, guild = %guild, error = %err, "cannot read the guild configuration; using defaults");
-                callstats_common::GuildConfig::default()
+                callstats_core::GuildConfig::default()
             });
             let _ = tx.send(Inbox::Reconciled {
                 guild,

@@ -7,12 +7,12 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use callstats_common::Store;
-use callstats_common::store::{TableStatusReport, Timeouts};
 use callstats_sidecar::config::{log_format_from_lookup, table_from_lookup};
 use callstats_sidecar::{
     Clock, Config, FileClock, LogFormat, Metrics, Seams, SystemClock, WriterOptions,
 };
+use callstats_store::Store;
+use callstats_store::{TableStatusReport, Timeouts};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;

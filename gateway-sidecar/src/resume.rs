@@ -17,8 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use callstats_common::store::ResumeState;
-use callstats_common::{Store, Timestamp};
+use callstats_core::Timestamp;
+use callstats_store::ResumeState;
+use callstats_store::Store;
 use serde::{Deserialize, Serialize};
 use twilight_gateway::{Session, ShardId};
 
@@ -169,7 +170,7 @@ pub async fn load(store: &Store, dir: &Path, id: ShardId, now: Timestamp) -> Pla
     let fresh = state.saved_at.secs_until(now) <= RESUME_MAX_AGE.as_secs();
     let resume = same_layout && fresh;
     let total = id.total();
-    let keep = |guild: callstats_common::GuildId| {
+    let keep = |guild: callstats_core::GuildId| {
         ((guild.get() >> 22) % u64::from(total.max(1))) == u64::from(shard)
     };
     let frozen = (!resume).then_some(state.saved_at);
@@ -257,7 +258,7 @@ async fn take_from_store(store: &Store, shard: u32) -> Option<(ResumeState, Blob
 mod tests {
     use super::*;
     use crate::tracker::{GuildCreated, GuildSeed, VoiceMember};
-    use callstats_common::{Flags, GuildConfig};
+    use callstats_core::{Flags, GuildConfig};
     use twilight_model::id::Id;
 
     #[test]

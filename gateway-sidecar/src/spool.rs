@@ -356,7 +356,7 @@ fn sync_dir(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callstats_common::{Flags, GuildConfig, OpenSession, SessionId, Timestamp};
+    use callstats_core::{Flags, GuildConfig, OpenSession, SessionId, Timestamp};
     use twilight_model::id::Id;
 
     fn dir(name: &str) -> PathBuf {

@@ -23,7 +23,7 @@
 //! - `GUILD_CREATE` of a guild the tracker does not know needs the store's view of the guild's
 //!   open sessions first: the guild waits in *reconciling* state, queueing its events, until
 //!   [`Tracker::store_reconciled`] hands over what the store holds; then the core's
-//!   [`reconcile`](callstats_common::reconcile::reconcile) decision runs at the `GUILD_CREATE`
+//!   [`reconcile`](callstats_core::reconcile::reconcile) decision runs at the `GUILD_CREATE`
 //!   instant and the queued events follow at their own instants, so the result does not depend
 //!   on how long the store took to answer.
 //! - `GUILD_CREATE` of a guild the tracker knows (back from an outage, after a fresh IDENTIFY in
@@ -34,8 +34,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use callstats_common::reconcile::{self, Decision, OpenRef, Present};
-use callstats_common::{
+use callstats_core::reconcile::{self, Decision, OpenRef, Present};
+use callstats_core::{
     ChannelId, ClosedSession, Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp,
     UserId,
 };

@@ -23,8 +23,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use callstats_common::store::{EndOutcome, StartOutcome, UpdateOutcome};
-use callstats_common::{Store, StoreError, UserId};
+use callstats_core::UserId;
+use callstats_store::{EndOutcome, StartOutcome, UpdateOutcome};
+use callstats_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;

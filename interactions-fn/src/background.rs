@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use callstats_common::UserId;
-use callstats_common::ids::ApplicationId;
+use callstats_core::UserId;
+use callstats_core::ids::ApplicationId;
 
 use crate::error::Internal;
 use crate::interaction::Token;

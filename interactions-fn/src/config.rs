@@ -15,8 +15,8 @@ use std::fmt;
 
 use ed25519_dalek::VerifyingKey;
 
-use callstats_common::ids::{ApplicationId, parse_id};
-use callstats_common::store::TableName;
+use callstats_core::ids::{ApplicationId, parse_id};
+use callstats_store::TableName;
 
 pub const PUBLIC_KEY: &str = "DISCORD_PUBLIC_KEY";
 pub const TABLE: &str = "CALLSTATS_TABLE";

@@ -12,10 +12,10 @@
 
 use std::fmt;
 
-use callstats_common::UserId;
-use callstats_common::ids::parse_id;
-use callstats_common::period::PeriodKey;
-use callstats_common::store::Metric;
+use callstats_core::UserId;
+use callstats_core::ids::parse_id;
+use callstats_core::period::PeriodKey;
+use callstats_store::Metric;
 
 use crate::render::limits::CUSTOM_ID;
 

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use callstats_common::StoreError;
+use callstats_store::StoreError;
 use twilight_model::channel::message::Embed;
 
 use crate::render;

@@ -13,7 +13,8 @@ use ed25519_dalek::VerifyingKey;
 use http::{Method, StatusCode};
 use tracing::Instrument;
 
-use callstats_common::{Store, Timestamp};
+use callstats_core::Timestamp;
+use callstats_store::Store;
 
 use crate::background::{Background, Ticket};
 use crate::commands;
@@ -249,7 +250,7 @@ impl App {
         let span = tracing::info_span!(
             "interaction",
             id = %incoming.ctx().id,
-            guild = incoming.ctx().guild.map(callstats_common::GuildId::get),
+            guild = incoming.ctx().guild.map(callstats_core::GuildId::get),
             user = incoming.ctx().invoker.id.get(),
         );
         let reply = self.answer(incoming).instrument(span).await;

@@ -15,8 +15,8 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::InteractionMarker;
 use twilight_model::user::User;
 
-use callstats_common::ids::ApplicationId;
-use callstats_common::{GuildId, Timestamp, UserId};
+use callstats_core::ids::ApplicationId;
+use callstats_core::{GuildId, Timestamp, UserId};
 
 use crate::error::Notice;
 

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use callstats_common::GuildId;
-use callstats_common::ids::parse_id;
+use callstats_core::GuildId;
+use callstats_core::ids::parse_id;
 use callstats_interactions::client::{self, Caller};
 use callstats_interactions::config::json_logs_from_lookup;
 use callstats_interactions::startup::{FrontEnd, StartError, build_app, init_tracing, run_lambda};

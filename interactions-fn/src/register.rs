@@ -1,7 +1,7 @@
 //! `register-commands`: replaces the application's whole command set in one bulk overwrite,
 //! globally or (with `--guild`, for testing: instant) in one guild.
 
-use callstats_common::GuildId;
+use callstats_core::GuildId;
 
 use crate::commands::definitions;
 use crate::config::RegisterConfig;

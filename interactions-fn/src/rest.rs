@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use callstats_common::ids::ApplicationId;
+use callstats_core::ids::ApplicationId;
 use twilight_model::http::attachment::Attachment;
 
 use crate::config::ApiBase;

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use callstats_common::store::Timeouts;
-use callstats_common::{Store, StoreError};
+use callstats_store::Timeouts;
+use callstats_store::{Store, StoreError};
 
 use crate::background::Background;
 use crate::config::{Config, ConfigError};

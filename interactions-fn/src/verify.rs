@@ -8,7 +8,7 @@
 use ed25519_dalek::{Signature, VerifyingKey};
 use http::HeaderMap;
 
-use callstats_common::Timestamp;
+use callstats_core::Timestamp;
 
 pub const SIGNATURE_HEADER: &str = "x-signature-ed25519";
 pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";

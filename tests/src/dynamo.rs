@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use callstats_common::store::{Store, TableName, Timeouts};
+use callstats_store::{Store, TableName, Timeouts};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 

@@ -25,15 +25,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use callstats_common::store::{TableName, Timeouts};
-use callstats_common::{
+use callstats_core::{
     ChannelId, ClosedSession, Flags, GuildConfig, GuildId, OpenSession, RankingRule, SessionId,
-    Store, Timestamp, UserId,
+    Timestamp, UserId,
 };
 use callstats_interactions::App;
 use callstats_interactions::config::ApiBase;
 use callstats_sidecar::Tracker;
 use callstats_sidecar::tracker::{GuildCreated, GuildSeed, VoiceChange, VoiceMember, Write};
+use callstats_store::Store;
+use callstats_store::{TableName, Timeouts};
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -450,7 +451,7 @@ impl Ledger {
                         session.id
                     );
                     assert_eq!(session.seg_start, session.start(), "a start has no past");
-                    assert_eq!(session.totals, callstats_common::Breakdown::default());
+                    assert_eq!(session.totals, callstats_core::Breakdown::default());
                     assert!(session.cells.is_empty());
                     let key = (session.user, session.guild);
                     assert!(
@@ -489,8 +490,8 @@ impl Ledger {
 }
 
 fn check_accounted(
-    totals: &callstats_common::Breakdown,
-    cells: &[callstats_common::session::CellSecs],
+    totals: &callstats_core::Breakdown,
+    cells: &[callstats_core::session::CellSecs],
     duration: u64,
 ) {
     for (name, secs) in [

@@ -20,13 +20,12 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use bytes::Bytes;
-use callstats_common::store::{EndOutcome, StartOutcome, Timeouts};
-use callstats_common::{
-    ClosedSession, Flags, GuildConfig, OpenSession, SessionId, Store, Timestamp,
-};
+use callstats_core::{ClosedSession, Flags, GuildConfig, OpenSession, SessionId, Timestamp};
 use callstats_interactions::config::ApiBase;
 use callstats_interactions::render::limits;
 use callstats_interactions::{App, Message};
+use callstats_store::Store;
+use callstats_store::{EndOutcome, StartOutcome, Timeouts};
 use chrono_tz::Tz;
 use ed25519_dalek::{Signer, SigningKey};
 use http::{HeaderMap, StatusCode};

@@ -17,12 +17,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use callstats_common::{ChannelId, GuildId, Store, Timestamp, UserId};
+use callstats_core::{ChannelId, GuildId, Timestamp, UserId};
 use callstats_fake_gateway::{Delivery, FakeGateway, VoiceFlags, shard_of};
 use callstats_sidecar::{
     Backoff, Config, LogFormat, ManualClock, Metrics, RunError, Seams, ShardPlan, Token,
     WriterOptions,
 };
+use callstats_store::Store;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
@@ -199,8 +200,8 @@ pub async fn spawn_in_process(
 
 /// Store timeouts short enough that a stalled store is noticed quickly in tests.
 #[must_use]
-pub fn test_timeouts() -> callstats_common::store::Timeouts {
-    callstats_common::store::Timeouts {
+pub fn test_timeouts() -> callstats_store::Timeouts {
+    callstats_store::Timeouts {
         connect: Duration::from_secs(1),
         attempt: Duration::from_secs(2),
         operation: Duration::from_secs(5),
@@ -767,7 +768,7 @@ pub async fn sessions(
     store: &Store,
     user: UserId,
     guild: GuildId,
-) -> Vec<callstats_common::store::SessionRecord> {
+) -> Vec<callstats_store::SessionRecord> {
     let mut sessions = store
         .recent_sessions(user, guild, 1000)
         .await

@@ -1,6 +1,6 @@
 //! Readable instants for tests.
 
-use callstats_common::Timestamp;
+use callstats_core::Timestamp;
 use chrono::{TimeZone, Utc};
 
 /// The instant `y-mo-d h:mi:s` UTC.

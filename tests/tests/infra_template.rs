@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result, bail, ensure};
-use callstats_common::store::{KeyType, Projection, table_definition};
+use callstats_store::{KeyType, Projection, table_definition};
 use saphyr::{LoadableYamlNode, Yaml};
 
 const TEMPLATE: &str = include_str!("../../infra/template.yaml");

@@ -4,8 +4,8 @@
 
 use std::process::Stdio;
 
-use callstats_common::Timestamp;
-use callstats_common::ids::parse_id;
+use callstats_core::Timestamp;
+use callstats_core::ids::parse_id;
 use callstats_interactions::RegisterConfig;
 use callstats_interactions::config::ApiBase;
 use callstats_interactions::register::register_commands;
@@ -93,7 +93,7 @@ fn lambda_body(response: &Value) -> Value {
 
 /// Starts the function in a child process against `runtime`, `store`'s table and `rest`.
 fn spawn_function(
-    store: &callstats_common::Store,
+    store: &callstats_store::Store,
     runtime: &LambdaRuntime,
     rest: &FakeDiscord,
 ) -> tokio::process::Child {
@@ -148,7 +148,7 @@ async fn lambda_runtime_path() {
         body["data"]["embeds"][0]["title"],
         format!(
             "Voice leaderboard · week {}",
-            callstats_common::period::WeekKey::of(wall_clock(), chrono_tz::Tz::UTC)
+            callstats_core::period::WeekKey::of(wall_clock(), chrono_tz::Tz::UTC)
         )
     );
 

@@ -1,8 +1,8 @@
 //! The handler in process, fed recorded Function URL events signed with the test key:
 //! PING, every refusal, and a polite reply for everything a user can get wrong.
 
-use callstats_common::Store;
-use callstats_common::store::Timeouts;
+use callstats_store::Store;
+use callstats_store::Timeouts;
 use callstats_tests::interactions::{
     ADA, Endpoint, Interaction, sign_with, signed_headers, signing_key,
 };
@@ -10,7 +10,7 @@ use callstats_tests::time::at;
 use ed25519_dalek::SigningKey;
 use serde_json::json;
 
-fn now() -> callstats_common::Timestamp {
+fn now() -> callstats_core::Timestamp {
     at(2026, 11, 26, 12, 0, 0)
 }
 

@@ -1,14 +1,12 @@
 //! Opt-out and opt-in, delete, export, timezone, the context menu, `/callconfig` and the
 //! heatmap image, against the local DynamoDB server with signed requests.
 
-use callstats_common::period::PeriodKey;
-use callstats_common::store::{Metric, StartOutcome};
-use callstats_common::{
-    ClosedSession, Flags, GuildConfig, GuildId, RankingRule, Timestamp, UserId,
-};
+use callstats_core::period::PeriodKey;
+use callstats_core::{ClosedSession, Flags, GuildConfig, GuildId, RankingRule, Timestamp, UserId};
 use callstats_interactions::render::heatmap_png::{
     EMPTY, HEIGHT, LEVELS, WIDTH, cell_center, color,
 };
+use callstats_store::{Metric, StartOutcome};
 use callstats_tests::interactions::{
     ADA, BOB, CHANNEL, Endpoint, GUILD, Interaction, OTHER_GUILD, decode_png, open, partition_keys,
     seed,
@@ -46,7 +44,7 @@ async fn assert_hidden(endpoint: &Endpoint, user: u64) {
     for period in [
         PeriodKey::All,
         PeriodKey::current(
-            callstats_common::period::PeriodKind::Month,
+            callstats_core::period::PeriodKind::Month,
             now(),
             chrono_tz::UTC,
         ),

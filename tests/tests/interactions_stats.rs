@@ -1,8 +1,8 @@
 //! `/callstats show`, `/callstats history` and `/calltop` against the local DynamoDB server
 //! with seeded sessions: exact figures, order, pages, ranks, and who may see what.
 
-use callstats_common::store::{EndOutcome, StartOutcome};
-use callstats_common::{Flags, GuildConfig, Timestamp};
+use callstats_core::{Flags, GuildConfig, Timestamp};
+use callstats_store::{EndOutcome, StartOutcome};
 use callstats_tests::interactions::{
     ADA, BOB, CHANNEL, Endpoint, GUILD, Interaction, OTHER_GUILD, open, seed,
 };
@@ -187,7 +187,7 @@ async fn looking_up_others_respects_opt_out_and_bots() {
 
     endpoint
         .store
-        .set_opted_out(callstats_common::UserId::new(BOB), true)
+        .set_opted_out(callstats_core::UserId::new(BOB), true)
         .await
         .unwrap();
     let refused = endpoint.send(&bob_by_ada()).await;

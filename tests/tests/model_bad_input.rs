@@ -7,7 +7,7 @@
 //! - malformed items in the table get the user an apology, never a 500 or a made-up zero.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use callstats_common::{ChannelId, GuildId, UserId};
+use callstats_core::{ChannelId, GuildId, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, ShardId, VoiceFlags};
 use callstats_tests::interactions::{ADA, Endpoint, GUILD, Interaction};
 use callstats_tests::sidecar::{

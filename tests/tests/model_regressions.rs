@@ -1,7 +1,7 @@
 //! Defects the model-based test found, each pinned by a focused test of the real
 //! sidecar program against the fake gateway and the local DynamoDB server.
 
-use callstats_common::{ChannelId, GuildId, UserId};
+use callstats_core::{ChannelId, GuildId, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, ShardId, VoiceFlags};
 use callstats_tests::sidecar::{Options, process_scene, sample_of, sessions};
 use callstats_tests::time::at;
@@ -77,7 +77,7 @@ async fn a_deploy_after_a_failed_reconnect_attempt_still_resumes() {
     sidecar.voice(&s.fake, guild(), user(1), None, none).await;
     sidecar.wait_idle().await;
 
-    let spans = |records: Vec<callstats_common::store::SessionRecord>| -> Vec<(i64, u64, bool)> {
+    let spans = |records: Vec<callstats_store::SessionRecord>| -> Vec<(i64, u64, bool)> {
         records
             .iter()
             .map(|r| (r.start().unix() - t0.unix(), r.duration(), r.estimated))

@@ -11,7 +11,7 @@
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
-use callstats_common::{ChannelId, GuildId, UserId};
+use callstats_core::{ChannelId, GuildId, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, ShardId, VoiceFlags};
 use callstats_tests::interactions::{ADA, BOB, Endpoint, Interaction, signed_headers};
 use callstats_tests::sidecar::{Options, process_scene, sample_of};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use callstats_common::{ChannelId, GuildId, UserId};
+use callstats_core::{ChannelId, GuildId, UserId};
 use callstats_fake_gateway::{Activity, ChannelSpec, FakeGateway, GuildSpec, VoiceFlags};
 use callstats_sidecar::{ManualClock, RunError};
 use callstats_tests::dynamo::{fresh_store, unique_table_name};

@@ -8,9 +8,10 @@
 
 use std::time::Duration;
 
-use callstats_common::{ChannelId, GuildId, Store, Timestamp, UserId};
+use callstats_core::{ChannelId, GuildId, Timestamp, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceFlags, VoiceMember};
 use callstats_sidecar::WriterOptions;
+use callstats_store::Store;
 use callstats_tests::proxy::FaultProxy;
 use callstats_tests::sidecar::{Options, Sidecar, flags, process_scene, scene_with, sessions};
 use callstats_tests::time::at;

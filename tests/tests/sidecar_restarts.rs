@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use callstats_common::{ChannelId, GuildId, Timestamp, UserId};
+use callstats_core::{ChannelId, GuildId, Timestamp, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, ShardId, VoiceFlags, VoiceMember};
 use callstats_sidecar::ShardPlan;
 use callstats_tests::sidecar::{Options, flags, process_scene, sessions, voice_state_json};
@@ -35,7 +35,7 @@ fn none() -> VoiceFlags {
 
 /// (start offset from `t0`, duration, estimated) of each session, oldest first.
 async fn spans(
-    store: &callstats_common::Store,
+    store: &callstats_store::Store,
     u: UserId,
     g: GuildId,
     t0: Timestamp,

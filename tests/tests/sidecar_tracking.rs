@@ -2,10 +2,10 @@
 //! in-process with a manual clock against the fake gateway and the local DynamoDB server;
 //! every figure is checked to the second.
 
-use callstats_common::RankingRule;
-use callstats_common::breakdown::Breakdown;
-use callstats_common::period::{Day, MonthKey, PeriodKey, WeekKey};
-use callstats_common::{ChannelId, GuildConfig, GuildId, Timestamp, UserId};
+use callstats_core::RankingRule;
+use callstats_core::breakdown::Breakdown;
+use callstats_core::period::{Day, MonthKey, PeriodKey, WeekKey};
+use callstats_core::{ChannelId, GuildConfig, GuildId, Timestamp, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceFlags, VoiceMember};
 use callstats_tests::dynamo::fresh_store;
 use callstats_tests::sidecar::{Options, assert_nothing_stored, flags, scene, scene_on, sessions};

@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use callstats_common::{
-    ClosedSession, Flags, GuildConfig, GuildId, OpenSession, SessionId, Store, Timestamp, UserId,
+use callstats_core::{
+    ClosedSession, Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp, UserId,
 };
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceFlags};
 use callstats_sidecar::writer::{Backoff, Outcome, apply};
 use callstats_sidecar::{Metrics, Write};
+use callstats_store::Store;
 use callstats_tests::dynamo::fresh_store;
 use callstats_tests::sidecar::{scene, sessions};
 use callstats_tests::time::at;

@@ -2,12 +2,13 @@
 //! exact aggregates.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use callstats_common::period::{Day, PeriodKey};
-use callstats_common::store::{
-    EndOutcome, Metric, ResumeState, StartOutcome, StoreError, TableStatusReport, UpdateOutcome,
+use callstats_core::period::{Day, PeriodKey};
+use callstats_core::{
+    ClosedSession, Flags, GuildConfig, OpenSession, RankingRule, SessionId, Timestamp,
 };
-use callstats_common::{
-    ClosedSession, Flags, GuildConfig, OpenSession, RankingRule, SessionId, Store, Timestamp,
+use callstats_store::Store;
+use callstats_store::{
+    EndOutcome, Metric, ResumeState, StartOutcome, StoreError, TableStatusReport, UpdateOutcome,
 };
 use callstats_tests::dynamo::fresh_store;
 use callstats_tests::time::at;
@@ -202,7 +203,7 @@ async fn lifecycle_with_flags_gives_exact_aggregates() {
         .period_totals(
             Id::new(1),
             Id::new(GUILD),
-            PeriodKey::current(callstats_common::period::PeriodKind::Week, t0, Tz::UTC),
+            PeriodKey::current(callstats_core::period::PeriodKind::Week, t0, Tz::UTC),
         )
         .await
         .unwrap()
@@ -392,7 +393,7 @@ async fn settings_and_guild_config_round_trip() {
     let user = Id::new(7);
     assert_eq!(
         store.user_settings(user).await.unwrap(),
-        callstats_common::UserSettings::default()
+        callstats_core::UserSettings::default()
     );
     store
         .set_user_timezone(user, Some(chrono_tz::Asia::Kolkata))

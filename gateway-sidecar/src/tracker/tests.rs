@@ -1,12 +1,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
-use callstats_common::{Breakdown, Flags, GuildConfig, OpenSession, SessionId, Timestamp};
+use callstats_core::{Breakdown, Flags, GuildConfig, OpenSession, SessionId, Timestamp};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use twilight_model::id::Id;
 
 use super::{GuildCreated, GuildSeed, Tracker, VoiceChange, VoiceMember, Write};
-use callstats_common::{ChannelId, GuildId, UserId};
+use callstats_core::{ChannelId, GuildId, UserId};
 
 const T0: i64 = 1_795_000_000;
 const MAX_GAP: u64 = 300;
@@ -126,7 +126,7 @@ fn flags(f: Flags) -> String {
     format!("[{s}]")
 }
 
-fn ended(writes: &[Write]) -> Vec<&callstats_common::ClosedSession> {
+fn ended(writes: &[Write]) -> Vec<&callstats_core::ClosedSession> {
     writes
         .iter()
         .filter_map(|w| match w {
@@ -629,7 +629,7 @@ fn check_accounting(
     start: Timestamp,
     until: Timestamp,
     totals: &Breakdown,
-    cells: &[callstats_common::session::CellSecs],
+    cells: &[callstats_core::session::CellSecs],
 ) -> Result<(), TestCaseError> {
     let duration = start.secs_until(until);
     let in_cells: u64 = cells.iter().map(|c| c.secs.total()).sum();

@@ -7,7 +7,7 @@
 
 use twilight_model::guild::Permissions;
 
-use callstats_common::{GuildConfig, RankingRule};
+use callstats_core::{GuildConfig, RankingRule};
 
 use super::Options;
 use super::timezone::parse_zone;

@@ -15,7 +15,7 @@ use twilight_model::application::interaction::application_command::{
 };
 use twilight_model::application::interaction::message_component::MessageComponentInteractionData;
 
-use callstats_common::UserId;
+use callstats_core::UserId;
 
 use crate::custom_id::Action;
 use crate::error::{Failure, Notice};

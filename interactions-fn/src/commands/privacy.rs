@@ -5,8 +5,8 @@
 //! [`INLINE_ITEMS`] items (one cheap count query decides), the reply is deferred and the work
 //! finishes in the background (see [`crate::background`]); otherwise the answer comes at once.
 
-use callstats_common::UserId;
-use callstats_common::store::EndOutcome;
+use callstats_core::UserId;
+use callstats_store::EndOutcome;
 
 use crate::background::{Job, Ticket};
 use crate::error::Failure;

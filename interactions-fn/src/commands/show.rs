@@ -9,10 +9,10 @@ use chrono::{Offset, TimeZone};
 use chrono_tz::Tz;
 use twilight_model::application::interaction::application_command::CommandData;
 
-use callstats_common::heatmap::Heatmap;
-use callstats_common::period::Day;
-use callstats_common::session::DayTotals;
-use callstats_common::{Aggregate, ClosedSession, Stats, Timestamp};
+use callstats_core::heatmap::Heatmap;
+use callstats_core::period::Day;
+use callstats_core::session::DayTotals;
+use callstats_core::{Aggregate, ClosedSession, Stats, Timestamp};
 
 use super::{Options, target};
 use crate::error::{Failure, Internal, Notice};
@@ -185,7 +185,7 @@ pub fn offset_secs(tz: Tz, at: Timestamp) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callstats_common::{Flags, OpenSession, RankingRule, SessionId};
+    use callstats_core::{Flags, OpenSession, RankingRule, SessionId};
     use twilight_model::id::Id;
 
     fn ts(s: i64) -> Timestamp {

@@ -8,8 +8,8 @@
 use chrono_tz::{TZ_VARIANTS, Tz};
 use twilight_model::application::command::{CommandOptionChoice, CommandOptionChoiceValue};
 
-use callstats_common::Timestamp;
-use callstats_common::settings::parse_timezone;
+use callstats_core::Timestamp;
+use callstats_core::settings::parse_timezone;
 
 use super::show::offset_secs;
 use crate::error::{Failure, Notice};

@@ -4,9 +4,9 @@
 //! which time it leaves out). Weeks and months follow the guild's timezone. The period key is
 //! fixed when the command runs and travels in the buttons, so paging stays on that period.
 
-use callstats_common::GuildConfig;
-use callstats_common::period::{PeriodKey, PeriodKind};
-use callstats_common::store::Metric;
+use callstats_core::GuildConfig;
+use callstats_core::period::{PeriodKey, PeriodKind};
+use callstats_store::Metric;
 
 use super::Options;
 use crate::custom_id::TopPage;

@@ -6,11 +6,11 @@
 
 use serde::Serialize;
 
-use callstats_common::aggregate::Aggregate;
-use callstats_common::period::{Day, MonthKey, WeekKey};
-use callstats_common::session::{DayTotals, PeriodTotals};
-use callstats_common::store::{GuildExport, SessionRecord, UserExport};
-use callstats_common::{Breakdown, Flags, GuildId, OpenSession, Timestamp, UserId};
+use callstats_core::aggregate::Aggregate;
+use callstats_core::period::{Day, MonthKey, WeekKey};
+use callstats_core::session::{DayTotals, PeriodTotals};
+use callstats_core::{Breakdown, Flags, GuildId, OpenSession, Timestamp, UserId};
+use callstats_store::{GuildExport, SessionRecord, UserExport};
 
 pub const FORMAT: &str = "callstats-export";
 pub const VERSION: u32 = 1;
@@ -256,8 +256,8 @@ pub fn file_name(user: UserId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callstats_common::settings::UserSettings;
-    use callstats_common::{SessionId, Stats};
+    use callstats_core::settings::UserSettings;
+    use callstats_core::{SessionId, Stats};
     use std::collections::BTreeMap;
     use twilight_model::id::Id;
 

@@ -1,8 +1,8 @@
 //! `/callstats history`: the most recent sessions, newest first.
 
-use callstats_common::format::human_duration;
-use callstats_common::store::SessionRecord;
-use callstats_common::{ChannelId, Timestamp};
+use crate::render::format::human_duration;
+use callstats_core::{ChannelId, Timestamp};
+use callstats_store::SessionRecord;
 use twilight_model::channel::message::Embed;
 
 use super::{COUNTS, embed, footer, limits, name, when};
@@ -76,7 +76,7 @@ pub fn history(view: &HistoryView) -> Embed {
 mod tests {
     use super::*;
     use crate::reply::Message;
-    use callstats_common::{Breakdown, SessionId};
+    use callstats_core::{Breakdown, SessionId};
     use twilight_model::id::Id;
 
     fn record(start: i64, secs: u64, estimated: bool) -> SessionRecord {

@@ -3,14 +3,16 @@
 //! the data (tested with worst cases beside each renderer).
 
 pub mod export;
+pub mod format;
 pub mod heatmap_png;
+pub mod heatmap_text;
 pub mod history;
 pub mod limits;
 pub mod privacy;
 pub mod show;
 pub mod top;
 
-use callstats_common::Timestamp;
+use callstats_core::Timestamp;
 use twilight_model::channel::message::Embed;
 use twilight_model::channel::message::embed::{EmbedField, EmbedFooter};
 

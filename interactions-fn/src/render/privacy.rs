@@ -1,8 +1,8 @@
 //! Replies of the privacy and settings commands: opt-out and opt-in, the delete
 //! confirmation and report, the export, timezone and `/callconfig`.
 
-use callstats_common::store::DeleteReport;
-use callstats_common::{GuildConfig, UserId};
+use callstats_core::{GuildConfig, UserId};
+use callstats_store::DeleteReport;
 use chrono_tz::Tz;
 use twilight_model::channel::message::Component;
 use twilight_model::channel::message::Embed;

@@ -1,10 +1,11 @@
 //! `/callstats show` and the "Call stats" context menu: one embed of figures and two text
 //! heatmaps (and, from the command, a heatmap image attached to it).
 
-use callstats_common::format::{human_duration, percent};
-use callstats_common::heatmap::LocalHeatmap;
-use callstats_common::period::Day;
-use callstats_common::{ChannelId, RankingRule, Stats};
+use crate::render::format::{human_duration, percent};
+use crate::render::heatmap_text;
+use callstats_core::heatmap::LocalHeatmap;
+use callstats_core::period::Day;
+use callstats_core::{ChannelId, RankingRule, Stats};
 use chrono_tz::Tz;
 use twilight_model::channel::message::Embed;
 use twilight_model::channel::message::embed::EmbedImage;
@@ -97,12 +98,12 @@ pub fn show(view: &ShowView) -> Embed {
         field("Last active", last_active(s, view.live), true),
         field(
             format!("Hours of the day ({})", view.timezone.name()),
-            format!("```\n{}\n```", view.heatmap.render_hours()),
+            format!("```\n{}\n```", heatmap_text::hours(&view.heatmap)),
             false,
         ),
         field(
             format!("Days of the week ({})", view.timezone.name()),
-            format!("```\n{}\n```", view.heatmap.render_days()),
+            format!("```\n{}\n```", heatmap_text::days(&view.heatmap)),
             false,
         ),
     ];
@@ -149,7 +150,7 @@ fn footer_text(view: &ShowView) -> String {
 mod tests {
     use super::*;
     use crate::reply::Message;
-    use callstats_common::Timestamp;
+    use callstats_core::Timestamp;
     use twilight_model::id::Id;
 
     fn view() -> ShowView {

@@ -1,9 +1,9 @@
 //! `/calltop`: one page of a guild's leaderboard, the invoker's own rank, and the buttons.
 
-use callstats_common::format::human_duration;
-use callstats_common::period::PeriodKey;
-use callstats_common::store::{LeaderboardEntry, Metric};
-use callstats_common::{RankingRule, UserId};
+use crate::render::format::human_duration;
+use callstats_core::period::PeriodKey;
+use callstats_core::{RankingRule, UserId};
+use callstats_store::{LeaderboardEntry, Metric};
 use chrono_tz::Tz;
 use twilight_model::channel::message::Component;
 use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle};

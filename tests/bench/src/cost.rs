@@ -15,11 +15,10 @@ use std::fmt::Write as _;
 use anyhow::{Context, ensure};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use callstats_common::{
-    Flags, GuildConfig, GuildId, OpenSession, SessionId, Store, Timestamp, UserId,
-};
+use callstats_core::{Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp, UserId};
 use callstats_interactions::App;
 use callstats_interactions::client::{Caller, build_press};
+use callstats_store::Store;
 use serde_json::Value;
 use twilight_model::id::Id;
 
@@ -389,7 +388,7 @@ fn lifecycle(
     guild: GuildId,
     start: Timestamp,
     secs: u64,
-) -> (OpenSession, OpenSession, callstats_common::ClosedSession) {
+) -> (OpenSession, OpenSession, callstats_core::ClosedSession) {
     let open = OpenSession::new(
         SessionId::new(start, 4242),
         user,
@@ -453,7 +452,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
 
     // Session lifecycles: a newcomer's first session, and a regular's, both inside one day.
     // Yesterday 10:00 UTC: inside one UTC day, and over.
-    let yesterday = callstats_common::period::Day::of(now).start().minus(86_400);
+    let yesterday = callstats_core::period::Day::of(now).start().minus(86_400);
     for (label, user, documented) in [
         (
             "first session of a newcomer (join, mute, leave)",
@@ -472,7 +471,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         let ((), calls, units) = step(&recorder, &mut mirror, || async {
             let outcome = store.start_session(&open).await?;
             ensure!(
-                outcome == callstats_common::store::StartOutcome::Started,
+                outcome == callstats_store::StartOutcome::Started,
                 "start: {outcome:?}"
             );
             Ok(())
@@ -489,7 +488,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         let ((), calls, units) = step(&recorder, &mut mirror, || async {
             let outcome = store.update_session(&muted).await?;
             ensure!(
-                outcome == callstats_common::store::UpdateOutcome::Updated,
+                outcome == callstats_store::UpdateOutcome::Updated,
                 "update: {outcome:?}"
             );
             Ok(())
@@ -506,7 +505,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         let ((), calls, units) = step(&recorder, &mut mirror, || async {
             let outcome = store.end_session(&closed, &config, true).await?;
             ensure!(
-                outcome == callstats_common::store::EndOutcome::Ended,
+                outcome == callstats_store::EndOutcome::Ended,
                 "end: {outcome:?}"
             );
             Ok(())

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
-use callstats_common::Store;
-use callstats_common::store::{TableName, Timeouts};
+use callstats_store::Store;
+use callstats_store::{TableName, Timeouts};
 use ed25519_dalek::{Signer as _, SigningKey};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HttpClient;

@@ -14,11 +14,10 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use callstats_common::store::Timeouts;
-use callstats_common::{
-    ChannelId, Flags, GuildId, OpenSession, SessionId, Store, Timestamp, UserId,
-};
+use callstats_core::{ChannelId, Flags, GuildId, OpenSession, SessionId, Timestamp, UserId};
 use callstats_fake_gateway::{ChannelSpec, FakeGateway, GuildSpec, VoiceMember};
+use callstats_store::Store;
+use callstats_store::Timeouts;
 use futures_util::StreamExt as _;
 use twilight_model::id::Id;
 

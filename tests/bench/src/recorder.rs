@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::operation::{
     transact_write_items::TransactWriteItemsInput, update_item::UpdateItemInput,
 };
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
-use callstats_common::Store;
+use callstats_store::Store;
 use serde_json::Value;
 
 /// One call as it went over the wire.

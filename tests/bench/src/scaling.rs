@@ -10,9 +10,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use callstats_common::Store;
-use callstats_common::store::Timeouts;
 use callstats_interactions::client::Caller;
+use callstats_store::Store;
+use callstats_store::Timeouts;
 
 use crate::cost::Mirror;
 use crate::harness::{Bench, Signer, spawn_endpoint};

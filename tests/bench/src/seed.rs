@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 use anyhow::{Context, bail, ensure};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use callstats_common::period::{Day, PeriodKey};
-use callstats_common::session::{DayTotals, PeriodTotals};
-use callstats_common::{
+use callstats_core::period::{Day, PeriodKey};
+use callstats_core::session::{DayTotals, PeriodTotals};
+use callstats_core::{
     Aggregate, ChannelId, ClosedSession, Flags, GuildConfig, GuildId, OpenSession, SessionId,
-    Store, Timestamp, UserId,
+    Timestamp, UserId,
 };
 use callstats_fake_gateway::simulator::Rng;
+use callstats_store::Store;
 use futures_util::StreamExt as _;
 use twilight_model::id::Id;
 
@@ -241,7 +242,7 @@ pub fn items_of(sessions: &[ClosedSession], config: &GuildConfig) -> Vec<Item> {
     items
 }
 
-fn breakdown_attrs(b: &callstats_common::Breakdown) -> [(&'static str, u64); 5] {
+fn breakdown_attrs(b: &callstats_core::Breakdown) -> [(&'static str, u64); 5] {
     [
         ("mu", b.muted),
         ("de", b.deafened),
@@ -352,13 +353,7 @@ pub async fn check_direct_matches_real(store: &Store, count: usize) -> anyhow::R
     }
     // Leaderboard membership too: both users rank on the all-time board with the same time.
     let board = store
-        .leaderboard(
-            guild,
-            PeriodKey::All,
-            callstats_common::store::Metric::Total,
-            0,
-            10,
-        )
+        .leaderboard(guild, PeriodKey::All, callstats_store::Metric::Total, 0, 10)
         .await?;
     ensure!(
         board.len() == 2 && board[0].secs == board[1].secs,

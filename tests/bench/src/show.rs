@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use aws_sdk_dynamodb::Client;
 use bytes::Bytes;
-use callstats_common::{
-    Flags, GuildConfig, GuildId, OpenSession, SessionId, Store, Timestamp, UserId,
-};
+use callstats_core::{Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp, UserId};
 use callstats_interactions::App;
 use callstats_interactions::client::{Caller, build_command};
+use callstats_store::Store;
 use twilight_model::id::Id;
 
 use crate::harness::{Bench, Signer, spawn_endpoint};
@@ -244,11 +243,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         &bench.endpoint,
     )
     .await?;
-    let plain = Store::connect(
-        store.table().clone(),
-        callstats_common::store::Timeouts::default(),
-    )
-    .await;
+    let plain = Store::connect(store.table().clone(), callstats_store::Timeouts::default()).await;
     let client = plain.client().clone();
     let mut rows = Vec::new();
     let mut table = Vec::new();

@@ -12,11 +12,12 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use callstats_common::store::{EndOutcome, StartOutcome, Timeouts};
-use callstats_common::{
-    ChannelId, Flags, GuildConfig, GuildId, OpenSession, SessionId, Store, Timestamp, UserId,
+use callstats_core::{
+    ChannelId, Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp, UserId,
 };
 use callstats_fake_gateway::{ChannelSpec, FakeGateway, GuildSpec, VoiceFlags};
+use callstats_store::Store;
+use callstats_store::{EndOutcome, StartOutcome, Timeouts};
 use futures_util::StreamExt as _;
 use twilight_model::id::Id;
 

@@ -7,9 +7,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use callstats_common::period::PeriodKey;
-use callstats_common::store::{GuildExport, Metric};
-use callstats_common::{GuildId, Store, UserId};
+use callstats_core::period::PeriodKey;
+use callstats_core::{GuildId, UserId};
+use callstats_store::Store;
+use callstats_store::{GuildExport, Metric};
 
 use super::oracle::{Figures, Oracle, Secs, Settled, accounted, figures};
 

@@ -13,11 +13,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use callstats_common::{ChannelId, GuildConfig, GuildId, RankingRule, Store, Timestamp, UserId};
+use callstats_core::{ChannelId, GuildConfig, GuildId, RankingRule, Timestamp, UserId};
 use callstats_fake_gateway::{
     ChannelSpec, Delivery, FakeGateway, GuildSpec, ShardId, VoiceFlags, VoiceMember, shard_of,
 };
 use callstats_sidecar::ShardPlan;
+use callstats_store::Store;
 use chrono_tz::Tz;
 use twilight_model::id::Id;
 

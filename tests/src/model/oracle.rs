@@ -25,7 +25,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use callstats_common::{ChannelId, Flags, GuildId, RankingRule, Timestamp, UserId};
+use callstats_core::{ChannelId, Flags, GuildId, RankingRule, Timestamp, UserId};
 use chrono::{Datelike, NaiveDate};
 use chrono_tz::Tz;
 

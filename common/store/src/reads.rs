@@ -1,19 +1,19 @@
 //! What `/callstats` and `/calltop` read.
 
-use super::Store;
-use super::codec::{Item, Reader, key, n, s};
-use super::error::{StoreError, classify};
-use super::items::{
+use crate::Store;
+use crate::codec::{Item, Reader, key, n, s};
+use crate::error::{StoreError, classify};
+use crate::items::{
     LeaderboardEntry, Metric, SessionRecord, read_all_time, read_day, read_leaderboard_entry,
     read_period, read_session_record,
 };
-use super::schema::keys;
-use super::sessions::{all_items, count_all};
-use crate::aggregate::Aggregate;
-use crate::ids::{GuildId, UserId};
-use crate::period::{Day, PeriodKey};
-use crate::session::{DayTotals, PeriodTotals};
-use crate::store::sessions::Read;
+use crate::schema::keys;
+use crate::sessions::Read;
+use crate::sessions::{all_items, count_all};
+use callstats_core::aggregate::Aggregate;
+use callstats_core::ids::{GuildId, UserId};
+use callstats_core::period::{Day, PeriodKey};
+use callstats_core::session::{DayTotals, PeriodTotals};
 
 impl Store {
     /// All-time figures of a user in a guild; `None` before their first session ends.

@@ -2,15 +2,15 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::codec::{Item, Reader, key, n, s};
-use super::error::StoreError;
-use super::schema::keys;
-use crate::aggregate::{Aggregate, Stats};
-use crate::breakdown::{Breakdown, Flags};
-use crate::heatmap::{BUCKETS, Heatmap};
-use crate::ids::{ChannelId, GuildId, UserId, parse_id};
-use crate::session::{CellSecs, DayTotals, OpenSession, PeriodTotals, SessionId};
-use crate::time::Timestamp;
+use crate::codec::{Item, Reader, key, n, s};
+use crate::error::StoreError;
+use crate::schema::keys;
+use callstats_core::aggregate::{Aggregate, Stats};
+use callstats_core::breakdown::{Breakdown, Flags};
+use callstats_core::heatmap::{BUCKETS, Heatmap};
+use callstats_core::ids::{ChannelId, GuildId, UserId, parse_id};
+use callstats_core::session::{CellSecs, DayTotals, OpenSession, PeriodTotals, SessionId};
+use callstats_core::time::Timestamp;
 
 /// Breakdown attribute names, shared by open sessions, session records and all-time items.
 pub(crate) const BREAKDOWN_ATTRS: [&str; 5] = ["mu", "de", "st", "vi", "al"];
@@ -265,8 +265,8 @@ impl Metric {
 
     pub(crate) const fn index(self) -> &'static str {
         match self {
-            Self::Total => super::schema::LB_TOTAL,
-            Self::Ranked => super::schema::LB_RANKED,
+            Self::Total => crate::schema::LB_TOTAL,
+            Self::Ranked => crate::schema::LB_RANKED,
         }
     }
 }
@@ -292,7 +292,7 @@ pub(crate) fn read_leaderboard_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::codec::key;
+    use crate::codec::key;
 
     #[test]
     fn heatmap_round_trips_and_rejects_garbage() {

@@ -4,9 +4,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::ids::{GuildId, UserId};
-use crate::period::{Day, MonthKey, PeriodKey, WeekKey};
-use crate::session::SessionId;
+use callstats_core::ids::{GuildId, UserId};
+use callstats_core::period::{Day, MonthKey, PeriodKey, WeekKey};
+use callstats_core::session::SessionId;
 
 /// A valid DynamoDB table name: 3-255 of `a-z A-Z 0-9 _ - .`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

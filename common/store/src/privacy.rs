@@ -5,20 +5,20 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 
-use super::Store;
-use super::codec::{Reader, key, s};
-use super::error::{StoreError, classify};
-use super::expr::Expr;
-use super::items::{
+use crate::Store;
+use crate::codec::{Reader, key, s};
+use crate::error::{StoreError, classify};
+use crate::expr::Expr;
+use crate::items::{
     SessionRecord, read_all_time, read_day, read_open_session, read_period, read_session_record,
 };
-use super::schema::keys;
-use super::sessions::all_items;
-use crate::aggregate::Aggregate;
-use crate::ids::{GuildId, UserId, parse_id};
-use crate::period::{Day, MonthKey, PeriodKey, WeekKey};
-use crate::session::{DayTotals, OpenSession, PeriodTotals};
-use crate::settings::UserSettings;
+use crate::schema::keys;
+use crate::sessions::all_items;
+use callstats_core::aggregate::Aggregate;
+use callstats_core::ids::{GuildId, UserId, parse_id};
+use callstats_core::period::{Day, MonthKey, PeriodKey, WeekKey};
+use callstats_core::session::{DayTotals, OpenSession, PeriodTotals};
+use callstats_core::settings::UserSettings;
 
 /// `BatchWriteItem` takes at most 25 requests.
 const BATCH: usize = 25;
@@ -195,7 +195,7 @@ impl Store {
         let mut targets: Vec<(String, String)> = Vec::new();
         for sk in self.query_keys(&pk).await? {
             let lb = if let Some(guild) = sk.strip_prefix(keys::ALL_PREFIX) {
-                parse_id::<crate::ids::marker::GuildMarker>(guild)
+                parse_id::<callstats_core::ids::marker::GuildMarker>(guild)
                     .map(|g| keys::leaderboard(g, PeriodKey::All))
             } else if let Some(rest) = sk.strip_prefix(keys::WEEK_PREFIX) {
                 rest.split_once('#').and_then(|(g, w)| {
@@ -256,7 +256,7 @@ impl Store {
                     .await;
                 match result {
                     Ok(_) => Ok(()),
-                    Err(err) if super::error::is_condition_failure(&err) => Ok(()),
+                    Err(err) if crate::error::is_condition_failure(&err) => Ok(()),
                     Err(err) => Err(classify("leaderboard visibility", err)),
                 }
             });

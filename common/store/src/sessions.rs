@@ -8,21 +8,21 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, Select, TransactWriteItem, Update,
 };
 
-use super::Store;
-use super::codec::{Item, Reader, key, n, s};
-use super::error::{StoreError, classify, is_condition_failure};
-use super::expr::Expr;
-use super::items::{
+use crate::Store;
+use crate::codec::{Item, Reader, key, n, s};
+use crate::error::{StoreError, classify, is_condition_failure};
+use crate::expr::Expr;
+use crate::items::{
     BREAKDOWN_ATTRS, SessionRecord, breakdown_values, heatmap_value, open_session_item,
     open_session_state, read_heatmap, read_open_session, session_record_item, user_of,
 };
-use super::schema::{OPEN_BY_GUILD, keys};
-use crate::heatmap::Heatmap;
-use crate::ids::{GuildId, UserId, parse_id};
-use crate::period::{Day, PeriodKey};
-use crate::reconcile::OpenRef;
-use crate::session::{ClosedSession, DayTotals, OpenSession, PeriodTotals};
-use crate::settings::GuildConfig;
+use crate::schema::{OPEN_BY_GUILD, keys};
+use callstats_core::heatmap::Heatmap;
+use callstats_core::ids::{GuildId, UserId, parse_id};
+use callstats_core::period::{Day, PeriodKey};
+use callstats_core::reconcile::OpenRef;
+use callstats_core::session::{ClosedSession, DayTotals, OpenSession, PeriodTotals};
+use callstats_core::settings::GuildConfig;
 
 /// DynamoDB's limit on items in one transaction.
 const MAX_TRANSACTION_ITEMS: usize = 100;
@@ -622,9 +622,9 @@ fn keep_longest(e: &mut Expr, current: Option<u64>, duration: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::breakdown::Flags;
-    use crate::session::{OpenSession, SessionId};
-    use crate::time::Timestamp;
+    use callstats_core::breakdown::Flags;
+    use callstats_core::session::{OpenSession, SessionId};
+    use callstats_core::time::Timestamp;
     use chrono_tz::Tz;
     use twilight_model::id::Id;
 
@@ -645,14 +645,14 @@ mod tests {
         let s = long_session(60);
         let (days, periods) = fit_in_transaction(
             s.day_totals(),
-            s.period_totals(crate::breakdown::RankingRule::default(), Tz::UTC),
+            s.period_totals(callstats_core::breakdown::RankingRule::default(), Tz::UTC),
             Day::of(s.end),
         );
         assert_eq!(days.len(), 61);
         assert_eq!(
             days.len() + periods.len(),
             s.day_totals().len()
-                + s.period_totals(crate::breakdown::RankingRule::default(), Tz::UTC)
+                + s.period_totals(callstats_core::breakdown::RankingRule::default(), Tz::UTC)
                     .len()
         );
     }
@@ -664,7 +664,7 @@ mod tests {
             let end_day = Day::of(s.end);
             let (days, periods) = fit_in_transaction(
                 s.day_totals(),
-                s.period_totals(crate::breakdown::RankingRule::default(), Tz::UTC),
+                s.period_totals(callstats_core::breakdown::RankingRule::default(), Tz::UTC),
                 end_day,
             );
             assert!(
@@ -678,13 +678,13 @@ mod tests {
                 .iter()
                 .filter(|p| matches!(p.0, PeriodKey::Week(_)))
                 .collect();
-            assert!(weeks.iter().any(
-                |p| p.0 == PeriodKey::Week(crate::period::WeekKey::of(s.end.minus(1), Tz::UTC))
-            ));
-            assert!(
-                periods.iter().any(|p| p.0
-                    == PeriodKey::Month(crate::period::MonthKey::of(s.end.minus(1), Tz::UTC)))
-            );
+            assert!(weeks.iter().any(|p| p.0
+                == PeriodKey::Week(callstats_core::period::WeekKey::of(s.end.minus(1), Tz::UTC))));
+            assert!(periods.iter().any(|p| p.0
+                == PeriodKey::Month(callstats_core::period::MonthKey::of(
+                    s.end.minus(1),
+                    Tz::UTC
+                ))));
         }
     }
 }

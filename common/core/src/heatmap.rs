@@ -2,10 +2,9 @@
 //! day-of-week views of them in any timezone.
 //!
 //! Buckets are stored in UTC at half-hour resolution so that any timezone can be shown later
-//! (SPEC, "Storage"). Bucket `i` covers weekday `i / 48` (0 = Monday) from `(i % 48) * 30`
+//! (`docs/behaviour.md`). Bucket `i` covers weekday `i / 48` (0 = Monday) from `(i % 48) * 30`
 //! minutes past midnight UTC.
 
-use crate::format::human_duration;
 use crate::time::Timestamp;
 
 /// Half hours in a week.
@@ -53,12 +52,6 @@ impl Heatmap {
     pub fn add(&mut self, index: usize, secs: u64) {
         if let Some(b) = self.0.get_mut(index) {
             *b += secs;
-        }
-    }
-
-    pub fn add_interval(&mut self, from: Timestamp, to: Timestamp) {
-        for (index, secs) in split_buckets(from, to) {
-            self.add(index, secs);
         }
     }
 
@@ -152,52 +145,6 @@ pub struct LocalHeatmap {
     pub days: [u64; 7],
 }
 
-const LEVELS: [char; 9] = ['·', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const BAR_WIDTH: u64 = 12;
-
-impl LocalHeatmap {
-    /// 24 block characters, one per hour, scaled to the busiest hour, over an hour axis; made
-    /// for a code block in an embed field.
-    #[must_use]
-    pub fn render_hours(&self) -> String {
-        let max = self.hours.iter().copied().max().unwrap_or(0);
-        let bars: String = self.hours.iter().map(|&s| level(s, max)).collect();
-        format!("{bars}\n0     6     12    18   23")
-    }
-
-    /// One line per weekday: a bar scaled to the busiest day and the time spent.
-    #[must_use]
-    pub fn render_days(&self) -> String {
-        let max = self.days.iter().copied().max().unwrap_or(0);
-        let lines: Vec<String> = WEEKDAYS
-            .iter()
-            .zip(self.days.iter())
-            .map(|(name, &secs)| {
-                let filled = if max == 0 {
-                    0
-                } else {
-                    (secs * BAR_WIDTH).div_ceil(max)
-                };
-                let bar: String = (0..BAR_WIDTH)
-                    .map(|i| if i < filled { '█' } else { '░' })
-                    .collect();
-                format!("{name} {bar} {}", human_duration(secs))
-            })
-            .collect();
-        lines.join("\n")
-    }
-}
-
-fn level(secs: u64, max: u64) -> char {
-    if secs == 0 || max == 0 {
-        return LEVELS[0];
-    }
-    // 1..=8, so any time at all shows as at least the lowest block.
-    let step = 1 + (secs * 7) / max;
-    LEVELS[step.min(8) as usize]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,23 +203,6 @@ mod tests {
         assert_eq!(grid[0][4], 1800);
         assert_eq!(grid.iter().flatten().sum::<u64>(), 1800);
         assert_eq!(h.localize_grid(0)[6][23], 1800);
-    }
-
-    #[test]
-    fn renders_blocks_and_bars() {
-        let mut local = LocalHeatmap::default();
-        local.hours[0] = 100;
-        local.hours[12] = 50;
-        local.days[2] = 3600;
-        let hours = local.render_hours();
-        assert!(hours.starts_with('█'));
-        assert_eq!(hours.lines().next().unwrap().chars().count(), 24);
-        assert_eq!(hours.lines().next().unwrap().chars().nth(12), Some('▄'));
-        let days = local.render_days();
-        assert_eq!(days.lines().count(), 7);
-        assert!(days.contains("Wed ████████████ 1 h 00 min"));
-        assert!(days.contains("Mon ░░░░░░░░░░░░ 0 s"));
-        assert!(LocalHeatmap::default().render_hours().starts_with("····"));
     }
 
     proptest! {

@@ -1,7 +1,6 @@
-//! The domain core of callstats and the DynamoDB store both programs share.
-//!
-//! Everything outside [`store`] is pure: plain functions over plain data, no I/O, no clock.
-//! Time comes in as a [`Timestamp`] argument.
+//! The pure domain core of callstats: plain functions over plain data, no I/O, no clock.
+//! Time comes in as a [`Timestamp`] argument. Nothing in this crate's dependency tree does I/O
+//! (no tokio, no AWS SDK, no HTTP): the compiler, not a comment, keeps it pure.
 //!
 //! - [`session`]: sessions, their breakdown and what each contributes to days, weeks, months
 //!   and the heatmap;
@@ -9,22 +8,22 @@
 //! - [`heatmap`]: UTC half-hour buckets and their local hour-of-day and day-of-week views;
 //! - [`aggregate`]: totals over sessions;
 //! - [`reconcile`]: what happens to open sessions when the sidecar sees a guild afresh;
-//! - [`format`]: durations for humans;
-//! - [`store`]: the one DynamoDB table (see `docs/storage.md`).
+//! - [`settings`]: what a member and a guild chose;
+//! - [`ids`], [`time`]: typed ids and whole-second instants.
+//!
+//! The rules these modules implement are written for people in `docs/behaviour.md`.
 
 // Outside input never panics the process: program code has no unwrap or expect.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod aggregate;
 pub mod breakdown;
-pub mod format;
 pub mod heatmap;
 pub mod ids;
 pub mod period;
 pub mod reconcile;
 pub mod session;
 pub mod settings;
-pub mod store;
 pub mod time;
 
 pub use aggregate::{Aggregate, Stats};
@@ -32,5 +31,4 @@ pub use breakdown::{Breakdown, ClassSecs, Flags, RankingRule};
 pub use ids::{ChannelId, GuildId, UserId};
 pub use session::{ClosedSession, OpenSession, SessionId};
 pub use settings::{GuildConfig, UserSettings};
-pub use store::{Store, StoreError};
 pub use time::Timestamp;

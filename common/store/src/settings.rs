@@ -1,16 +1,16 @@
 //! User settings and guild configuration items.
 
-use crate::store::sessions::Read;
+use crate::sessions::Read;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::Store;
-use super::codec::{Reader, key, s};
-use super::error::{StoreError, classify};
-use super::expr::Expr;
-use super::schema::keys;
-use crate::breakdown::RankingRule;
-use crate::ids::{GuildId, UserId};
-use crate::settings::{GuildConfig, UserSettings, parse_timezone};
+use crate::Store;
+use crate::codec::{Reader, key, s};
+use crate::error::{StoreError, classify};
+use crate::expr::Expr;
+use crate::schema::keys;
+use callstats_core::breakdown::RankingRule;
+use callstats_core::ids::{GuildId, UserId};
+use callstats_core::settings::{GuildConfig, UserSettings, parse_timezone};
 
 impl Store {
     /// A user's settings; defaults when they never set anything. Strongly consistent: an

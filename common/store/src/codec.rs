@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::error::StoreError;
+use crate::error::StoreError;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -108,11 +108,11 @@ impl<'a> Reader<'a> {
             .map_err(|_| self.error(format!("attribute {name} is not binary")))
     }
 
-    pub(crate) fn timestamp(&self, name: &str) -> Result<crate::Timestamp, StoreError> {
+    pub(crate) fn timestamp(&self, name: &str) -> Result<callstats_core::Timestamp, StoreError> {
         let secs = self.u64(name)?;
         i64::try_from(secs)
             .ok()
-            .and_then(crate::Timestamp::new)
+            .and_then(callstats_core::Timestamp::new)
             .ok_or_else(|| self.error(format!("attribute {name} is not a valid time: {secs}")))
     }
 

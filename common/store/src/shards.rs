@@ -1,14 +1,14 @@
 //! Per-shard items: the heartbeat ("alive at") and the saved gateway session for a resume.
 
-use crate::store::sessions::Read;
+use crate::sessions::Read;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 
-use super::Store;
-use super::codec::{Reader, key, n, s};
-use super::error::{StoreError, classify};
-use super::schema::keys;
-use crate::time::Timestamp;
+use crate::Store;
+use crate::codec::{Reader, key, n, s};
+use crate::error::{StoreError, classify};
+use crate::schema::keys;
+use callstats_core::time::Timestamp;
 
 /// Items hold at most 400 KB; snapshots are cut well below that.
 const SNAPSHOT_CHUNK: usize = 300 * 1024;
