@@ -32,7 +32,8 @@ use crate::metrics::{Metrics, ShardStatus};
 use crate::resume;
 use crate::spool::{Spool, SpoolError};
 use crate::tracker::Tracker;
-use crate::writer::{self, Backoff, WriterOptions};
+use crate::writer::{self, WriterOptions};
+use callstats_store::Backoff;
 
 /// How long a stop lets queued writes finish.
 pub const FLUSH_BUDGET: Duration = Duration::from_secs(5);
@@ -83,7 +84,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RunError> {
     // twilight builds a rustls configuration for every shard and needs one crypto provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    callstats_runtime::install_crypto_provider();
     let Seams {
         store,
         clock,

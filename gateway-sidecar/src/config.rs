@@ -17,11 +17,11 @@
 //! The AWS settings come from the standard chain (`AWS_REGION`, credentials,
 //! `AWS_ENDPOINT_URL_DYNAMODB` for a local server).
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use callstats_runtime::{ConfigError, Env, LogFormat, Token};
 use callstats_store::TableName;
 use twilight_model::gateway::ShardId;
 
@@ -29,38 +29,7 @@ use twilight_model::gateway::ShardId;
 pub const DEFAULT_STATE_DIR: &str = "state";
 pub const DEFAULT_HEARTBEAT_SECS: u64 = 30;
 pub const DEFAULT_MAX_GAP_SECS: u64 = 300;
-pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9100";
-
-/// The bot token. Its `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
-
-impl Token {
-    /// Validates a token as given (with or without the `Bot ` prefix).
-    pub fn new(token: &str) -> Result<Self, String> {
-        let token = token.trim();
-        let bare = token.strip_prefix("Bot ").unwrap_or(token);
-        if bare.is_empty() {
-            return Err("is empty".into());
-        }
-        if bare.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("contains whitespace".into());
-        }
-        Ok(Self(bare.to_owned()))
-    }
-
-    /// The token itself, for the gateway and HTTP clients only.
-    #[must_use]
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
+pub const DEFAULT_HTTP_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 9100);
 
 /// Which shards this process runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,15 +77,6 @@ impl ShardPlan {
     }
 }
 
-/// How log lines look.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Readable lines for a terminal.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
 /// Everything `run` needs to know, validated.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -134,76 +94,45 @@ pub struct Config {
     pub clock_file: Option<PathBuf>,
 }
 
-/// A variable that is missing or invalid.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{variable} {problem}")]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub problem: String,
-}
-
-impl ConfigError {
-    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
-        Self {
-            variable,
-            problem: problem.into(),
-        }
-    }
-}
-
 impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the variables through `get` (the environment, or a map in tests). An empty
-    /// value counts as unset.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let token = get("DISCORD_TOKEN")
-            .ok_or_else(|| ConfigError::new("DISCORD_TOKEN", "is not set: give the bot token"))?;
-        let token = Token::new(&token).map_err(|p| ConfigError::new("DISCORD_TOKEN", p))?;
-        let table = table_from_lookup(&get)?;
-        let gateway_url = get("CALLSTATS_GATEWAY_URL")
-            .map(|url| {
-                let url = url.trim().trim_end_matches('/').to_owned();
-                if (url.starts_with("ws://") || url.starts_with("wss://")) && url.len() > 6 {
-                    Ok(url)
-                } else {
-                    Err(ConfigError::new(
-                        "CALLSTATS_GATEWAY_URL",
-                        format!("{url:?} is not a ws:// or wss:// URL"),
-                    ))
-                }
-            })
-            .transpose()?;
-        let shards = get("CALLSTATS_SHARDS")
-            .map(|s| ShardPlan::parse(&s).map_err(|p| ConfigError::new("CALLSTATS_SHARDS", p)))
-            .transpose()?
-            .unwrap_or(ShardPlan::Recommended);
-        let identify_concurrency = get("CALLSTATS_IDENTIFY_CONCURRENCY")
-            .map(|s| match s.trim().parse::<u16>() {
-                Ok(n) if n >= 1 => Ok(n),
-                _ => Err(ConfigError::new(
-                    "CALLSTATS_IDENTIFY_CONCURRENCY",
-                    format!("{s:?} is not a whole number from 1 to 65535"),
-                )),
-            })
-            .transpose()?;
-        let state_dir = PathBuf::from(
-            get("CALLSTATS_STATE_DIR").unwrap_or_else(|| DEFAULT_STATE_DIR.to_owned()),
-        );
-        let heartbeat = seconds(&get, "CALLSTATS_HEARTBEAT_SECS", DEFAULT_HEARTBEAT_SECS, 1)?;
-        let max_gap_secs = seconds(&get, "CALLSTATS_MAX_GAP_SECS", DEFAULT_MAX_GAP_SECS, 0)?;
-        let listen = get("CALLSTATS_HTTP_LISTEN").unwrap_or_else(|| DEFAULT_HTTP_LISTEN.to_owned());
-        let http_listen = listen.trim().parse::<SocketAddr>().map_err(|_| {
-            ConfigError::new(
-                "CALLSTATS_HTTP_LISTEN",
-                format!("{listen:?} is not an address and port like 127.0.0.1:9100"),
-            )
+    /// Reads the variables (see the module's table).
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let token = env.required("DISCORD_TOKEN", "give the bot token")?;
+        let token = Token::new(&token).map_err(|e| ConfigError {
+            variable: "DISCORD_TOKEN",
+            problem: e.to_string(),
         })?;
-        let log_format = log_format_from_lookup(&get)?;
+        let table = table_from_env(env)?;
+        let gateway_url = env.parse("CALLSTATS_GATEWAY_URL", |url| {
+            let url = url.trim_end_matches('/');
+            if (url.starts_with("ws://") || url.starts_with("wss://")) && url.len() > 6 {
+                Ok(url.to_owned())
+            } else {
+                Err(format!("{url:?} is not a ws:// or wss:// URL"))
+            }
+        })?;
+        let shards = env
+            .parse("CALLSTATS_SHARDS", ShardPlan::parse)?
+            .unwrap_or(ShardPlan::Recommended);
+        let identify_concurrency = env.parse("CALLSTATS_IDENTIFY_CONCURRENCY", |s| {
+            match s.parse::<u16>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(format!("{s:?} is not a whole number from 1 to 65535")),
+            }
+        })?;
+        let state_dir = PathBuf::from(
+            env.get("CALLSTATS_STATE_DIR")
+                .unwrap_or_else(|| DEFAULT_STATE_DIR.to_owned()),
+        );
+        let heartbeat = env.seconds("CALLSTATS_HEARTBEAT_SECS", DEFAULT_HEARTBEAT_SECS, 1)?;
+        let max_gap_secs = env.seconds("CALLSTATS_MAX_GAP_SECS", DEFAULT_MAX_GAP_SECS, 0)?;
+        let http_listen = env
+            .parse("CALLSTATS_HTTP_LISTEN", |listen| {
+                listen.parse::<SocketAddr>().map_err(|_| {
+                    format!("{listen:?} is not an address and port like 127.0.0.1:9100")
+                })
+            })?
+            .unwrap_or_else(|| SocketAddr::from(DEFAULT_HTTP_LISTEN));
         Ok(Self {
             token,
             table,
@@ -214,74 +143,25 @@ impl Config {
             heartbeat: Duration::from_secs(heartbeat),
             max_gap_secs,
             http_listen,
-            log_format,
-            clock_file: get("CALLSTATS_CLOCK_FILE").map(PathBuf::from),
+            log_format: LogFormat::from_env(env)?,
+            clock_file: env.get("CALLSTATS_CLOCK_FILE").map(PathBuf::from),
         })
     }
 }
 
 /// `CALLSTATS_TABLE` alone (all `create-table` needs).
-pub fn table_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<TableName, ConfigError> {
-    let table = get("CALLSTATS_TABLE")
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| {
-            ConfigError::new(
-                "CALLSTATS_TABLE",
-                "is not set: give the DynamoDB table name",
-            )
-        })?;
-    table
-        .trim()
+pub fn table_from_env(env: &Env) -> Result<TableName, ConfigError> {
+    env.required("CALLSTATS_TABLE", "give the DynamoDB table name")?
         .parse()
-        .map_err(|e| ConfigError::new("CALLSTATS_TABLE", format!("is invalid: {e}")))
-}
-
-/// `CALLSTATS_LOG_FORMAT` alone (logging starts before the rest is read).
-pub fn log_format_from_lookup(
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<LogFormat, ConfigError> {
-    match get("CALLSTATS_LOG_FORMAT")
-        .map(|v| v.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("" | "text") => Ok(LogFormat::Text),
-        Some("json") => Ok(LogFormat::Json),
-        Some(other) => Err(ConfigError::new(
-            "CALLSTATS_LOG_FORMAT",
-            format!("{other:?} is neither text nor json"),
-        )),
-    }
-}
-
-fn seconds(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: u64,
-    min: u64,
-) -> Result<u64, ConfigError> {
-    let Some(value) = get(variable) else {
-        return Ok(default);
-    };
-    match value.trim().parse::<u64>() {
-        Ok(n) if n >= min && n <= 86_400 => Ok(n),
-        _ => Err(ConfigError::new(
-            variable,
-            format!("{value:?} is not a number of seconds from {min} to 86400"),
-        )),
-    }
+        .map_err(|e: callstats_store::InvalidTableName| ConfigError::invalid("CALLSTATS_TABLE", e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::from_lookup(|name| map.get(name).cloned())
+        Config::from_env(&Env::from_pairs(vars))
     }
 
     const BASE: [(&str, &str); 2] = [

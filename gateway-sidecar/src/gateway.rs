@@ -30,7 +30,8 @@ use twilight_model::voice::VoiceState;
 use crate::clock::Clock;
 use crate::metrics::{Metrics, inc};
 use crate::tracker::{GuildCreated, GuildSeed, Tracker, VoiceChange, VoiceMember, Write};
-use crate::writer::{Backoff, Writer, retrying};
+use crate::writer::Writer;
+use callstats_store::{Backoff, retrying};
 
 /// The dispatches the sidecar reads; twilight skips the others without parsing them.
 pub const WANTED: EventTypeFlags = EventTypeFlags::READY
@@ -508,9 +509,12 @@ impl ShardRunner {
             let last_seen = Box::pin(last_seen_at_start(&ctx, &cell, shard)).await;
             let backoff = ctx.backoff;
             let metrics = &ctx.metrics;
-            let refs: Vec<OpenRef> = retrying("query open sessions", backoff, metrics, || {
-                ctx.bounded(|| ctx.store.open_sessions_of_guild(guild))
-            })
+            let refs: Vec<OpenRef> = retrying(
+                "query open sessions",
+                backoff,
+                || inc(&metrics.reads_retried),
+                || ctx.bounded(|| ctx.store.open_sessions_of_guild(guild)),
+            )
             .await
             .unwrap_or_else(|err| {
                 tracing::error!(shard, guild = %guild, error = %err, "cannot list open sessions");
@@ -522,7 +526,7 @@ impl ShardRunner {
                 .map(|user| {
                     let ctx = &ctx;
                     async move {
-                        retrying("get open session", backoff, &ctx.metrics, || {
+                        retrying("get open session", backoff, || inc(&ctx.metrics.reads_retried), || {
                             ctx.bounded(|| ctx.store.open_session(user, guild))
                         })
                         .await
@@ -536,7 +540,7 @@ impl ShardRunner {
                 .filter_map(std::future::ready)
                 .collect()
                 .await;
-            let config = retrying("read guild config", backoff, metrics, || {
+            let config = retrying("read guild config", backoff, || inc(&metrics.reads_retried), || {
                 ctx.bounded(|| ctx.store.guild_config(guild))
             })
             .await
@@ -623,9 +627,12 @@ async fn last_seen_at_start(
 ) -> Option<Timestamp> {
     let read = cell
         .get_or_try_init(|| {
-            retrying("read heartbeat", ctx.backoff, &ctx.metrics, || {
-                ctx.store.last_heartbeat(shard)
-            })
+            retrying(
+                "read heartbeat",
+                ctx.backoff,
+                || inc(&ctx.metrics.reads_retried),
+                || ctx.store.last_heartbeat(shard),
+            )
         })
         .await;
     match read {

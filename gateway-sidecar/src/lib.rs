@@ -75,11 +75,12 @@ pub mod tracker;
 pub mod writer;
 
 pub use app::{RunError, Seams, run};
+pub use callstats_store::Backoff;
 pub use clock::{Clock, FileClock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError, LogFormat, ShardPlan, Token};
 pub use metrics::{Metrics, ShardStatus};
 pub use tracker::{Tracker, Write};
-pub use writer::{Backoff, WriterOptions};
+pub use writer::WriterOptions;
 
 /// A session nonce start that differs from process to process.
 #[must_use]

@@ -7,7 +7,8 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use callstats_sidecar::config::{log_format_from_lookup, table_from_lookup};
+use callstats_runtime::{Env, one_line, shutdown_signal};
+use callstats_sidecar::config::table_from_env;
 use callstats_sidecar::{
     Clock, Config, FileClock, LogFormat, Metrics, Seams, SystemClock, WriterOptions,
 };
@@ -43,8 +44,8 @@ const CONFIG_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let env = |name: &str| std::env::var(name).ok();
-    let format = match log_format_from_lookup(&env) {
+    let env = Env::process();
+    let format = match LogFormat::from_env(&env) {
         Ok(format) => format,
         Err(err) => return config_error(&err),
     };
@@ -60,8 +61,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Run) {
-        Command::Run => runtime.block_on(run()),
-        Command::CreateTable => runtime.block_on(create_table()),
+        Command::Run => runtime.block_on(run(&env)),
+        Command::CreateTable => runtime.block_on(create_table(&env)),
     }
 }
 
@@ -81,8 +82,8 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn run() -> ExitCode {
-    let config = match Config::from_env() {
+async fn run(env: &Env) -> ExitCode {
+    let config = match Config::from_env(env) {
         Ok(config) => config,
         Err(err) => return config_error(&err),
     };
@@ -132,37 +133,8 @@ async fn run() -> ExitCode {
     }
 }
 
-/// Error chains from the AWS SDK can span lines; the operator gets one.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!(signal = "SIGTERM", "stopping"),
-                    _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "stopping"),
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM; stopping on SIGINT only");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-async fn create_table() -> ExitCode {
-    let table = match table_from_lookup(&|name: &str| std::env::var(name).ok()) {
+async fn create_table(env: &Env) -> ExitCode {
+    let table = match table_from_env(env) {
         Ok(table) => table,
         Err(err) => return config_error(&err),
     };

@@ -42,7 +42,11 @@ pub struct Metrics {
     pub writes_already_applied: AtomicU64,
     pub writes_opted_out: AtomicU64,
     pub writes_superseded: AtomicU64,
+    /// Session writes retried after a transient store failure.
     pub writes_retried: AtomicU64,
+    /// Store reads (reconciliation, heartbeat, guild configuration) retried after a transient
+    /// failure.
+    pub reads_retried: AtomicU64,
     pub writes_failed: AtomicU64,
     pub conflicts_resolved: AtomicU64,
     /// Writes journaled and not yet applied (in memory and spilled to disk).
@@ -92,14 +96,6 @@ impl Metrics {
     #[must_use]
     pub fn spool_depth(&self) -> u64 {
         self.spool_depth.load(Ordering::SeqCst)
-    }
-
-    /// Whether every write handed over so far has been applied (or refused for good).
-    #[must_use]
-    pub fn writes_idle(&self) -> bool {
-        let handed = self.writes_handed.load(Ordering::SeqCst);
-        let submitted = self.writes_submitted.load(Ordering::SeqCst);
-        handed == submitted && self.spool_depth() == 0
     }
 
     /// Seconds the oldest waiting write has waited.
@@ -184,8 +180,14 @@ impl Metrics {
             (
                 "callstats_writes_retried_total",
                 "counter",
-                "Store calls retried after a transient failure.",
+                "Session writes retried after a transient store failure.",
                 one(get(&self.writes_retried)),
+            ),
+            (
+                "callstats_store_reads_retried_total",
+                "counter",
+                "Store reads (reconciliation, heartbeats, guild configuration) retried after a transient failure.",
+                one(get(&self.reads_retried)),
             ),
             (
                 "callstats_writes_failed_total",

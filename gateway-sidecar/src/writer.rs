@@ -18,14 +18,13 @@
 //! one is newer than the start, the start is stale and dropped.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use callstats_core::UserId;
+use callstats_store::{Backoff, Store, StoreError, retrying};
 use callstats_store::{EndOutcome, StartOutcome, UpdateOutcome};
-use callstats_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -40,77 +39,6 @@ const RESET_LOG_AT: u64 = 1 << 20;
 const COMPACT_LOG_AT: u64 = 64 << 20;
 /// Tries of a start that keeps finding another session open.
 const START_ATTEMPTS: usize = 3;
-
-/// Exponential backoff with jitter, capped.
-#[derive(Clone, Copy, Debug)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            first: Duration::from_millis(200),
-            max: Duration::from_secs(10),
-        }
-    }
-}
-
-impl Backoff {
-    /// The wait before retry number `attempt` (from 0): between half and all of
-    /// `first * 2^attempt`, at most `max`.
-    #[must_use]
-    pub fn delay(self, attempt: u32) -> Duration {
-        let full = self
-            .first
-            .saturating_mul(2u32.saturating_pow(attempt.min(20)))
-            .min(self.max);
-        full / 2 + full.mul_f64(random_fraction() / 2.0)
-    }
-}
-
-/// A number in `0..1` that differs from call to call (jitter needs no better).
-fn random_fraction() -> f64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos().into()),
-    );
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Calls `op` until it succeeds or fails for good, sleeping with backoff between transient
-/// failures.
-pub async fn retrying<T, F, Fut>(
-    what: &'static str,
-    backoff: Backoff,
-    metrics: &Metrics,
-    mut op: F,
-) -> Result<T, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, StoreError>>,
-{
-    let mut attempt = 0u32;
-    loop {
-        match op().await {
-            Err(err) if err.is_retryable() => {
-                inc(&metrics.writes_retried);
-                let delay = backoff.delay(attempt);
-                if attempt == 0 {
-                    tracing::warn!(op = what, error = %err, "store unavailable, retrying");
-                } else {
-                    tracing::debug!(op = what, attempt, error = %err, ?delay, "store still unavailable");
-                }
-                attempt = attempt.saturating_add(1);
-                tokio::time::sleep(delay).await;
-            }
-            other => return other,
-        }
-    }
-}
 
 /// How the writer works.
 #[derive(Clone, Copy, Debug)]
@@ -603,9 +531,12 @@ pub async fn apply(
 ) -> Result<Outcome, StoreError> {
     match write {
         Write::Update { session } => {
-            match retrying("update session", backoff, metrics, || {
-                store.update_session(session)
-            })
+            match retrying(
+                "update session",
+                backoff,
+                || inc(&metrics.writes_retried),
+                || store.update_session(session),
+            )
             .await?
             {
                 UpdateOutcome::Updated => Ok(Outcome::Applied),
@@ -613,9 +544,12 @@ pub async fn apply(
             }
         }
         Write::End { session, config } => {
-            match retrying("end session", backoff, metrics, || {
-                store.end_session(session, config, true)
-            })
+            match retrying(
+                "end session",
+                backoff,
+                || inc(&metrics.writes_retried),
+                || store.end_session(session, config, true),
+            )
             .await?
             {
                 EndOutcome::Ended => Ok(Outcome::Applied),
@@ -624,9 +558,12 @@ pub async fn apply(
         }
         Write::Start { session, config } => {
             for _ in 0..START_ATTEMPTS {
-                let outcome = retrying("start session", backoff, metrics, || {
-                    store.start_session(session)
-                })
+                let outcome = retrying(
+                    "start session",
+                    backoff,
+                    || inc(&metrics.writes_retried),
+                    || store.start_session(session),
+                )
                 .await?;
                 let other = match outcome {
                     StartOutcome::Started => return Ok(Outcome::Applied),
@@ -655,9 +592,12 @@ pub async fn apply(
                     ended_at = %end,
                     "ending a session left open from before, estimated, to start a new one"
                 );
-                retrying("end session", backoff, metrics, || {
-                    store.end_session(&stale, config, true)
-                })
+                retrying(
+                    "end session",
+                    backoff,
+                    || inc(&metrics.writes_retried),
+                    || store.end_session(&stale, config, true),
+                )
                 .await?;
                 inc(&metrics.conflicts_resolved);
             }
@@ -666,27 +606,5 @@ pub async fn apply(
                 message: "another session kept appearing for this user and guild".into(),
             })
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_with_jitter_up_to_its_cap() {
-        let b = Backoff {
-            first: Duration::from_millis(100),
-            max: Duration::from_secs(2),
-        };
-        for attempt in 0..30 {
-            let d = b.delay(attempt);
-            let full = Duration::from_millis(100)
-                .saturating_mul(2u32.saturating_pow(attempt.min(20)))
-                .min(Duration::from_secs(2));
-            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
-        }
-        let spread: HashSet<Duration> = (0..20).map(|_| b.delay(3)).collect();
-        assert!(spread.len() > 1);
     }
 }

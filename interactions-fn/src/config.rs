@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+use callstats_runtime::{ConfigError, Env, LogFormat, Token};
 use ed25519_dalek::VerifyingKey;
 
 use callstats_core::ids::{ApplicationId, parse_id};
@@ -26,40 +27,17 @@ pub const APPLICATION_ID: &str = "DISCORD_APPLICATION_ID";
 pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 pub const DEFAULT_API_BASE: &str = "https://discord.com/api/v10";
 
-/// A configuration value that is missing or unusable. Ends the process with this message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// A required variable is not set (or empty).
-    #[error("{0} is not set")]
-    Missing(&'static str),
-    /// A variable is set to something unusable; the text says what is expected.
-    #[error("{name} is invalid: {expected}")]
-    Invalid {
-        name: &'static str,
-        expected: &'static str,
-    },
-}
-
-/// `CALLSTATS_LOG_FORMAT`: `text` (or unset) or `json`.
-pub const LOG_FORMAT: &str = "CALLSTATS_LOG_FORMAT";
 /// Set by Lambda to `JSON` or `Text` (the function's `LoggingConfig`).
 pub const LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
 
-/// Whether logs are JSON: `CALLSTATS_LOG_FORMAT=json`, or Lambda's own setting says JSON.
+/// The log format: `CALLSTATS_LOG_FORMAT`, or JSON when Lambda's own setting says so.
 /// Read on its own, before the rest, because logging starts first.
-pub fn json_logs_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
-    let value = |name: &str| lookup(name).map(|v| v.trim().to_ascii_lowercase());
-    let ours = match value(LOG_FORMAT).as_deref() {
-        None | Some("" | "text") => false,
-        Some("json") => true,
-        Some(_) => {
-            return Err(ConfigError::Invalid {
-                name: LOG_FORMAT,
-                expected: "text or json",
-            });
-        }
-    };
-    Ok(ours || value(LAMBDA_LOG_FORMAT).as_deref() == Some("json"))
+pub fn log_format(env: &Env) -> Result<LogFormat, ConfigError> {
+    let ours = LogFormat::from_env(env)?;
+    let lambda_json = env
+        .get(LAMBDA_LOG_FORMAT)
+        .is_some_and(|v| v.eq_ignore_ascii_case("json"));
+    Ok(if lambda_json { LogFormat::Json } else { ours })
 }
 
 /// Where Discord's REST API lives. Only the scheme and host are free: twilight-http speaks
@@ -74,11 +52,11 @@ pub struct ApiBase {
 
 impl ApiBase {
     pub fn parse(value: &str) -> Result<Self, ConfigError> {
-        const EXPECTED: &str =
-            "an http(s) URL ending in /api/v10, like https://discord.com/api/v10";
-        let invalid = || ConfigError::Invalid {
-            name: API_BASE,
-            expected: EXPECTED,
+        let invalid = || {
+            ConfigError::invalid(
+                API_BASE,
+                "an http(s) URL ending in /api/v10, like https://discord.com/api/v10",
+            )
         };
         let uri: http::Uri = value.trim().parse().map_err(|_| invalid())?;
         let use_http = match uri.scheme_str() {
@@ -127,104 +105,67 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads through `lookup` (the environment, or a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let public_key =
-            parse_public_key(&get(PUBLIC_KEY).ok_or(ConfigError::Missing(PUBLIC_KEY))?)?;
-        let table = get(TABLE)
-            .ok_or(ConfigError::Missing(TABLE))?
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let public_key = parse_public_key(&env.required(
+            PUBLIC_KEY,
+            "give the application's public key (64 hex digits)",
+        )?)?;
+        let table = env
+            .required(TABLE, "give the DynamoDB table name")?
             .parse()
-            .map_err(|_| ConfigError::Invalid {
-                name: TABLE,
-                expected: "3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
-            })?;
-        let api_base = get(API_BASE)
-            .map(|v| ApiBase::parse(&v))
-            .transpose()?
-            .unwrap_or_default();
+            .map_err(|e: callstats_store::InvalidTableName| ConfigError::invalid(TABLE, e))?;
         Ok(Self {
             public_key,
             table,
-            api_base,
-            function_name: get(FUNCTION_NAME),
+            api_base: api_base(env)?,
+            function_name: env.get(FUNCTION_NAME),
         })
     }
 }
 
+/// `DISCORD_API_BASE`, Discord's own when unset.
+fn api_base(env: &Env) -> Result<ApiBase, ConfigError> {
+    Ok(env
+        .get(API_BASE)
+        .map(|v| ApiBase::parse(&v))
+        .transpose()?
+        .unwrap_or_default())
+}
+
 /// A Discord application's public key: 32 bytes as 64 hex digits.
 pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, ConfigError> {
-    let invalid = ConfigError::Invalid {
-        name: PUBLIC_KEY,
-        expected: "the application's public key, 64 hex digits",
-    };
+    let invalid = ConfigError::invalid(PUBLIC_KEY, "the application's public key, 64 hex digits");
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(hex_key.trim(), &mut bytes).map_err(|_| invalid.clone())?;
     VerifyingKey::from_bytes(&bytes).map_err(|_| invalid)
 }
 
 /// What `register-commands` needs.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RegisterConfig {
-    pub token: String,
+    pub token: Token,
     pub application_id: ApplicationId,
     pub api_base: ApiBase,
 }
 
-impl fmt::Debug for RegisterConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegisterConfig")
-            .field("token", &"<redacted>")
-            .field("application_id", &self.application_id)
-            .field("api_base", &self.api_base)
-            .finish()
-    }
-}
-
 impl RegisterConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let token = get(TOKEN).ok_or(ConfigError::Missing(TOKEN))?;
-        if token
-            .chars()
-            .any(|c| c.is_whitespace() && c != ' ' || c.is_control())
-        {
-            return Err(ConfigError::Invalid {
-                name: TOKEN,
-                expected: "the bot token from the developer portal",
-            });
-        }
-        let application_id = parse_id(
-            &get(APPLICATION_ID).ok_or(ConfigError::Missing(APPLICATION_ID))?,
-        )
-        .ok_or(ConfigError::Invalid {
-            name: APPLICATION_ID,
-            expected: "the application id, a positive decimal snowflake",
-        })?;
-        let api_base = get(API_BASE)
-            .map(|v| ApiBase::parse(&v))
-            .transpose()?
-            .unwrap_or_default();
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let token =
+            Token::new(&env.required(TOKEN, "give the bot token")?).map_err(|e| ConfigError {
+                variable: TOKEN,
+                problem: e.to_string(),
+            })?;
+        let application_id = parse_id(&env.required(APPLICATION_ID, "give the application id")?)
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    APPLICATION_ID,
+                    "the application id, a positive decimal snowflake",
+                )
+            })?;
         Ok(Self {
             token,
             application_id,
-            api_base,
+            api_base: api_base(env)?,
         })
     }
 }
@@ -232,14 +173,10 @@ impl RegisterConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use callstats_runtime::LOG_FORMAT;
 
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |k| map.get(k).cloned()
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs)
     }
 
     fn key_hex() -> String {
@@ -252,7 +189,7 @@ mod tests {
 
     #[test]
     fn reads_a_complete_configuration() {
-        let config = Config::from_lookup(lookup(&[
+        let config = Config::from_env(&env(&[
             (PUBLIC_KEY, &key_hex()),
             (TABLE, "callstats"),
             (API_BASE, "http://127.0.0.1:8080/api/v10/"),
@@ -272,63 +209,32 @@ mod tests {
 
     #[test]
     fn names_the_bad_variable() {
-        assert_eq!(
-            Config::from_lookup(lookup(&[(TABLE, "t12")])).unwrap_err(),
-            ConfigError::Missing(PUBLIC_KEY)
-        );
+        let variable = |pairs: &[(&str, &str)]| Config::from_env(&env(pairs)).unwrap_err();
+        let err = variable(&[(TABLE, "t12")]);
+        assert_eq!(err.variable, PUBLIC_KEY);
+        assert!(err.to_string().starts_with("DISCORD_PUBLIC_KEY is not set"));
         for bad in ["xyz", "00", &"0".repeat(63), &"g".repeat(64)] {
-            let err =
-                Config::from_lookup(lookup(&[(PUBLIC_KEY, bad), (TABLE, "t12")])).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    ConfigError::Invalid {
-                        name: PUBLIC_KEY,
-                        ..
-                    }
-                ),
-                "{bad}"
-            );
+            let err = variable(&[(PUBLIC_KEY, bad), (TABLE, "t12")]);
+            assert_eq!(err.variable, PUBLIC_KEY, "{bad}");
+            assert!(err.to_string().starts_with("DISCORD_PUBLIC_KEY is invalid"));
         }
-        let err =
-            Config::from_lookup(lookup(&[(PUBLIC_KEY, &key_hex()), (TABLE, "a b")])).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { name: TABLE, .. }));
-        assert_eq!(
-            Config::from_lookup(lookup(&[(PUBLIC_KEY, &key_hex())])).unwrap_err(),
-            ConfigError::Missing(TABLE)
-        );
-        assert!(
-            ConfigError::Missing(TABLE)
-                .to_string()
-                .contains("CALLSTATS_TABLE")
-        );
+        let err = variable(&[(PUBLIC_KEY, &key_hex()), (TABLE, "a b")]);
+        assert!(err.to_string().starts_with("CALLSTATS_TABLE is invalid"));
+        let err = variable(&[(PUBLIC_KEY, &key_hex())]);
+        assert!(err.to_string().starts_with("CALLSTATS_TABLE is not set"));
     }
 
     #[test]
-    fn log_format_is_text_or_json() {
-        assert_eq!(json_logs_from_lookup(lookup(&[])), Ok(false));
-        assert_eq!(
-            json_logs_from_lookup(lookup(&[(LOG_FORMAT, "text")])),
-            Ok(false)
-        );
-        assert_eq!(
-            json_logs_from_lookup(lookup(&[(LOG_FORMAT, " JSON ")])),
-            Ok(true)
-        );
-        assert_eq!(
-            json_logs_from_lookup(lookup(&[(LAMBDA_LOG_FORMAT, "JSON")])),
-            Ok(true)
-        );
-        assert_eq!(
-            json_logs_from_lookup(lookup(&[(LAMBDA_LOG_FORMAT, "Text")])),
-            Ok(false)
-        );
-        assert_eq!(
-            json_logs_from_lookup(lookup(&[(LOG_FORMAT, "yaml"), (LAMBDA_LOG_FORMAT, "JSON")])),
-            Err(ConfigError::Invalid {
-                name: LOG_FORMAT,
-                expected: "text or json"
-            })
+    fn log_format_follows_lambda_too() {
+        let format = |pairs: &[(&str, &str)]| log_format(&env(pairs));
+        assert_eq!(format(&[]), Ok(LogFormat::Text));
+        assert_eq!(format(&[(LOG_FORMAT, " JSON ")]), Ok(LogFormat::Json));
+        assert_eq!(format(&[(LAMBDA_LOG_FORMAT, "JSON")]), Ok(LogFormat::Json));
+        assert_eq!(format(&[(LAMBDA_LOG_FORMAT, "Text")]), Ok(LogFormat::Text));
+        let err = format(&[(LOG_FORMAT, "yaml"), (LAMBDA_LOG_FORMAT, "JSON")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("CALLSTATS_LOG_FORMAT is invalid")
         );
     }
 
@@ -351,15 +257,17 @@ mod tests {
     }
 
     #[test]
-    fn register_config_hides_the_token() {
-        let config = RegisterConfig::from_lookup(lookup(&[
-            (TOKEN, "secret.token"),
+    fn register_config_validates_the_token_as_the_sidecar_does() {
+        let config = RegisterConfig::from_env(&env(&[
+            (TOKEN, "Bot secret.token"),
             (APPLICATION_ID, "123"),
         ]))
         .unwrap();
+        assert_eq!(config.token.expose(), "secret.token");
         assert!(!format!("{config:?}").contains("secret"));
-        assert!(
-            RegisterConfig::from_lookup(lookup(&[(TOKEN, "t"), (APPLICATION_ID, "0")])).is_err()
-        );
+        assert!(RegisterConfig::from_env(&env(&[(TOKEN, "t"), (APPLICATION_ID, "0")])).is_err());
+        let err =
+            RegisterConfig::from_env(&env(&[(TOKEN, "a b"), (APPLICATION_ID, "1")])).unwrap_err();
+        assert_eq!(err.variable, TOKEN);
     }
 }

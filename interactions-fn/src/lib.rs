@@ -35,6 +35,7 @@ pub mod serve;
 pub mod startup;
 pub mod verify;
 
-pub use config::{Config, ConfigError, RegisterConfig};
+pub use callstats_runtime::ConfigError;
+pub use config::{Config, RegisterConfig};
 pub use handler::{App, AppBuilder, Clock};
 pub use reply::{Message, Reply};

@@ -13,9 +13,10 @@ use clap::{Parser, Subcommand};
 use callstats_core::GuildId;
 use callstats_core::ids::parse_id;
 use callstats_interactions::client::{self, Caller};
-use callstats_interactions::config::json_logs_from_lookup;
+use callstats_interactions::config::log_format;
 use callstats_interactions::startup::{FrontEnd, StartError, build_app, init_tracing, run_lambda};
-use callstats_interactions::{Config, RegisterConfig, register, rest, serve};
+use callstats_interactions::{Config, RegisterConfig, register, serve};
+use callstats_runtime::{Env, shutdown_signal};
 
 /// How long shutdown waits for background work (interaction tokens last 15 minutes).
 const DRAIN: std::time::Duration = std::time::Duration::from_mins(2);
@@ -162,13 +163,13 @@ fn parse_guild(s: &str) -> Result<GuildId, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    rest::install_crypto_provider();
+    callstats_runtime::install_crypto_provider();
     if !matches!(
         cli.command,
         Some(Command::Call { .. } | Command::LocalKey { .. })
     ) {
-        match json_logs_from_lookup(|name| std::env::var(name).ok()) {
-            Ok(json) => init_tracing(json),
+        match log_format(&Env::process()) {
+            Ok(format) => init_tracing(format),
             Err(err) => {
                 eprintln!("callstats-interactions: configuration error: {err}");
                 return ExitCode::from(2);
@@ -207,7 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
              use `serve` or `register-commands`, see --help"
         )),
         Some(Command::Serve { listen }) => {
-            let config = Config::from_env().map_err(StartError::from)?;
+            let config = Config::from_env(&Env::process()).map_err(StartError::from)?;
             let app = build_app(&config, FrontEnd::Serve).await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -243,33 +244,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::RegisterCommands { guild }) => {
-            let config = RegisterConfig::from_env().map_err(StartError::from)?;
+            let config = RegisterConfig::from_env(&Env::process()).map_err(StartError::from)?;
             let count = register::register_commands(&config, guild).await?;
             println!("registered {count} commands");
             Ok(())
         }
-    }
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }
 

@@ -20,7 +20,7 @@ pub async fn register_commands(
     config: &RegisterConfig,
     guild: Option<GuildId>,
 ) -> Result<usize, RegisterError> {
-    let client = rest::client(&config.api_base, Some(config.token.clone()));
+    let client = rest::client(&config.api_base, Some(&config.token));
     let interactions = client.interaction(config.application_id);
     let commands = definitions();
     let response = match guild {

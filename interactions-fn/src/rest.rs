@@ -13,23 +13,18 @@ use crate::config::ApiBase;
 use crate::error::Internal;
 use crate::interaction::Token;
 use crate::reply::Message;
-
-/// Installs ring as rustls's process-wide crypto provider unless one is installed already.
-/// Both the DynamoDB client and twilight-http build TLS configurations from it.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+use callstats_runtime::Token as BotToken;
 
 /// A client for `api`, with a bot token for application routes (not needed for
 /// interaction webhooks, which the interaction token authorises).
 #[must_use]
-pub fn client(api: &ApiBase, token: Option<String>) -> twilight_http::Client {
-    install_crypto_provider();
+pub fn client(api: &ApiBase, token: Option<&BotToken>) -> twilight_http::Client {
+    callstats_runtime::install_crypto_provider();
     let mut builder = twilight_http::Client::builder()
         .timeout(Duration::from_secs(10))
         .ratelimiter(None);
     if let Some(token) = token {
-        builder = builder.token(token);
+        builder = builder.token(token.expose().to_owned());
     }
     if *api != ApiBase::default() {
         builder = builder.proxy(api.host.clone(), api.use_http);

@@ -6,9 +6,9 @@ use callstats_store::Timeouts;
 use callstats_store::{Store, StoreError};
 
 use crate::background::Background;
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::handler::App;
-use crate::rest;
+use callstats_runtime::{ConfigError, Env, LogFormat};
 
 /// Timeouts for the request path: a stalled store must leave time for an apology inside
 /// Discord's 3 seconds.
@@ -42,17 +42,19 @@ pub enum FrontEnd {
 
 /// Builds the app from `config`: connects the store and warms its connection.
 pub async fn build_app(config: &Config, front_end: FrontEnd) -> Result<App, StartError> {
-    rest::install_crypto_provider();
+    callstats_runtime::install_crypto_provider();
     let store = Store::connect(config.table.clone(), REQUEST_TIMEOUTS).await;
     store.ping().await?;
     tracing::info!(table = %config.table, "store ready");
     let background = match front_end {
         FrontEnd::Serve => Background::tasks(),
         FrontEnd::Lambda => {
-            let function = config
-                .function_name
-                .clone()
-                .ok_or(ConfigError::Missing(crate::config::FUNCTION_NAME))?;
+            let function = config.function_name.clone().ok_or_else(|| {
+                ConfigError::missing(
+                    crate::config::FUNCTION_NAME,
+                    "Lambda sets it; outside Lambda use `serve`",
+                )
+            })?;
             Background::self_invoke(function).await
         }
     };
@@ -69,16 +71,16 @@ pub async fn build_app(config: &Config, front_end: FrontEnd) -> Result<App, Star
 /// The Lambda entry point: configuration from the environment, the store built and warmed
 /// during init, then the runtime loop.
 pub async fn run_lambda() -> Result<(), StartError> {
-    let config = Config::from_env()?;
+    let config = Config::from_env(&Env::process())?;
     let app = build_app(&config, FrontEnd::Lambda).await?;
     crate::lambda::run(app)
         .await
         .map_err(|err| StartError::Runtime(err.to_string()))
 }
 
-/// Logs to stderr: JSON when `json` (see [`crate::config::json_logs_from_lookup`]), text
-/// otherwise; the level from `RUST_LOG` (default `info`, twilight-http off).
-pub fn init_tracing(json: bool) {
+/// Logs to stderr in `format` (see [`crate::config::log_format`]); the level from `RUST_LOG`
+/// (default `info`, twilight-http off).
+pub fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     // twilight-http's own spans name request paths, and a webhook path carries the
     // interaction token: its logs stay off unless RUST_LOG asks for them.
@@ -87,7 +89,7 @@ pub fn init_tracing(json: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if json {
+    let _ = if format == LogFormat::Json {
         builder
             .json()
             .with_current_span(true)

@@ -78,7 +78,7 @@ async fn lambda_child() {
         return;
     }
     callstats_interactions::startup::init_tracing(
-        callstats_interactions::config::json_logs_from_lookup(|name| std::env::var(name).ok())
+        callstats_interactions::config::log_format(&callstats_runtime::Env::process())
             .expect("a valid log format"),
     );
     callstats_interactions::startup::run_lambda()
@@ -207,7 +207,7 @@ async fn lambda_defers_long_work_to_an_asynchronous_self_invocation() {
 
 fn register_config(rest: &FakeDiscord) -> RegisterConfig {
     RegisterConfig {
-        token: "test.bot.token".into(),
+        token: callstats_runtime::Token::new("test.bot.token").expect("a valid token"),
         application_id: parse_id(&APPLICATION.to_string()).unwrap(),
         api_base: ApiBase::parse(&rest.api_base()).unwrap(),
     }

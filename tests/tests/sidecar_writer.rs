@@ -9,7 +9,8 @@ use callstats_core::{
     ClosedSession, Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp, UserId,
 };
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceFlags};
-use callstats_sidecar::writer::{Backoff, Outcome, apply};
+use callstats_sidecar::Backoff;
+use callstats_sidecar::writer::{Outcome, apply};
 use callstats_sidecar::{Metrics, Write};
 use callstats_store::Store;
 use callstats_tests::dynamo::fresh_store;

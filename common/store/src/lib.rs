@@ -11,6 +11,7 @@ mod expr;
 mod items;
 mod privacy;
 mod reads;
+pub mod retry;
 mod schema;
 mod sessions;
 mod settings;
@@ -31,6 +32,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 pub use error::StoreError;
 pub use items::{LeaderboardEntry, Metric, SessionRecord};
 pub use privacy::{DeleteReport, GuildExport, UserExport};
+pub use retry::{Backoff, retrying};
 pub use schema::{
     IndexDefinition, InvalidTableName, KeyType, LB_RANKED, LB_TOTAL, OPEN_BY_GUILD, Projection,
     TableDefinition, TableName, table_definition,

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::retry::Backoff;
+
 use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 
 use crate::Store;
@@ -22,6 +24,11 @@ use callstats_core::settings::UserSettings;
 
 /// `BatchWriteItem` takes at most 25 requests.
 const BATCH: usize = 25;
+/// Unprocessed batch items are sent again after this backoff.
+const UNPROCESSED_BACKOFF: Backoff = Backoff {
+    first: Duration::from_millis(50),
+    max: Duration::from_secs(2),
+};
 /// Concurrent single-item updates when changing leaderboard visibility.
 const PARALLEL_UPDATES: usize = 16;
 
@@ -288,7 +295,6 @@ impl Store {
     pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for chunk in requests.chunks(BATCH) {
             let mut pending = chunk.to_vec();
-            let mut delay = Duration::from_millis(50);
             for attempt in 0.. {
                 let out = self
                     .client
@@ -310,8 +316,7 @@ impl Store {
                         message: format!("{} items still unprocessed after retries", pending.len()),
                     });
                 }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+                tokio::time::sleep(UNPROCESSED_BACKOFF.delay(attempt)).await;
             }
         }
         Ok(())
