@@ -25,7 +25,6 @@ use twilight_gateway::{
     CloseFrame, ConfigBuilder, Intents, Message, Session, Shard, ShardId, ShardState,
 };
 
-use crate::clock::Clock;
 use crate::config::{Config, ShardPlan};
 use crate::gateway::{GatewayFatal, ShardContext, ShardRunner, Stopped};
 use crate::metrics::{Metrics, ShardStatus};
@@ -33,6 +32,7 @@ use crate::resume;
 use crate::spool::{Spool, SpoolError};
 use crate::tracker::Tracker;
 use crate::writer::{self, WriterOptions};
+use callstats_runtime::Clock;
 use callstats_store::Backoff;
 
 /// How long a stop lets queued writes finish.

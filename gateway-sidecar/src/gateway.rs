@@ -27,10 +27,10 @@ use twilight_model::gateway::payload::incoming::GuildCreate;
 use twilight_model::guild::Guild;
 use twilight_model::voice::VoiceState;
 
-use crate::clock::Clock;
 use crate::metrics::{Metrics, inc};
 use crate::tracker::{GuildCreated, GuildSeed, Tracker, VoiceChange, VoiceMember, Write};
 use crate::writer::Writer;
+use callstats_runtime::Clock;
 use callstats_store::{Backoff, retrying};
 
 /// The dispatches the sidecar reads; twilight skips the others without parsing them.

@@ -13,7 +13,6 @@
 //! ```
 //!
 //! - [`config`]: every environment variable, read once and validated;
-//! - [`clock`]: the clock seam (system, manual for tests, a file for tests of the program);
 //! - [`tracker`]: the pure state machine from gateway events to [`Write`]s, one per shard;
 //! - [`gateway`]: the shard loop: events in, writes out, heartbeats, reconciliation reads;
 //! - [`writer`]: applies writes in order per user, concurrently across users, retrying
@@ -64,7 +63,6 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod app;
-pub mod clock;
 pub mod config;
 pub mod gateway;
 pub mod metrics;
@@ -75,8 +73,8 @@ pub mod tracker;
 pub mod writer;
 
 pub use app::{RunError, Seams, run};
+pub use callstats_runtime::{Clock, FileClock, ManualClock, SystemClock};
 pub use callstats_store::Backoff;
-pub use clock::{Clock, FileClock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError, LogFormat, ShardPlan, Token};
 pub use metrics::{Metrics, ShardStatus};
 pub use tracker::{Tracker, Write};

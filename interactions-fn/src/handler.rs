@@ -14,6 +14,7 @@ use http::{Method, StatusCode};
 use tracing::Instrument;
 
 use callstats_core::Timestamp;
+use callstats_runtime::{Clock, SystemClock};
 use callstats_store::Store;
 
 use crate::background::{Background, Ticket};
@@ -28,15 +29,6 @@ use crate::verify::{self, MAX_SKEW_SECS};
 /// Largest body accepted. Discord's interactions are a few kilobytes.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// Where "now" comes from: the system clock in production, a fixed instant in tests.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-/// The system clock, in whole seconds.
-#[must_use]
-pub fn system_clock() -> Clock {
-    Arc::new(|| Timestamp::from_datetime(chrono::Utc::now()))
-}
-
 /// How long a command may take before the user gets an apology instead: Discord drops the
 /// interaction after 3 s.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(2500);
@@ -50,7 +42,7 @@ struct Inner {
     /// The same table with timeouts for long work (exports and deletions of big histories).
     job_store: Store,
     public_key: VerifyingKey,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
     deadline: Duration,
     /// Discord's REST API, for edits of original responses (no bot token needed).
     rest: twilight_http::Client,
@@ -73,7 +65,7 @@ pub struct AppBuilder {
     store: Store,
     job_store: Option<Store>,
     public_key: VerifyingKey,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
     deadline: Duration,
     api_base: ApiBase,
     background: Background,
@@ -87,7 +79,7 @@ impl std::fmt::Debug for AppBuilder {
 
 impl AppBuilder {
     #[must_use]
-    pub fn clock(mut self, clock: Clock) -> Self {
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
@@ -142,7 +134,7 @@ impl App {
             store,
             job_store: None,
             public_key,
-            clock: system_clock(),
+            clock: Arc::new(SystemClock),
             deadline: DEFAULT_DEADLINE,
             api_base: ApiBase::default(),
             background: Background::tasks(),
@@ -162,7 +154,7 @@ impl App {
 
     #[must_use]
     pub fn now(&self) -> Timestamp {
-        (self.0.clock)()
+        self.0.clock.now()
     }
 
     #[must_use]

@@ -35,7 +35,8 @@ pub mod serve;
 pub mod startup;
 pub mod verify;
 
+pub use callstats_runtime::Clock;
 pub use callstats_runtime::ConfigError;
 pub use config::{Config, RegisterConfig};
-pub use handler::{App, AppBuilder, Clock};
+pub use handler::{App, AppBuilder};
 pub use reply::{Message, Reply};

@@ -234,7 +234,7 @@ impl InteractionTarget {
         let key = signing_key();
         let api = ApiBase::parse(&format!("http://{rest_addr}/api/v10")).expect("api base");
         let app = App::builder(store, key.verifying_key())
-            .clock(Arc::new(move || now))
+            .clock(Arc::new(callstats_runtime::ManualClock::new(now)))
             .api_base(api)
             .deadline(Duration::from_secs(2))
             .build();

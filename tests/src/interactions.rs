@@ -478,7 +478,7 @@ impl Endpoint {
     #[must_use]
     pub fn build(store: Store, now: Timestamp, api: Option<ApiBase>) -> Self {
         let mut builder = App::builder(store.clone(), signing_key().verifying_key())
-            .clock(Arc::new(move || now))
+            .clock(Arc::new(callstats_runtime::ManualClock::new(now)))
             .job_store(patient(&store))
             // The local server is single-threaded and shared by parallel tests: give it
             // time rather than answer with an apology.

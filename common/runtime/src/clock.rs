@@ -1,10 +1,11 @@
 //! The clock seam: where event times come from.
 //!
-//! Every session second is measured by the sidecar's clock at the moment an event arrives
-//! (SPEC, "What is measured"), so the clock is the one thing tests must control to check
-//! totals to the second. Production uses [`SystemClock`]; in-process tests a [`ManualClock`];
-//! tests and the local simulator that run the real program point `CALLSTATS_CLOCK_FILE` at a
-//! file holding the current Unix second ([`FileClock`]).
+//! Every session second is measured by the sidecar's clock at the moment an event arrives, and
+//! every live figure the endpoint shows is counted up to its clock's "now"
+//! (`docs/behaviour.md`), so the clock is the one thing tests must control to check totals to
+//! the second. Production uses [`SystemClock`]; in-process tests a [`ManualClock`]; tests and
+//! the local simulator that run the real sidecar point `CALLSTATS_CLOCK_FILE` at a file holding
+//! the current Unix second ([`FileClock`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
