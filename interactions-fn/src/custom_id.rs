@@ -17,7 +17,7 @@ use callstats_core::ids::parse_id;
 use callstats_core::period::PeriodKey;
 use callstats_store::Metric;
 
-use crate::render::limits::CUSTOM_ID;
+use crate::limits::CUSTOM_ID;
 
 /// Highest page a button may ask for: far beyond any real leaderboard, small enough that
 /// the offset arithmetic never overflows.

@@ -155,7 +155,7 @@ pub fn notice_embed(notice: &Notice) -> Embed {
             let mut text = format!(
                 "`{}` is not a timezone I know. Use an IANA name such as `Europe/Berlin`, \
                  `America/New_York` or `Asia/Kolkata`; the command suggests names as you type.",
-                render::escape_code(&render::limits::clip(input, 100))
+                render::escape_code(&crate::limits::clip(input, 100))
             );
             if !suggestions.is_empty() {
                 text.push_str("\nDid you mean: ");

@@ -9,13 +9,13 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 
 use crate::background::{JOB_ROUTE, Ticket};
-use crate::handler::App;
+use crate::context::App;
 
 /// A job this function sent itself (see [`crate::background`]).
 async fn run_job(app: &App, body: &[u8]) -> Response<Body> {
     let status = match serde_json::from_slice::<Ticket>(body) {
         Ok(ticket) => {
-            app.run_job(ticket).await;
+            crate::dispatch::run_job(app, ticket).await;
             http::StatusCode::OK
         }
         Err(err) => {

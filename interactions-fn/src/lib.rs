@@ -18,15 +18,19 @@
 // Outside input never panics the process: program code has no unwrap or expect.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod answer;
 pub mod background;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod context;
 pub mod custom_id;
+pub mod dispatch;
 pub mod error;
 pub mod handler;
 pub mod interaction;
 pub mod lambda;
+pub mod limits;
 pub mod register;
 pub mod render;
 pub mod reply;
@@ -34,9 +38,10 @@ pub mod rest;
 pub mod serve;
 pub mod startup;
 pub mod verify;
+pub mod zones;
 
 pub use callstats_runtime::Clock;
 pub use callstats_runtime::ConfigError;
 pub use config::{Config, RegisterConfig};
-pub use handler::{App, AppBuilder};
+pub use context::{App, AppBuilder};
 pub use reply::{Message, Reply};

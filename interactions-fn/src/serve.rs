@@ -18,7 +18,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::handler::{App, MAX_BODY};
+use crate::context::App;
+use crate::handler::MAX_BODY;
 use crate::reply::text_response;
 
 /// Slow clients get this long to send their headers.

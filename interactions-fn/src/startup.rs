@@ -7,7 +7,7 @@ use callstats_store::{Store, StoreError};
 
 use crate::background::Background;
 use crate::config::Config;
-use crate::handler::App;
+use crate::context::App;
 use callstats_runtime::{ConfigError, Env, LogFormat};
 
 /// Timeouts for the request path: a stalled store must leave time for an apology inside

@@ -337,6 +337,15 @@ fn local_day_start(date: NaiveDate, tz: Tz) -> Option<Timestamp> {
     None
 }
 
+/// Seconds east of UTC of `tz` at `at` (daylight saving time included).
+#[must_use]
+pub fn utc_offset_secs(tz: Tz, at: Timestamp) -> i32 {
+    use chrono::Offset as _;
+    tz.offset_from_utc_datetime(&at.to_utc().naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,5 +595,20 @@ mod tests {
             PeriodKey::current(PeriodKind::Month, late, kolkata).to_string(),
             "M2026-12"
         );
+    }
+
+    #[test]
+    fn offsets_follow_the_zone_and_season() {
+        let winter = Timestamp::new(1_795_000_000).unwrap(); // 2026-11-18
+        assert_eq!(utc_offset_secs(chrono_tz::Asia::Kolkata, winter), 19_800);
+        assert_eq!(utc_offset_secs(chrono_tz::Europe::Berlin, winter), 3600);
+        assert_eq!(
+            utc_offset_secs(
+                chrono_tz::Europe::Berlin,
+                Timestamp::new(1_784_000_000).unwrap()
+            ),
+            7200
+        );
+        assert_eq!(utc_offset_secs(Tz::UTC, winter), 0);
     }
 }

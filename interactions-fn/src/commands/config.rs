@@ -10,12 +10,12 @@ use twilight_model::guild::Permissions;
 use callstats_core::{GuildConfig, RankingRule};
 
 use super::Options;
-use super::timezone::parse_zone;
+use crate::context::App;
 use crate::error::{Failure, Notice};
-use crate::handler::App;
 use crate::interaction::Ctx;
-use crate::render::privacy::guild_config;
+use crate::render::settings::guild_config;
 use crate::reply::{Message, Reply};
+use crate::zones::parse_zone;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigArgs {

@@ -5,8 +5,8 @@
 use twilight_model::application::interaction::application_command::CommandData;
 
 use super::{Options, target};
+use crate::context::App;
 use crate::error::{Failure, Notice};
-use crate::handler::App;
 use crate::interaction::{Ctx, Person};
 use crate::render::history::{HistoryView, LiveSession, MAX_SESSIONS, history};
 use crate::reply::{Message, Reply};

@@ -8,9 +8,10 @@
 use callstats_core::UserId;
 use callstats_store::EndOutcome;
 
+use crate::answer::Answer;
 use crate::background::{Job, Ticket};
+use crate::context::App;
 use crate::error::Failure;
-use crate::handler::App;
 use crate::interaction::Ctx;
 use crate::render::{export, privacy};
 use crate::reply::{File, Message, Reply};
@@ -59,29 +60,29 @@ pub fn delete(ctx: &Ctx) -> Reply {
 }
 
 /// The answer to the question (the button's owner was checked by the caller).
-pub async fn delete_answered(app: &App, ctx: &Ctx, confirm: bool) -> Result<Reply, Failure> {
+pub async fn delete_answered(app: &App, ctx: &Ctx, confirm: bool) -> Result<Answer, Failure> {
     if !confirm {
-        return Ok(Reply::Update(privacy::delete_cancelled()));
+        return Ok(Reply::Update(privacy::delete_cancelled()).into());
     }
-    let job = Job::Delete {
-        user: ctx.invoker.id,
-    };
-    if small(app, ctx.invoker.id).await? {
-        return Ok(Reply::Update(run_job(app, job).await?));
+    let user = ctx.invoker.id;
+    if small(app, user).await? {
+        return Ok(Reply::Update(delete_job(app, user).await?).into());
     }
-    Box::pin(app.defer(ticket(ctx, job))).await?;
-    Ok(Reply::DeferredUpdate)
+    Ok(Answer::Later {
+        ticket: ticket(ctx, Job::Delete { user }),
+        ack: Reply::DeferredUpdate,
+    })
 }
 
-pub async fn export(app: &App, ctx: &Ctx) -> Result<Reply, Failure> {
-    let job = Job::Export {
-        user: ctx.invoker.id,
-    };
-    if small(app, ctx.invoker.id).await? {
-        return Ok(Reply::Message(run_job(app, job).await?.ephemeral()));
+pub async fn export(app: &App, ctx: &Ctx) -> Result<Answer, Failure> {
+    let user = ctx.invoker.id;
+    if small(app, user).await? {
+        return Ok(Reply::Message(export_job(app, user).await?.ephemeral()).into());
     }
-    Box::pin(app.defer(ticket(ctx, job))).await?;
-    Ok(Reply::Deferred { ephemeral: true })
+    Ok(Answer::Later {
+        ticket: ticket(ctx, Job::Export { user }),
+        ack: Reply::Deferred { ephemeral: true },
+    })
 }
 
 fn ticket(ctx: &Ctx, job: Job) -> Ticket {
@@ -97,31 +98,29 @@ async fn small(app: &App, user: UserId) -> Result<bool, Failure> {
     Ok(items <= INLINE_ITEMS)
 }
 
-/// Does the work of `job` and returns the message that reports it.
-pub async fn run_job(app: &App, job: Job) -> Result<Message, Failure> {
+/// Deletes everything of `user` and returns the message that reports it.
+pub async fn delete_job(app: &App, user: UserId) -> Result<Message, Failure> {
     let store = app.job_store();
-    match job {
-        Job::Delete { user } => {
-            let report = store.delete_user(user).await?;
-            let settings = store.user_settings(user).await?;
-            tracing::info!(items = report.items(), "deleted a user's data");
-            Ok(privacy::deleted(&report, settings.opted_out))
-        }
-        Job::Export { user } => {
-            let data = store.export_user(user).await?;
-            let document = export::document(user, &data, app.now());
-            let bytes = export::to_json(&document)
-                .map_err(|e| crate::error::Internal::Encode(e.to_string()))?;
-            let sessions = data.guilds.values().map(|g| g.sessions.len()).sum();
-            tracing::info!(sessions, bytes = bytes.len(), "exported a user's data");
-            let mut message = Message::embed(privacy::exported(sessions, data.guilds.len()));
-            message.files.push(File {
-                name: export::file_name(user),
-                content_type: "application/json",
-                description: Some("All your callstats data".into()),
-                bytes,
-            });
-            Ok(message)
-        }
-    }
+    let report = store.delete_user(user).await?;
+    let settings = store.user_settings(user).await?;
+    tracing::info!(items = report.items(), "deleted a user's data");
+    Ok(privacy::deleted(&report, settings.opted_out))
+}
+
+/// Exports everything of `user` as a JSON attachment.
+pub async fn export_job(app: &App, user: UserId) -> Result<Message, Failure> {
+    let data = app.job_store().export_user(user).await?;
+    let document = export::document(user, &data, app.now());
+    let bytes =
+        export::to_json(&document).map_err(|e| crate::error::Internal::Encode(e.to_string()))?;
+    let sessions = data.guilds.values().map(|g| g.sessions.len()).sum();
+    tracing::info!(sessions, bytes = bytes.len(), "exported a user's data");
+    let mut message = Message::embed(privacy::exported(sessions, data.guilds.len()));
+    message.files.push(File {
+        name: export::file_name(user),
+        content_type: "application/json",
+        description: Some("All your callstats data".into()),
+        bytes,
+    });
+    Ok(message)
 }

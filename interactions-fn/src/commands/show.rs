@@ -5,18 +5,17 @@
 //! whole length to all time. Heatmaps are all time, shown in the viewer's timezone: as text
 //! and as an attached image (`attachment://heatmap.png`).
 
-use chrono::{Offset, TimeZone};
-use chrono_tz::Tz;
 use twilight_model::application::interaction::application_command::CommandData;
 
 use callstats_core::heatmap::Heatmap;
 use callstats_core::period::Day;
+use callstats_core::period::utc_offset_secs;
 use callstats_core::session::DayTotals;
-use callstats_core::{Aggregate, ClosedSession, Stats, Timestamp};
+use callstats_core::{Aggregate, ClosedSession, Stats};
 
 use super::{Options, target};
+use crate::context::App;
 use crate::error::{Failure, Internal, Notice};
-use crate::handler::App;
 use crate::interaction::{Ctx, Person};
 use crate::render::heatmap_png;
 use crate::render::show::{Live, ShowView, Window};
@@ -89,7 +88,7 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
     }
     let live = open.map(|o| o.live(ctx.now, config.timezone));
     let timezone = viewer.timezone_or_utc();
-    let offset = offset_secs(timezone, ctx.now);
+    let offset = utc_offset_secs(timezone, ctx.now);
     let figures = figures(all_time.as_ref(), &days, live.as_ref(), range);
     let image = if figures.heatmap.total() > 0 {
         let bytes = heatmap_png::render(&figures.heatmap.localize_grid(offset))
@@ -174,18 +173,11 @@ pub fn figures(
     Figures { stats, heatmap }
 }
 
-/// Seconds east of UTC of `tz` at `at`.
-#[must_use]
-pub fn offset_secs(tz: Tz, at: Timestamp) -> i32 {
-    tz.offset_from_utc_datetime(&at.to_utc().naive_utc())
-        .fix()
-        .local_minus_utc()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callstats_core::{Flags, OpenSession, RankingRule, SessionId};
+    use callstats_core::{Flags, OpenSession, RankingRule, SessionId, Timestamp};
+    use chrono_tz::Tz;
     use twilight_model::id::Id;
 
     fn ts(s: i64) -> Timestamp {
@@ -222,17 +214,5 @@ mod tests {
         // and it did not start inside the window.
         assert_eq!(window.stats.total, (6 * day + 12 * 3600) as u64);
         assert_eq!(window.stats.sessions, 0);
-    }
-
-    #[test]
-    fn offsets_follow_the_zone_and_season() {
-        let winter = ts(1_795_000_000); // 2026-11-18
-        assert_eq!(offset_secs(chrono_tz::Asia::Kolkata, winter), 19_800);
-        assert_eq!(offset_secs(chrono_tz::Europe::Berlin, winter), 3600);
-        assert_eq!(
-            offset_secs(chrono_tz::Europe::Berlin, ts(1_784_000_000)),
-            7200
-        );
-        assert_eq!(offset_secs(Tz::UTC, winter), 0);
     }
 }

@@ -9,9 +9,9 @@ use callstats_core::period::{PeriodKey, PeriodKind};
 use callstats_store::Metric;
 
 use super::Options;
+use crate::context::App;
 use crate::custom_id::TopPage;
 use crate::error::{Failure, Notice};
-use crate::handler::App;
 use crate::interaction::Ctx;
 use crate::render::top::{PAGE_SIZE, TopView, You, page_count, top};
 use crate::reply::Reply;

@@ -1,5 +1,5 @@
 //! Rendering: plain functions from data to Discord messages, no I/O, no clock. Every
-//! renderer ends with [`limits::fit`], so its output stays inside Discord's limits whatever
+//! renderer ends with [`crate::limits::fit`], so its output stays inside Discord's limits whatever
 //! the data (tested with worst cases beside each renderer).
 
 pub mod export;
@@ -7,12 +7,14 @@ pub mod format;
 pub mod heatmap_png;
 pub mod heatmap_text;
 pub mod history;
-pub mod limits;
 pub mod privacy;
+pub mod settings;
 pub mod show;
 pub mod top;
 
 use callstats_core::Timestamp;
+
+use crate::limits;
 use twilight_model::channel::message::Embed;
 use twilight_model::channel::message::embed::{EmbedField, EmbedFooter};
 

@@ -24,8 +24,6 @@ pub const BUTTON_LABEL: usize = 80;
 pub const ACTION_ROWS: usize = 5;
 pub const BUTTONS_PER_ROW: usize = 5;
 pub const CHOICES: usize = 25;
-pub const CHOICE_NAME: usize = 100;
-pub const CHOICE_VALUE: usize = 100;
 
 /// Length as Discord counts it (conservatively).
 #[must_use]
