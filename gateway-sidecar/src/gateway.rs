@@ -28,7 +28,7 @@ use twilight_model::guild::Guild;
 use twilight_model::voice::VoiceState;
 
 use crate::metrics::{Metrics, inc};
-use crate::tracker::{GuildCreated, GuildSeed, Tracker, VoiceChange, VoiceMember, Write};
+use crate::tracker::{GuildCreated, GuildSeed, SessionWrite, Tracker, VoiceChange, VoiceMember};
 use crate::writer::Writer;
 use callstats_runtime::Clock;
 use callstats_store::{Backoff, retrying};
@@ -329,7 +329,7 @@ impl ShardRunner {
         });
     }
 
-    fn submit(&self, writes: Vec<Write>) {
+    fn submit(&self, writes: Vec<SessionWrite>) {
         self.ctx.writer.submit(writes);
     }
 

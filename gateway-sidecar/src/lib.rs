@@ -13,7 +13,7 @@
 //! ```
 //!
 //! - [`config`]: every environment variable, read once and validated;
-//! - [`tracker`]: the pure state machine from gateway events to [`Write`]s, one per shard;
+//! - [`tracker`]: the pure state machine from gateway events to [`SessionWrite`]s, one per shard;
 //! - [`gateway`]: the shard loop: events in, writes out, heartbeats, reconciliation reads;
 //! - [`writer`]: applies writes in order per user, concurrently across users, retrying
 //!   transient failures for as long as it takes;
@@ -77,7 +77,7 @@ pub use callstats_runtime::{Clock, FileClock, ManualClock, SystemClock};
 pub use callstats_store::Backoff;
 pub use config::{Config, ConfigError, LogFormat, ShardPlan, Token};
 pub use metrics::{Metrics, ShardStatus};
-pub use tracker::{Tracker, Write};
+pub use tracker::{SessionWrite, Tracker};
 pub use writer::WriterOptions;
 
 /// A session nonce start that differs from process to process.

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::tracker::Write;
+use crate::tracker::SessionWrite;
 
 const LOG: &str = "spool.log";
 const DEAD_LETTERS: &str = "dead-letters.jsonl";
@@ -38,7 +38,7 @@ pub struct Entry {
     #[serde(rename = "t")]
     pub queued_at: i64,
     #[serde(rename = "w")]
-    pub write: Write,
+    pub write: SessionWrite,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -383,7 +383,7 @@ mod tests {
         Entry {
             seq,
             queued_at: 5,
-            write: Write::Start {
+            write: SessionWrite::Start {
                 session,
                 config: GuildConfig::default(),
             },

@@ -1,7 +1,7 @@
 //! The tracker: a pure state machine from gateway events to session writes.
 //!
 //! No I/O and no clock: every input carries the instant the sidecar received it, and every
-//! output is a [`Write`] for the writer to apply. One tracker serves one shard (its guilds are
+//! output is a [`SessionWrite`] for the writer to apply. One tracker serves one shard (its guilds are
 //! disjoint from every other shard's), so it needs no locking and its state is what a graceful
 //! restart snapshots for that shard.
 //!
@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 /// One change for the store, in the order the tracker decided it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum Write {
+pub enum SessionWrite {
     /// Open a session. The guild's configuration comes along in case an older session of the
     /// same user is still open in the store and must be ended first.
     Start {
@@ -60,7 +60,7 @@ pub enum Write {
     },
 }
 
-impl Write {
+impl SessionWrite {
     #[must_use]
     pub const fn user(&self) -> UserId {
         match self {
@@ -128,7 +128,7 @@ pub struct VoiceChange {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GuildCreated {
     /// Apply these writes; the guild is tracked.
-    Writes(Vec<Write>),
+    Writes(Vec<SessionWrite>),
     /// Read the guild's open sessions and configuration from the store, then call
     /// [`Tracker::store_reconciled`] with this generation.
     NeedsStore { generation: u64 },
@@ -267,7 +267,7 @@ impl Tracker {
         config: GuildConfig,
         last_seen: Option<Timestamp>,
         max_gap_secs: u64,
-    ) -> Vec<Write> {
+    ) -> Vec<SessionWrite> {
         let Some(state) = self.guilds.get_mut(&guild) else {
             return Vec::new();
         };
@@ -315,7 +315,7 @@ impl Tracker {
     }
 
     /// A `VOICE_STATE_UPDATE` received at `at`.
-    pub fn voice_update(&mut self, change: VoiceChange, at: Timestamp) -> Vec<Write> {
+    pub fn voice_update(&mut self, change: VoiceChange, at: Timestamp) -> Vec<SessionWrite> {
         let mut out = Vec::new();
         let Some(guild) = self.guilds.get_mut(&change.guild) else {
             return out;
@@ -334,7 +334,7 @@ impl Tracker {
         guild: GuildId,
         afk: Option<ChannelId>,
         at: Timestamp,
-    ) -> Vec<Write> {
+    ) -> Vec<SessionWrite> {
         let mut out = Vec::new();
         let Some(state) = self.guilds.get_mut(&guild) else {
             return out;
@@ -365,7 +365,7 @@ impl Tracker {
     /// `GUILD_DELETE` without `unavailable`: the bot left the guild or was removed at `at`.
     /// Every session ends then (or, for a guild out of sight, when it was last seen, as an
     /// estimate).
-    pub fn guild_removed(&mut self, guild: GuildId, at: Timestamp) -> Vec<Write> {
+    pub fn guild_removed(&mut self, guild: GuildId, at: Timestamp) -> Vec<SessionWrite> {
         let mut out = Vec::new();
         if let Some(state) = self.guilds.remove(&guild) {
             state.end_all(at, &mut out);
@@ -385,7 +385,11 @@ impl Tracker {
 
     /// After a fresh IDENTIFY, guilds the tracker knows that READY no longer lists: the bot was
     /// removed while it could not see. Their sessions end when they were last seen (estimated).
-    pub fn retain_guilds(&mut self, listed: &BTreeSet<GuildId>, at: Timestamp) -> Vec<Write> {
+    pub fn retain_guilds(
+        &mut self,
+        listed: &BTreeSet<GuildId>,
+        at: Timestamp,
+    ) -> Vec<SessionWrite> {
         let gone: Vec<GuildId> = self
             .guilds
             .keys()
@@ -619,7 +623,7 @@ impl GuildState {
         change: VoiceChange,
         at: Timestamp,
         nonces: &mut Nonces,
-        out: &mut Vec<Write>,
+        out: &mut Vec<SessionWrite>,
     ) {
         let position = match (change.bot, change.channel) {
             (false, Some(channel)) => Some(Position {
@@ -644,7 +648,7 @@ impl GuildState {
         afk: Option<ChannelId>,
         at: Timestamp,
         nonces: &mut Nonces,
-        out: &mut Vec<Write>,
+        out: &mut Vec<SessionWrite>,
     ) {
         let old = std::mem::replace(&mut self.afk, afk);
         if old == afk {
@@ -664,7 +668,7 @@ impl GuildState {
         users: BTreeSet<UserId>,
         at: Timestamp,
         nonces: &mut Nonces,
-        out: &mut Vec<Write>,
+        out: &mut Vec<SessionWrite>,
     ) {
         let tz = self.config.timezone;
         for user in users {
@@ -674,7 +678,7 @@ impl GuildState {
                 (Some(mut session), Some((channel, flags))) if session.channel == channel => {
                     if session.flags != flags {
                         session.set_flags(at, flags, tz);
-                        out.push(Write::Update {
+                        out.push(SessionWrite::Update {
                             session: session.clone(),
                         });
                     }
@@ -682,7 +686,7 @@ impl GuildState {
                 }
                 (open, desired) => {
                     if let Some(session) = open {
-                        out.push(Write::End {
+                        out.push(SessionWrite::End {
                             session: session.close(at, tz, false),
                             config: self.config,
                         });
@@ -690,7 +694,7 @@ impl GuildState {
                     if let Some((channel, flags)) = desired {
                         let id = SessionId::new(at, nonces.next());
                         let session = OpenSession::new(id, user, self.id, channel, flags);
-                        out.push(Write::Start {
+                        out.push(SessionWrite::Start {
                             session: session.clone(),
                             config: self.config,
                         });
@@ -710,7 +714,7 @@ impl GuildState {
         at: Timestamp,
         max_gap_secs: u64,
         nonces: &mut Nonces,
-        out: &mut Vec<Write>,
+        out: &mut Vec<SessionWrite>,
     ) {
         self.afk = seed.afk;
         self.set_voice(&seed.voice);
@@ -741,7 +745,7 @@ impl GuildState {
                 && let Some(session) = self.sessions.remove(&user)
             {
                 debug_assert_eq!(session.id, id);
-                out.push(Write::End {
+                out.push(SessionWrite::End {
                     session: session.close(end, tz, true),
                     config: self.config,
                 });
@@ -757,13 +761,13 @@ impl GuildState {
     }
 
     /// Ends every session: at `at` when the guild was in sight, else when it was last seen.
-    fn end_all(self, at: Timestamp, out: &mut Vec<Write>) {
+    fn end_all(self, at: Timestamp, out: &mut Vec<SessionWrite>) {
         let (end, estimated) = match self.phase {
             Phase::Frozen { since } => (since, true),
             Phase::Live | Phase::Reconciling { .. } => (at, false),
         };
         for session in self.sessions.into_values() {
-            out.push(Write::End {
+            out.push(SessionWrite::End {
                 session: session.close(end, self.config.timezone, estimated),
                 config: self.config,
             });

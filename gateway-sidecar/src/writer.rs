@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use crate::metrics::{Metrics, inc};
 use crate::spool::{Entry, Opened, Spilled, Spool};
-use crate::tracker::Write;
+use crate::tracker::SessionWrite;
 
 /// Emptied once nothing waits and it has grown past this.
 const RESET_LOG_AT: u64 = 1 << 20;
@@ -76,7 +76,7 @@ pub enum Outcome {
 }
 
 enum Command {
-    Submit(Vec<Write>),
+    Submit(Vec<SessionWrite>),
     Flush {
         until: Instant,
         reply: oneshot::Sender<u64>,
@@ -95,7 +95,7 @@ pub struct Writer {
 
 impl Writer {
     /// Hands writes over; never waits.
-    pub fn submit(&self, writes: Vec<Write>) {
+    pub fn submit(&self, writes: Vec<SessionWrite>) {
         if writes.is_empty() {
             return;
         }
@@ -293,7 +293,7 @@ impl Task {
         }
     }
 
-    fn accept(&mut self, writes: Vec<Write>) {
+    fn accept(&mut self, writes: Vec<SessionWrite>) {
         if writes.is_empty() {
             return;
         }
@@ -388,9 +388,9 @@ impl Task {
         match result {
             Ok(outcome) => {
                 let counter = match (outcome, write) {
-                    (Outcome::Applied, Write::Start { .. }) => &self.metrics.writes_started,
-                    (Outcome::Applied, Write::Update { .. }) => &self.metrics.writes_updated,
-                    (Outcome::Applied, Write::End { .. }) => &self.metrics.writes_ended,
+                    (Outcome::Applied, SessionWrite::Start { .. }) => &self.metrics.writes_started,
+                    (Outcome::Applied, SessionWrite::Update { .. }) => &self.metrics.writes_updated,
+                    (Outcome::Applied, SessionWrite::End { .. }) => &self.metrics.writes_ended,
                     (Outcome::AlreadyApplied, _) => &self.metrics.writes_already_applied,
                     (Outcome::OptedOut, _) => &self.metrics.writes_opted_out,
                     (Outcome::Superseded, _) => &self.metrics.writes_superseded,
@@ -525,12 +525,12 @@ fn unix_now() -> i64 {
 /// Applies one write, retrying transient failures for as long as it takes.
 pub async fn apply(
     store: &Store,
-    write: &Write,
+    write: &SessionWrite,
     backoff: Backoff,
     metrics: &Metrics,
 ) -> Result<Outcome, StoreError> {
     match write {
-        Write::Update { session } => {
+        SessionWrite::Update { session } => {
             match retrying(
                 "update session",
                 backoff,
@@ -543,7 +543,7 @@ pub async fn apply(
                 UpdateOutcome::Stale => Ok(Outcome::AlreadyApplied),
             }
         }
-        Write::End { session, config } => {
+        SessionWrite::End { session, config } => {
             match retrying(
                 "end session",
                 backoff,
@@ -556,7 +556,7 @@ pub async fn apply(
                 EndOutcome::AlreadyEnded => Ok(Outcome::AlreadyApplied),
             }
         }
-        Write::Start { session, config } => {
+        SessionWrite::Start { session, config } => {
             for _ in 0..START_ATTEMPTS {
                 let outcome = retrying(
                     "start session",

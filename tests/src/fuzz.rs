@@ -32,7 +32,7 @@ use callstats_core::{
 use callstats_interactions::App;
 use callstats_interactions::config::ApiBase;
 use callstats_sidecar::Tracker;
-use callstats_sidecar::tracker::{GuildCreated, GuildSeed, VoiceChange, VoiceMember, Write};
+use callstats_sidecar::tracker::{GuildCreated, GuildSeed, SessionWrite, VoiceChange, VoiceMember};
 use callstats_store::Store;
 use callstats_store::{TableName, Timeouts};
 use ed25519_dalek::SigningKey;
@@ -441,17 +441,17 @@ struct Ledger {
 }
 
 impl Ledger {
-    fn check(&mut self, writes: &[Write]) {
+    fn check(&mut self, writes: &[SessionWrite]) {
         for write in writes {
             match write {
-                Write::Start { session, .. } => {
+                SessionWrite::Start { session, .. } => {
                     assert!(
                         self.started.insert(session.id),
                         "{} started twice",
                         session.id
                     );
                     assert_eq!(session.seg_start, session.start(), "a start has no past");
-                    assert_eq!(session.totals, callstats_core::Breakdown::default());
+                    assert_eq!(session.breakdown, callstats_core::Breakdown::default());
                     assert!(session.cells.is_empty());
                     let key = (session.user, session.guild);
                     assert!(
@@ -462,11 +462,11 @@ impl Ledger {
                     );
                     self.open.insert(key, session.clone());
                 }
-                Write::Update { session } => {
+                SessionWrite::Update { session } => {
                     assert!(!self.ended.contains(&session.id), "update after end");
                     assert!(session.seg_start >= session.start());
                     check_accounted(
-                        &session.totals,
+                        &session.breakdown,
                         &session.cells,
                         session.start().secs_until(session.seg_start),
                     );
@@ -476,7 +476,7 @@ impl Ledger {
                     }
                     self.open.insert(key, session.clone());
                 }
-                Write::End { session, .. } => {
+                SessionWrite::End { session, .. } => {
                     assert!(self.ended.insert(session.id), "{} ended twice", session.id);
                     check_closed(session, self.latest);
                     let key = (session.user, session.guild);
@@ -520,7 +520,7 @@ fn check_closed(session: &ClosedSession, latest: i64) {
         session.id
     );
     assert!(session.end.unix() <= latest.max(session.start().unix()));
-    check_accounted(&session.totals, &session.cells, session.duration());
+    check_accounted(&session.breakdown, &session.cells, session.duration());
     let days: u64 = session.day_totals().iter().map(|d| d.1.total).sum();
     assert_eq!(days, session.duration());
 }

@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use bytes::Bytes;
 use callstats_core::{ClosedSession, Flags, GuildConfig, OpenSession, SessionId, Timestamp};
 use callstats_interactions::config::ApiBase;
-use callstats_interactions::render::limits;
+use callstats_interactions::limits;
 use callstats_interactions::{App, Message};
 use callstats_store::Store;
 use callstats_store::{EndOutcome, StartOutcome, Timeouts};

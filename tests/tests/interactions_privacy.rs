@@ -296,12 +296,12 @@ async fn delete_keeps_only_the_opt_out_flag_of_a_user_who_opted_out() {
 
 fn breakdown_json(c: &ClosedSession) -> Value {
     json!({
-        "muted_secs": c.totals.muted,
-        "deafened_secs": c.totals.deafened,
-        "streaming_secs": c.totals.streaming,
-        "video_secs": c.totals.video,
-        "alone_secs": c.totals.alone,
-        "active_secs": c.totals.active,
+        "muted_secs": c.breakdown.muted,
+        "deafened_secs": c.breakdown.deafened,
+        "streaming_secs": c.breakdown.streaming,
+        "video_secs": c.breakdown.video,
+        "alone_secs": c.breakdown.alone,
+        "active_secs": c.breakdown.active,
     })
 }
 

@@ -11,7 +11,7 @@ use callstats_core::{
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceFlags};
 use callstats_sidecar::Backoff;
 use callstats_sidecar::writer::{Outcome, apply};
-use callstats_sidecar::{Metrics, Write};
+use callstats_sidecar::{Metrics, SessionWrite};
 use callstats_store::Store;
 use callstats_tests::dynamo::fresh_store;
 use callstats_tests::sidecar::{scene, sessions};
@@ -42,19 +42,19 @@ fn open(u: u64, start: Timestamp, nonce: u32) -> OpenSession {
     )
 }
 
-async fn run(store: &Store, metrics: &Metrics, write: Write) -> Outcome {
+async fn run(store: &Store, metrics: &Metrics, write: SessionWrite) -> Outcome {
     apply(store, &write, BACKOFF, metrics).await.unwrap()
 }
 
-fn start(session: &OpenSession) -> Write {
-    Write::Start {
+fn start(session: &OpenSession) -> SessionWrite {
+    SessionWrite::Start {
         session: session.clone(),
         config: GuildConfig::default(),
     }
 }
 
-fn end(session: &ClosedSession) -> Write {
-    Write::End {
+fn end(session: &ClosedSession) -> SessionWrite {
+    SessionWrite::End {
         session: session.clone(),
         config: GuildConfig::default(),
     }
@@ -68,7 +68,7 @@ async fn replayed_writes_change_nothing() {
     let mut s = open(1, t0, 1);
     assert_eq!(run(&store, &metrics, start(&s)).await, Outcome::Applied);
     s.set_flags(t0.plus(60), Flags::MUTED, Tz::UTC);
-    let update = Write::Update { session: s.clone() };
+    let update = SessionWrite::Update { session: s.clone() };
     assert_eq!(
         run(&store, &metrics, update.clone()).await,
         Outcome::Applied
@@ -103,7 +103,7 @@ async fn a_start_ends_a_session_left_open_from_before() {
     let mut stale = open(2, t0, 1);
     assert_eq!(run(&store, &metrics, start(&stale)).await, Outcome::Applied);
     stale.set_flags(t0.plus(300), Flags::MUTED, Tz::UTC);
-    run(&store, &metrics, Write::Update { session: stale }).await;
+    run(&store, &metrics, SessionWrite::Update { session: stale }).await;
 
     let fresh = open(2, t0.plus(1000), 2);
     assert_eq!(run(&store, &metrics, start(&fresh)).await, Outcome::Applied);

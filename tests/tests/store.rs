@@ -197,7 +197,7 @@ async fn lifecycle_with_flags_gives_exact_aggregates() {
     assert_eq!(history[0].id, s.id);
     assert_eq!(history[0].duration(), 1500);
     assert!(!history[0].estimated);
-    assert_eq!(history[0].breakdown, closed.totals);
+    assert_eq!(history[0].breakdown, closed.breakdown);
 
     let week = store
         .period_totals(

@@ -48,7 +48,7 @@ impl Stats {
     pub fn add_session(&mut self, session: &ClosedSession) {
         self.merge(&Self {
             total: session.duration(),
-            active: session.totals.active,
+            active: session.breakdown.active,
             sessions: 1,
             longest: session.duration(),
             last_active: Some(session.end),
@@ -71,7 +71,7 @@ pub struct Aggregate {
 impl Aggregate {
     pub fn add_session(&mut self, session: &ClosedSession, rule: RankingRule) {
         self.stats.add_session(session);
-        self.breakdown.merge(&session.totals);
+        self.breakdown.merge(&session.breakdown);
         self.ranked += session.class_secs().ranked(rule);
         for (bucket, secs) in session.heatmap_buckets() {
             self.heatmap.add(bucket, secs);
@@ -199,12 +199,12 @@ mod tests {
         fn contributions_add_up_to_the_session(s in arb_session()) {
             let days = s.day_totals();
             prop_assert_eq!(days.iter().map(|d| d.1.total).sum::<u64>(), s.duration());
-            prop_assert_eq!(days.iter().map(|d| d.1.active).sum::<u64>(), s.totals.active);
+            prop_assert_eq!(days.iter().map(|d| d.1.active).sum::<u64>(), s.breakdown.active);
             prop_assert_eq!(days.iter().map(|d| d.1.sessions).sum::<u64>(), 1);
             let periods = s.period_totals(RankingRule::default(), Tz::UTC);
             let weeks: u64 = periods.iter().filter(|p| matches!(p.0, crate::period::PeriodKey::Week(_))).map(|p| p.1.total).sum();
             prop_assert_eq!(weeks, s.duration());
-            prop_assert_eq!(s.totals.active, s.class_secs().active());
+            prop_assert_eq!(s.breakdown.active, s.class_secs().active());
         }
     }
 }

@@ -109,7 +109,7 @@ pub struct OpenSession {
     pub seg_start: Timestamp,
     /// Flags since `seg_start`.
     pub flags: Flags,
-    pub totals: Breakdown,
+    pub breakdown: Breakdown,
     pub cells: Vec<CellSecs>,
 }
 
@@ -129,7 +129,7 @@ impl OpenSession {
             channel,
             seg_start: id.start(),
             flags,
-            totals: Breakdown::default(),
+            breakdown: Breakdown::default(),
             cells: Vec::new(),
         }
     }
@@ -158,7 +158,7 @@ impl OpenSession {
             channel: self.channel,
             end: self.seg_start,
             estimated,
-            totals: self.totals,
+            breakdown: self.breakdown,
             cells: self.cells,
         }
     }
@@ -172,7 +172,7 @@ impl OpenSession {
     fn account_until(&mut self, at: Timestamp, tz: Tz) {
         let until = at.max(self.seg_start);
         let secs = self.seg_start.secs_until(until);
-        self.totals.add(self.flags, secs);
+        self.breakdown.add(self.flags, secs);
         for (cell, s) in split_cells(self.seg_start, until, tz) {
             let mut class = ClassSecs::default();
             class.add(self.flags, s);
@@ -195,7 +195,7 @@ pub struct ClosedSession {
     pub end: Timestamp,
     /// The end was not observed but inferred (at the last heartbeat after a crash or outage).
     pub estimated: bool,
-    pub totals: Breakdown,
+    pub breakdown: Breakdown,
     pub cells: Vec<CellSecs>,
 }
 
@@ -378,7 +378,7 @@ mod tests {
         let c = s.close(t0.plus(1200), Tz::UTC, false);
         assert_eq!(c.duration(), 1200);
         assert_eq!(
-            c.totals,
+            c.breakdown,
             Breakdown {
                 muted: 400,
                 deafened: 100,
@@ -404,7 +404,7 @@ mod tests {
         let c = s.close(t0.minus(10), Tz::UTC, false);
         assert_eq!(c.end, t0.plus(100));
         assert_eq!(c.duration(), 100);
-        assert_eq!(c.totals.muted, 0);
+        assert_eq!(c.breakdown.muted, 0);
     }
 
     #[test]

@@ -90,11 +90,11 @@ pub(crate) fn open_session_state(session: &OpenSession) -> Result<Item, StoreErr
     item.insert("flags".into(), n(session.flags.bits()));
     for (attr, value) in BREAKDOWN_ATTRS
         .iter()
-        .zip(breakdown_values(&session.totals))
+        .zip(breakdown_values(&session.breakdown))
     {
         item.insert((*attr).into(), n(value));
     }
-    item.insert("ac".into(), n(session.totals.active));
+    item.insert("ac".into(), n(session.breakdown.active));
     item.insert("cells".into(), s(cells));
     Ok(item)
 }
@@ -127,7 +127,7 @@ pub(crate) fn read_open_session(item: &Item) -> Result<OpenSession, StoreError> 
         channel,
         seg_start,
         flags,
-        totals: read_breakdown(&r, "ac")?,
+        breakdown: read_breakdown(&r, "ac")?,
         cells,
     })
 }

@@ -237,12 +237,12 @@ impl Store {
             self.update_item(&user_pk, keys::all_time(session.guild), |e| {
                 let class = session.class_secs();
                 e.add("total", n(session.duration()))
-                    .add("active", n(session.totals.active))
+                    .add("active", n(session.breakdown.active))
                     .add("ranked", n(class.ranked(config.rule)))
                     .add("sessions", n(1));
                 for (attr, value) in BREAKDOWN_ATTRS
                     .iter()
-                    .zip(breakdown_values(&session.totals))
+                    .zip(breakdown_values(&session.breakdown))
                 {
                     e.add(attr, n(value));
                 }
@@ -378,7 +378,7 @@ impl Store {
             channel: session.channel,
             end: session.end,
             estimated: session.estimated,
-            breakdown: session.totals,
+            breakdown: session.breakdown,
         };
         let put = Put::builder()
             .table_name(self.table_name())

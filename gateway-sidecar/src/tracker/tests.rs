@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use proptest::prelude::*;
 use twilight_model::id::Id;
 
-use super::{GuildCreated, GuildSeed, Tracker, VoiceChange, VoiceMember, Write};
+use super::{GuildCreated, GuildSeed, SessionWrite, Tracker, VoiceChange, VoiceMember};
 use callstats_core::{ChannelId, GuildId, UserId};
 
 const T0: i64 = 1_795_000_000;
@@ -83,24 +83,24 @@ fn tracker() -> Tracker {
 }
 
 /// Writes in a compact form: `start u1 c2 [flags]`, `update u1 [flags]`, `end u1 60s`.
-fn describe(writes: &[Write]) -> Vec<String> {
+fn describe(writes: &[SessionWrite]) -> Vec<String> {
     writes
         .iter()
         .map(|w| match w {
-            Write::Start { session, .. } => format!(
+            SessionWrite::Start { session, .. } => format!(
                 "start u{} c{} {}",
                 session.user.get() - 100,
                 session.channel.get() - 1000,
                 flags(session.flags)
             ),
-            Write::Update { session } => {
+            SessionWrite::Update { session } => {
                 format!(
                     "update u{} {}",
                     session.user.get() - 100,
                     flags(session.flags)
                 )
             }
-            Write::End { session, .. } => format!(
+            SessionWrite::End { session, .. } => format!(
                 "end u{} {}s{}",
                 session.user.get() - 100,
                 session.duration(),
@@ -126,11 +126,11 @@ fn flags(f: Flags) -> String {
     format!("[{s}]")
 }
 
-fn ended(writes: &[Write]) -> Vec<&callstats_core::ClosedSession> {
+fn ended(writes: &[SessionWrite]) -> Vec<&callstats_core::ClosedSession> {
     writes
         .iter()
         .filter_map(|w| match w {
-            Write::End { session, .. } => Some(session),
+            SessionWrite::End { session, .. } => Some(session),
             _ => None,
         })
         .collect()
@@ -146,8 +146,8 @@ fn join_starts_and_leave_ends() {
     assert_eq!(describe(&w), ["end u1 60s"]);
     let s = ended(&w)[0];
     assert_eq!((s.start(), s.end), (t(10), t(70)));
-    assert_eq!(s.totals.alone, 60);
-    assert_eq!(s.totals.active, 0);
+    assert_eq!(s.breakdown.alone, 60);
+    assert_eq!(s.breakdown.active, 0);
     assert_eq!(tr.open_sessions(), 0);
 }
 
@@ -256,7 +256,7 @@ fn flag_changes_update_the_breakdown() {
     let w = tr.voice_update(change(1, 1, None, Flags::NONE), t(300));
     let s = ended(&w)[0];
     assert_eq!(
-        s.totals,
+        s.breakdown,
         Breakdown {
             muted: 100,
             deafened: 40,
@@ -286,7 +286,7 @@ fn company_changes_alone_for_the_others() {
     let w = tr.voice_update(change(1, 1, None, Flags::NONE), t(130));
     let s = ended(&w)[0];
     assert_eq!(s.duration(), 130);
-    assert_eq!((s.totals.alone, s.totals.active), (90, 40));
+    assert_eq!((s.breakdown.alone, s.breakdown.active), (90, 40));
 }
 
 #[test]
@@ -498,7 +498,7 @@ fn the_guild_timezone_decides_period_cells() {
     assert_eq!(sunday.to_string(), "2026-11-29T22:30:00Z");
     tr.voice_update(change(1, 1, Some(1), Flags::NONE), sunday);
     let w = tr.voice_update(change(1, 1, None, Flags::NONE), sunday.plus(3600));
-    let Write::End { session, config } = &w[0] else {
+    let SessionWrite::End { session, config } = &w[0] else {
         panic!("an end");
     };
     assert_eq!(config.timezone, chrono_tz::Europe::Berlin);
@@ -570,10 +570,10 @@ struct Model {
 }
 
 impl Model {
-    fn apply(&mut self, writes: &[Write]) -> Result<(), TestCaseError> {
+    fn apply(&mut self, writes: &[SessionWrite]) -> Result<(), TestCaseError> {
         for w in writes {
             match w {
-                Write::Start { session, .. } => {
+                SessionWrite::Start { session, .. } => {
                     prop_assert!(
                         !self.open.contains_key(&(session.guild, session.user)),
                         "start while a session is open"
@@ -587,7 +587,7 @@ impl Model {
                     self.open
                         .insert((session.guild, session.user), session.clone());
                 }
-                Write::Update { session } => {
+                SessionWrite::Update { session } => {
                     let open = self.open.get_mut(&(session.guild, session.user));
                     prop_assert!(open.is_some(), "update of a session that is not open");
                     let open = open.unwrap();
@@ -596,12 +596,12 @@ impl Model {
                     check_accounting(
                         session.start(),
                         session.seg_start,
-                        &session.totals,
+                        &session.breakdown,
                         &session.cells,
                     )?;
                     *open = session.clone();
                 }
-                Write::End { session, .. } => {
+                SessionWrite::End { session, .. } => {
                     let open = self.open.remove(&(session.guild, session.user));
                     prop_assert!(open.is_some(), "end of a session that is not open");
                     let open = open.unwrap();
@@ -615,7 +615,7 @@ impl Model {
                     check_accounting(
                         session.start(),
                         session.end,
-                        &session.totals,
+                        &session.breakdown,
                         &session.cells,
                     )?;
                 }
@@ -698,7 +698,7 @@ proptest! {
                             chan(c),
                             Flags::NONE,
                         );
-                        model.apply(&[Write::Start { session: old.clone(), config: GuildConfig::default() }])?;
+                        model.apply(&[SessionWrite::Start { session: old.clone(), config: GuildConfig::default() }])?;
                         open.push(old);
                     }
                     let last_seen = (heartbeat_back % 2 == 0).then(|| t(now).minus(heartbeat_back));

@@ -173,7 +173,7 @@ fn open(o: &OpenSession) -> Open {
             video: o.flags.contains(Flags::VIDEO),
             alone: o.flags.contains(Flags::ALONE),
         },
-        breakdown: (&o.totals).into(),
+        breakdown: (&o.breakdown).into(),
     }
 }
 

@@ -158,10 +158,10 @@ pub fn items_of(sessions: &[ClosedSession], config: &GuildConfig) -> Vec<Item> {
         record.insert("ch".into(), s(c.channel.to_string()));
         record.insert("end".into(), n(c.end.unix()));
         record.insert("est".into(), AttributeValue::Bool(c.estimated));
-        for (attr, v) in breakdown_attrs(&c.totals) {
+        for (attr, v) in breakdown_attrs(&c.breakdown) {
             record.insert(attr.into(), n(v));
         }
-        record.insert("ac".into(), n(c.totals.active));
+        record.insert("ac".into(), n(c.breakdown.active));
         items.push(record);
         all.entry((c.user, c.guild))
             .or_default()

@@ -216,7 +216,7 @@ fn compare_pair(
                 &(s.start(), s.channel, s.seg_start, s.flags),
                 &(e.start(), e.channel, e.accounted_until(), e.flags()),
             );
-            let t = &s.totals;
+            let t = &s.breakdown;
             c.check(
                 &what("open session accounted (muted, deafened, streaming, video, alone, active)"),
                 &(t.muted, t.deafened, t.streaming, t.video, t.alone, t.active),
