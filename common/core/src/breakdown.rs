@@ -50,7 +50,7 @@ impl Flags {
         }
     }
 
-    /// Active time is time neither deafened nor alone (SPEC, "What is measured").
+    /// Active time is time neither deafened nor alone (`docs/behaviour.md`, What is measured).
     #[must_use]
     pub const fn is_active(self) -> bool {
         !self.contains(Self::DEAFENED) && !self.contains(Self::ALONE)

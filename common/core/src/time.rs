@@ -1,6 +1,6 @@
 //! Instants as whole Unix seconds.
 //!
-//! Durations are whole seconds everywhere (SPEC: "Durations are whole seconds"), so an instant
+//! Durations are whole seconds everywhere (`docs/behaviour.md`, What is measured), so an instant
 //! is a second count, not a `SystemTime`. The core never reads a clock: every function that
 //! needs "now" takes it as an argument.
 

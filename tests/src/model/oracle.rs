@@ -1,12 +1,12 @@
 //! The oracle: what the store must hold for what the sidecar observed.
 //!
-//! Written from the SPEC, independently of the sidecar's tracker: it keeps, per guild, what
+//! Written from `docs/behaviour.md`, independently of the sidecar's tracker: it keeps, per guild, what
 //! the sidecar can know (who is where with which flags, from the events it received and the
 //! `GUILD_CREATE`s it read) and per member the session that knowledge implies, as a list of
 //! segments (instant, flags). Closed sessions keep their segments, so every figure (breakdown,
 //! days, weeks, months, heatmap) is computed here by its own arithmetic, not by the core's.
 //!
-//! The rules (SPEC, "What is measured" and "Keeping the numbers right"):
+//! The rules (`docs/behaviour.md`, What is measured and Keeping the numbers right):
 //!
 //! - a member's desired state is "in channel C with flags F" when they are a human in a voice
 //!   or stage channel other than the AFK channel and have not opted out; F holds ALONE when
