@@ -37,7 +37,10 @@ impl ConfigError {
 }
 
 /// Where variables come from: the process environment, or fixed pairs in tests.
-pub struct Env(Box<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct Env(Box<Lookup>);
+
+/// Reads one variable.
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl fmt::Debug for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

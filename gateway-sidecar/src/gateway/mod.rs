@@ -12,26 +12,28 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use callstats_core::reconcile::OpenRef;
-use callstats_core::{Flags, GuildId, Timestamp, UserId};
+use callstats_core::{GuildId, Timestamp, UserId};
 use callstats_store::Store;
-use futures_util::StreamExt as _;
 use tokio::sync::{OnceCell, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use twilight_gateway::error::ReceiveMessageErrorType;
 use twilight_gateway::{Event, EventTypeFlags, Shard, StreamExt as _};
 use twilight_model::gateway::payload::incoming::GuildCreate;
-use twilight_model::guild::Guild;
-use twilight_model::voice::VoiceState;
 
 use crate::metrics::{Metrics, inc};
-use crate::tracker::{GuildCreated, GuildSeed, SessionWrite, Tracker, VoiceChange, VoiceMember};
+use crate::tracker::{GuildCreated, SessionWrite, Tracker};
 use crate::writer::Writer;
+
+mod adapters;
+mod store_tasks;
+
+use adapters::fatal_reason;
+pub use adapters::{change_of, flags_of, seed_of};
 use callstats_runtime::Clock;
-use callstats_store::{Backoff, retrying};
+use callstats_store::Backoff;
 
 /// The dispatches the sidecar reads; twilight skips the others without parsing them.
 pub const WANTED: EventTypeFlags = EventTypeFlags::READY
@@ -53,64 +55,6 @@ pub const RECONCILE_READS: usize = 16;
 /// heartbeat goes on; each is reconciled when its `GUILD_CREATE` comes.
 const AWAIT_GUILDS: Duration = Duration::from_mins(2);
 
-/// A member's own flags from a voice state: muted = self-muted, server-muted or suppressed
-/// (stage audience); deafened = self- or server-deafened.
-#[must_use]
-pub fn flags_of(state: &VoiceState) -> Flags {
-    Flags::NONE
-        .with(
-            Flags::MUTED,
-            state.self_mute || state.mute || state.suppress,
-        )
-        .with(Flags::DEAFENED, state.self_deaf || state.deaf)
-        .with(Flags::STREAMING, state.self_stream)
-        .with(Flags::VIDEO, state.self_video)
-}
-
-/// What the tracker needs from a `GUILD_CREATE`. Voice states in it carry no member, so
-/// bot-ness comes from the guild's member list (Discord includes the members in voice); a
-/// member missing from it counts as human.
-#[must_use]
-pub fn seed_of(guild: &Guild) -> GuildSeed {
-    let bots: BTreeSet<UserId> = guild
-        .members
-        .iter()
-        .filter(|m| m.user.bot)
-        .map(|m| m.user.id)
-        .collect();
-    GuildSeed {
-        guild: guild.id,
-        afk: guild.afk_channel_id,
-        voice: guild
-            .voice_states
-            .iter()
-            .filter_map(|state| {
-                let bot = bots.contains(&state.user_id)
-                    || state.member.as_ref().is_some_and(|m| m.user.bot);
-                state.channel_id.map(|channel| VoiceMember {
-                    user: state.user_id,
-                    channel,
-                    bot,
-                    flags: flags_of(state),
-                })
-            })
-            .collect(),
-    }
-}
-
-/// What the tracker needs from a `VOICE_STATE_UPDATE`; `None` without a guild (a call outside
-/// any guild, which is never tracked).
-#[must_use]
-pub fn change_of(state: &VoiceState) -> Option<VoiceChange> {
-    Some(VoiceChange {
-        guild: state.guild_id?,
-        user: state.user_id,
-        channel: state.channel_id,
-        bot: state.member.as_ref().is_some_and(|m| m.user.bot),
-        flags: flags_of(state),
-    })
-}
-
 /// Discord closed a shard for good: running on cannot help.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("discord closed gateway shard {shard} with code {code}: {reason}")]
@@ -118,18 +62,6 @@ pub struct GatewayFatal {
     pub shard: u32,
     pub code: String,
     pub reason: &'static str,
-}
-
-fn fatal_reason(code: Option<u16>) -> &'static str {
-    match code {
-        Some(4004) => "authentication failed; check DISCORD_TOKEN",
-        Some(4010) => "invalid shard; check CALLSTATS_SHARDS",
-        Some(4011) => "sharding required; leave CALLSTATS_SHARDS unset or raise it",
-        Some(4012) => "invalid API version",
-        Some(4013) => "invalid intents",
-        Some(4014) => "disallowed intents",
-        _ => "the gateway ended the connection for good",
-    }
 }
 
 /// What every shard task shares.
@@ -493,228 +425,5 @@ impl ShardRunner {
             }
             Inbox::Config { guild, config } => self.tracker.set_config(guild, config),
         }
-    }
-
-    /// Reads what the store holds for a guild the tracker does not know, then reports back.
-    /// Waits for the spool of the last run first: its writes are part of the truth.
-    fn spawn_reconcile(&self, guild: GuildId, generation: u64, present: Vec<UserId>) {
-        let ctx = Arc::clone(&self.ctx);
-        let tx = self.inbox_tx.clone();
-        let cell = Arc::clone(&self.last_seen_at_start);
-        let shard = self.number();
-        tokio::spawn(async move {
-            let mut replayed = ctx.replayed.clone();
-            let _ = replayed.wait_for(|done| *done).await;
-            // Boxed: read once for the shard, its future need not sit in every guild's task.
-            let last_seen = Box::pin(last_seen_at_start(&ctx, &cell, shard)).await;
-            let backoff = ctx.backoff;
-            let metrics = &ctx.metrics;
-            let refs: Vec<OpenRef> = retrying(
-                "query open sessions",
-                backoff,
-                || inc(&metrics.reads_retried),
-                || ctx.bounded(|| ctx.store.open_sessions_of_guild(guild)),
-            )
-            .await
-            .unwrap_or_else(|err| {
-                tracing::error!(shard, guild = %guild, error = %err, "cannot list open sessions");
-                Vec::new()
-            });
-            // The index may lag: read every listed and present user's open session directly.
-            let users: BTreeSet<UserId> = refs.iter().map(|r| r.user).chain(present).collect();
-            let open: Vec<_> = futures_util::stream::iter(users)
-                .map(|user| {
-                    let ctx = &ctx;
-                    async move {
-                        retrying("get open session", backoff, || inc(&ctx.metrics.reads_retried), || {
-                            ctx.bounded(|| ctx.store.open_session(user, guild))
-                        })
-                        .await
-                        .unwrap_or_else(|err| {
-                            tracing::error!(shard, guild = %guild, user = %user, error = %err, "cannot read an open session");
-                            None
-                        })
-                    }
-                })
-                .buffer_unordered(RECONCILE_READS)
-                .filter_map(std::future::ready)
-                .collect()
-                .await;
-            let config = retrying("read guild config", backoff, || inc(&metrics.reads_retried), || {
-                ctx.bounded(|| ctx.store.guild_config(guild))
-            })
-            .await
-            .unwrap_or_else(|err| {
-                tracing::error!(shard, guild = %guild, error = %err, "cannot read the guild configuration; using defaults");
-                callstats_core::GuildConfig::default()
-            });
-            let _ = tx.send(Inbox::Reconciled {
-                guild,
-                generation,
-                open,
-                config,
-                last_seen,
-            });
-        });
-    }
-
-    /// Records "alive at now" when the shard's state is complete; skipped while the last
-    /// heartbeat is still on its way.
-    fn beat(&mut self) {
-        if !self.awaiting.is_empty() && self.ready_at.is_some_and(|at| at.elapsed() >= AWAIT_GUILDS)
-        {
-            tracing::warn!(
-                shard = self.number(),
-                guilds = self.awaiting.len(),
-                "guilds listed in READY did not arrive; taking them as unavailable"
-            );
-            self.awaiting.clear();
-        }
-        if !self.settled() || self.heartbeat_busy.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let ctx = Arc::clone(&self.ctx);
-        let busy = Arc::clone(&self.heartbeat_busy);
-        let cell = Arc::clone(&self.last_seen_at_start);
-        let shard = self.number();
-        tokio::spawn(async move {
-            // The heartbeat from before this process must be read before it is overwritten.
-            let _ = last_seen_at_start(&ctx, &cell, shard).await;
-            let at = ctx.clock.now();
-            match tokio::time::timeout(ctx.heartbeat, ctx.store.heartbeat(shard, at)).await {
-                Ok(Ok(())) => {
-                    inc(&ctx.metrics.heartbeats_written);
-                    // The infrastructure's "heartbeat stale" alarm counts this exact message.
-                    tracing::info!(shard, "heartbeat recorded");
-                }
-                Ok(Err(err)) => {
-                    inc(&ctx.metrics.heartbeat_failures);
-                    tracing::warn!(shard, error = %err, "heartbeat not recorded");
-                }
-                Err(_) => {
-                    inc(&ctx.metrics.heartbeat_failures);
-                    tracing::warn!(shard, "heartbeat timed out");
-                }
-            }
-            busy.store(false, Ordering::SeqCst);
-        });
-    }
-
-    fn refresh_configs(&self) {
-        let guilds: Vec<GuildId> = self.tracker.guilds().collect();
-        let ctx = Arc::clone(&self.ctx);
-        let tx = self.inbox_tx.clone();
-        tokio::spawn(async move {
-            for guild in guilds {
-                match ctx.store.guild_config(guild).await {
-                    Ok(config) => {
-                        let _ = tx.send(Inbox::Config { guild, config });
-                    }
-                    Err(err) => {
-                        tracing::debug!(guild = %guild, error = %err, "guild configuration not refreshed");
-                    }
-                }
-            }
-        });
-    }
-}
-
-/// The shard's last heartbeat from before this process started, read once.
-async fn last_seen_at_start(
-    ctx: &ShardContext,
-    cell: &OnceCell<Option<Timestamp>>,
-    shard: u32,
-) -> Option<Timestamp> {
-    let read = cell
-        .get_or_try_init(|| {
-            retrying(
-                "read heartbeat",
-                ctx.backoff,
-                || inc(&ctx.metrics.reads_retried),
-                || ctx.store.last_heartbeat(shard),
-            )
-        })
-        .await;
-    match read {
-        Ok(at) => *at,
-        Err(err) => {
-            tracing::error!(shard, error = %err, "cannot read the last heartbeat");
-            None
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use twilight_model::id::Id;
-
-    const GUILD_CREATE: &str = include_str!("../tests/fixtures/guild_create.json");
-    const VOICE_STATE_UPDATE: &str = include_str!("../tests/fixtures/voice_state_update.json");
-
-    #[test]
-    fn flags_follow_discord_fields() {
-        type Set = fn(&mut VoiceState);
-        let state: VoiceState = serde_json::from_str(VOICE_STATE_UPDATE).unwrap();
-        assert_eq!(flags_of(&state), Flags::NONE);
-        let set: [(Set, Flags); 7] = [
-            (|s| s.self_mute = true, Flags::MUTED),
-            (|s| s.mute = true, Flags::MUTED),
-            (|s| s.suppress = true, Flags::MUTED),
-            (|s| s.self_deaf = true, Flags::DEAFENED),
-            (|s| s.deaf = true, Flags::DEAFENED),
-            (|s| s.self_stream = true, Flags::STREAMING),
-            (|s| s.self_video = true, Flags::VIDEO),
-        ];
-        for (change, flag) in set {
-            let mut s = state.clone();
-            change(&mut s);
-            assert_eq!(flags_of(&s), flag);
-        }
-    }
-
-    #[test]
-    fn voice_state_update_becomes_a_change() {
-        let state: VoiceState = serde_json::from_str(VOICE_STATE_UPDATE).unwrap();
-        let change = change_of(&state).unwrap();
-        assert_eq!(change.guild, Id::new(41_771_983_423_143_937));
-        assert_eq!(change.user, Id::new(80_351_110_224_678_912));
-        assert_eq!(change.channel, Some(Id::new(127_121_515_262_115_840)));
-        assert!(!change.bot);
-        let mut left = state.clone();
-        left.channel_id = None;
-        assert_eq!(change_of(&left).unwrap().channel, None);
-        left.guild_id = None;
-        assert!(change_of(&left).is_none());
-    }
-
-    #[test]
-    fn guild_create_becomes_a_seed_with_bots_known() {
-        let guild: Guild = serde_json::from_str(GUILD_CREATE).unwrap();
-        let seed = seed_of(&guild);
-        assert_eq!(seed.guild, Id::new(41_771_983_423_143_937));
-        assert_eq!(seed.afk, Some(Id::new(155_101_607_195_836_416)));
-        let voice: Vec<(u64, u64, bool, Flags)> = seed
-            .voice
-            .iter()
-            .map(|m| (m.user.get(), m.channel.get(), m.bot, m.flags))
-            .collect();
-        assert_eq!(
-            voice,
-            [
-                (
-                    80_351_110_224_678_912,
-                    127_121_515_262_115_840,
-                    false,
-                    Flags::MUTED
-                ),
-                (
-                    155_149_108_183_695_360,
-                    127_121_515_262_115_840,
-                    true,
-                    Flags::NONE
-                ),
-            ]
-        );
     }
 }
