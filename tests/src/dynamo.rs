@@ -1,8 +1,10 @@
-//! A fresh, uniquely named table per test, so tests run in parallel and in any order.
+//! The store in tests: a fresh, uniquely named table per test, so tests run in parallel and in
+//! any order, and what the code under test wrote there read back.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use callstats_store::{Store, TableName, Timeouts};
+use callstats_core::{GuildId, UserId};
+use callstats_store::{SessionRecord, Store, TableName, Timeouts};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -38,4 +40,24 @@ pub async fn fresh_store() -> Store {
     let store = Store::connect(unique_table_name("t"), Timeouts::default()).await;
     store.create_table().await.expect("create test table");
     store
+}
+
+/// A user's closed sessions in a guild, oldest first.
+pub async fn sessions(store: &Store, user: UserId, guild: GuildId) -> Vec<SessionRecord> {
+    let mut sessions = store
+        .recent_sessions(user, guild, 1000)
+        .await
+        .expect("read sessions");
+    sessions.reverse();
+    sessions
+}
+
+/// Asserts that the store holds nothing at all about `user`.
+pub async fn assert_nothing_stored(store: &Store, user: UserId) {
+    let export = store.export_user(user).await.expect("export");
+    assert!(
+        export.guilds.is_empty(),
+        "expected nothing about {user}, found {:?}",
+        export.guilds
+    );
 }

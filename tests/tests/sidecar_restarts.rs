@@ -7,7 +7,9 @@ use std::time::Duration;
 use callstats_core::{ChannelId, GuildId, Timestamp, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, ShardId, VoiceFlags, VoiceMember};
 use callstats_sidecar::ShardPlan;
-use callstats_tests::sidecar::{Options, flags, process_scene, sessions, voice_state_json};
+use callstats_tests::dynamo::sessions;
+use callstats_tests::scene::{flags, process_scene, voice_state_json};
+use callstats_tests::sidecar::Options;
 use callstats_tests::time::at;
 use twilight_model::id::Id;
 

@@ -62,7 +62,7 @@ impl Driver {
                 .map(human)
                 .find(|u| !self.world[&g].contains_key(u));
             if let Some(user) = absent {
-                let data = crate::sidecar::voice_state_json(g, user, None, VoiceFlags::default());
+                let data = crate::scene::voice_state_json(g, user, None, VoiceFlags::default());
                 let shard = ShardId::new(shard_of(g, SHARDS), SHARDS);
                 if let Ok(delivery) = self.fake.dispatch_raw(shard, "VOICE_STATE_UPDATE", &data) {
                     self.report.events += 1;
