@@ -3,7 +3,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use callstats_core::{GuildId, UserId};
+use callstats_core::period::PeriodKey;
+use callstats_core::session::PeriodTotals;
+use callstats_core::{Aggregate, GuildId, UserId};
 use callstats_store::{SessionRecord, Store, TableName, Timeouts};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -60,4 +62,28 @@ pub async fn assert_nothing_stored(store: &Store, user: UserId) {
         "expected nothing about {user}, found {:?}",
         export.guilds
     );
+}
+
+/// A user's all-time aggregate in a guild, which must exist.
+pub async fn all_time(store: &Store, user: UserId, guild: GuildId) -> Aggregate {
+    store
+        .all_time(user, guild)
+        .await
+        .expect("read the all-time aggregate")
+        .expect("an all-time aggregate")
+}
+
+/// A user's totals of one period in a guild, which must exist, and whether they are on its
+/// leaderboards.
+pub async fn period_totals(
+    store: &Store,
+    user: UserId,
+    guild: GuildId,
+    period: PeriodKey,
+) -> (PeriodTotals, bool) {
+    store
+        .period_totals(user, guild, period)
+        .await
+        .expect("read the period")
+        .expect("the period's totals")
 }

@@ -2,8 +2,10 @@
 //!
 //! A [`Scene`] is a fresh table, a fake gateway serving the test's guilds, a manual clock and
 //! the sidecar running in-process; a [`ProcessScene`] is the same for the real program, which
-//! the test starts, stops and kills itself (its clock a file). What the store holds afterwards
-//! is read back with the helpers in [`dynamo`](crate::dynamo).
+//! the test starts, stops and kills itself (its clock a file). In both, a voice step is scripted
+//! on the fake and waited for until the sidecar has handled it ([`Scene::join`],
+//! [`Sidecar::join`](crate::sidecar::Sidecar::join), ...), so the next step happens after it.
+//! What the store holds afterwards is read back with the helpers in [`dynamo`](crate::dynamo).
 
 use std::time::Duration;
 
@@ -68,6 +70,31 @@ pub async fn scene_on(
         clock,
         sidecar,
         dir,
+    }
+}
+
+impl Scene {
+    /// Scripts a voice change on the fake gateway and waits until the sidecar has handled it.
+    pub async fn voice(
+        &self,
+        guild: GuildId,
+        user: UserId,
+        channel: Option<ChannelId>,
+        flags: VoiceFlags,
+    ) {
+        self.sidecar
+            .voice(&self.fake, guild, user, channel, flags)
+            .await;
+    }
+
+    /// `user` joins (or moves to) `channel` with no voice flag set.
+    pub async fn join(&self, guild: GuildId, user: UserId, channel: ChannelId) {
+        self.sidecar.join(&self.fake, guild, user, channel).await;
+    }
+
+    /// `user` leaves voice in `guild`.
+    pub async fn leave(&self, guild: GuildId, user: UserId) {
+        self.sidecar.leave(&self.fake, guild, user).await;
     }
 }
 

@@ -497,6 +497,24 @@ impl Sidecar {
         .await;
     }
 
+    /// Waits until the sidecar says shard `shard` is connected to the gateway.
+    pub async fn wait_shard_connected(&self, shard: u32) {
+        self.wait_shard_connection(shard, "the shard to connect", 1.0)
+            .await;
+    }
+
+    /// Waits until the sidecar has noticed that shard `shard` lost its gateway connection.
+    pub async fn wait_shard_disconnected(&self, shard: u32) {
+        self.wait_shard_connection(shard, "the shard to notice", 0.0)
+            .await;
+    }
+
+    async fn wait_shard_connection(&self, shard: u32, what: &str, connected: f64) {
+        let sample = format!("callstats_shard_connected{{shard=\"{shard}\"}}");
+        self.wait_metrics(what, |text| sample_of(text, &sample) == Some(connected))
+            .await;
+    }
+
     /// Waits until every shard is connected and knows all its guilds.
     pub async fn wait_settled(&self) {
         self.wait_metrics("every shard to settle", |text| {
@@ -529,6 +547,18 @@ impl Sidecar {
             .voice_update(guild, user, channel, flags)
             .expect("script a voice change");
         self.wait_delivered(guild, &delivery).await;
+    }
+
+    /// `user` joins (or moves to) `channel` with no voice flag set; waits as [`Self::voice`].
+    pub async fn join(&self, fake: &FakeGateway, guild: GuildId, user: UserId, channel: ChannelId) {
+        self.voice(fake, guild, user, Some(channel), VoiceFlags::default())
+            .await;
+    }
+
+    /// `user` leaves voice in `guild`; waits as [`Self::voice`].
+    pub async fn leave(&self, fake: &FakeGateway, guild: GuildId, user: UserId) {
+        self.voice(fake, guild, user, None, VoiceFlags::default())
+            .await;
     }
 
     /// Waits until the sidecar has handled a dispatch the fake sent.

@@ -259,7 +259,7 @@ impl Driver {
         } else {
             self.fake.reconnect(id).expect("ask for a reconnect");
         }
-        self.wait_disconnected(shard).await;
+        self.sidecar().wait_shard_disconnected(shard).await;
         self.wait_fake_gone(&[shard]).await;
         let resumes = self.fake.counters().resumed;
         let count = 1 + self.rng.below(4);
@@ -294,7 +294,7 @@ impl Driver {
         self.fake
             .invalidate_session(ShardId::new(shard, SHARDS), false)
             .expect("invalidate the session");
-        self.wait_disconnected(shard).await;
+        self.sidecar().wait_shard_disconnected(shard).await;
         self.wait_fake_gone(&[shard]).await;
         let lost = self.now();
         for g in self.guilds_of_shard(shard) {

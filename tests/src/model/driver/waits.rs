@@ -156,13 +156,4 @@ impl Driver {
             })
             .await;
     }
-
-    pub(super) async fn wait_disconnected(&self, shard: u32) {
-        let sample = format!("callstats_shard_connected{{shard=\"{shard}\"}}");
-        self.sidecar()
-            .wait_metrics("the shard to notice", |text| {
-                sample_of(text, &sample) == Some(0.0)
-            })
-            .await;
-    }
 }
