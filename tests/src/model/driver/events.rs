@@ -110,6 +110,18 @@ impl Driver {
         self.wait_sent(&sent).await;
     }
 
+    /// `count` voice changes, the clock moving on before each; each one the program sees is
+    /// handled before the next (while a shard is away, events on the other shard arrive as
+    /// usual).
+    pub(super) async fn events_one_by_one(&mut self, count: u64) {
+        for _ in 0..count {
+            self.advance();
+            let change = self.random_change();
+            let sent: Vec<(u32, u64)> = self.apply(change).into_iter().collect();
+            self.wait_sent(&sent).await;
+        }
+    }
+
     /// Voice changes while the program cannot see them (down, or its shard disconnected),
     /// over `[from, until)`, the clock moving on between them.
     pub(super) fn unseen_events(&mut self, until: Timestamp) {

@@ -263,15 +263,7 @@ impl Driver {
         self.wait_fake_gone(&[shard]).await;
         let resumes = self.fake.counters().resumed;
         let count = 1 + self.rng.below(4);
-        let mut sent = Vec::new();
-        for _ in 0..count {
-            self.advance();
-            let change = self.random_change();
-            sent.extend(self.apply(change));
-            // Events on the other shard arrive as usual.
-            self.wait_sent(&sent).await;
-            sent.clear();
-        }
+        self.events_one_by_one(count).await;
         self.advance();
         self.fake.set_accepting(true);
         self.fake
@@ -302,14 +294,7 @@ impl Driver {
         }
         self.buffered.remove(&shard);
         let count = self.rng.below(4);
-        let mut sent = Vec::new();
-        for _ in 0..count {
-            self.advance();
-            let change = self.random_change();
-            sent.extend(self.apply(change));
-            self.wait_sent(&sent).await;
-            sent.clear();
-        }
+        self.events_one_by_one(count).await;
         self.buffered.remove(&shard);
         let back = self.advance();
         let back = if self
@@ -329,18 +314,8 @@ impl Driver {
             .wait_for_identifies(identifies + 1)
             .await
             .expect("the shard identifies");
-        for g in self.guilds_of_shard(shard) {
-            if self.available[&g] {
-                let view = self.view_of(g);
-                self.oracle
-                    .guild_create(g, view, back, self.start_heartbeat_seen, self.store_up);
-            }
-        }
-        self.sync_all().await;
-        if self.store_up {
-            self.wait_settled().await;
-            self.oracle.store_answered();
-        }
+        let guilds = self.guilds_of_shard(shard);
+        self.guilds_created(guilds, back).await;
     }
 
     pub(super) async fn start_guild_outage(&mut self) {

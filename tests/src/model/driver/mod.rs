@@ -315,18 +315,32 @@ impl Driver {
             .expect("the program identifies");
         self.wait_fake_connected().await;
         let now = self.now();
-        for g in self.guilds() {
-            if self.available[&g] && !self.resumed_guild(g) {
+        let fresh: Vec<GuildId> = self
+            .guilds()
+            .into_iter()
+            .filter(|g| !self.resumed_guild(*g))
+            .collect();
+        self.guilds_created(fresh, now).await;
+        if self.store_up {
+            self.pin().await;
+        }
+    }
+
+    /// Fresh `GUILD_CREATE`s of `guilds` (those available) reach the program at `at`: the
+    /// oracle sees what they show; then wait until the program has handled them and, with the
+    /// store up, has settled, so the store has answered.
+    async fn guilds_created(&mut self, guilds: Vec<GuildId>, at: Timestamp) {
+        for g in guilds {
+            if self.available[&g] {
                 let view = self.view_of(g);
                 self.oracle
-                    .guild_create(g, view, now, self.start_heartbeat_seen, self.store_up);
+                    .guild_create(g, view, at, self.start_heartbeat_seen, self.store_up);
             }
         }
         self.sync_all().await;
         if self.store_up {
             self.wait_settled().await;
             self.oracle.store_answered();
-            self.pin().await;
         }
     }
 
