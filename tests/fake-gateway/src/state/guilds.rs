@@ -132,11 +132,7 @@ impl State {
                 available: true,
             },
         );
-        Ok(
-            self.dispatch_guild(id, "GUILD_CREATE", None, |state, threshold| {
-                state.guild_create_data(id, threshold)
-            }),
-        )
+        Ok(self.dispatch_guild_create(id))
     }
 
     pub(crate) fn guild_delete(
@@ -162,11 +158,14 @@ impl State {
     pub(crate) fn guild_create_again(&mut self, id: Id<GuildMarker>) -> Result<Delivery, Error> {
         let guild = self.guilds.get_mut(&id).ok_or(Error::UnknownGuild(id))?;
         guild.available = true;
-        Ok(
-            self.dispatch_guild(id, "GUILD_CREATE", None, |state, threshold| {
-                state.guild_create_data(id, threshold)
-            }),
-        )
+        Ok(self.dispatch_guild_create(id))
+    }
+
+    /// The guild as it is now, to the session owning it.
+    fn dispatch_guild_create(&mut self, id: Id<GuildMarker>) -> Delivery {
+        self.dispatch_guild(id, "GUILD_CREATE", None, |state, threshold| {
+            state.guild_create_data(id, threshold)
+        })
     }
 
     pub(crate) fn voice_update(
