@@ -1,8 +1,12 @@
-//! A fresh, uniquely named table per test, so tests run in parallel and in any order.
+//! The store in tests: a fresh, uniquely named table per test, so tests run in parallel and in
+//! any order, and what the code under test wrote there read back.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use callstats_store::{Store, TableName, Timeouts};
+use callstats_core::period::PeriodKey;
+use callstats_core::session::PeriodTotals;
+use callstats_core::{Aggregate, GuildId, UserId};
+use callstats_store::{SessionRecord, Store, TableName, Timeouts};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -38,4 +42,48 @@ pub async fn fresh_store() -> Store {
     let store = Store::connect(unique_table_name("t"), Timeouts::default()).await;
     store.create_table().await.expect("create test table");
     store
+}
+
+/// A user's closed sessions in a guild, oldest first.
+pub async fn sessions(store: &Store, user: UserId, guild: GuildId) -> Vec<SessionRecord> {
+    let mut sessions = store
+        .recent_sessions(user, guild, 1000)
+        .await
+        .expect("read sessions");
+    sessions.reverse();
+    sessions
+}
+
+/// Asserts that the store holds nothing at all about `user`.
+pub async fn assert_nothing_stored(store: &Store, user: UserId) {
+    let export = store.export_user(user).await.expect("export");
+    assert!(
+        export.guilds.is_empty(),
+        "expected nothing about {user}, found {:?}",
+        export.guilds
+    );
+}
+
+/// A user's all-time aggregate in a guild, which must exist.
+pub async fn all_time(store: &Store, user: UserId, guild: GuildId) -> Aggregate {
+    store
+        .all_time(user, guild)
+        .await
+        .expect("read the all-time aggregate")
+        .expect("an all-time aggregate")
+}
+
+/// A user's totals of one period in a guild, which must exist, and whether they are on its
+/// leaderboards.
+pub async fn period_totals(
+    store: &Store,
+    user: UserId,
+    guild: GuildId,
+    period: PeriodKey,
+) -> (PeriodTotals, bool) {
+    store
+        .period_totals(user, guild, period)
+        .await
+        .expect("read the period")
+        .expect("the period's totals")
 }

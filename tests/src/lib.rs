@@ -1,9 +1,11 @@
 //! The integration-test harness shared by every test binary in `tests/tests/`.
 //!
 //! - [`dynamo`]: a fresh table per test on the local DynamoDB-compatible server that
-//!   `scripts/test` starts (`AWS_ENDPOINT_URL_DYNAMODB`);
+//!   `scripts/test` starts (`AWS_ENDPOINT_URL_DYNAMODB`), and what a test wrote there read back;
 //! - [`sidecar`], [`proxy`]: the gateway sidecar in-process or as a process, and a
 //!   fault-injecting TCP proxy in front of the store;
+//! - [`scene`]: a test's world around the sidecar (table, fake gateway, clock, sidecar) and the
+//!   voice steps tests take in it;
 //! - [`interactions`]: signed requests and fake Discord REST servers;
 //! - [`fuzz`]: the bodies of the fuzz targets (libFuzzer in `tests/fuzz/`, proptest here);
 //! - [`model`]: the model-based randomized fault test: an oracle, a scenario driver, and the
@@ -17,6 +19,7 @@ pub mod fuzz;
 pub mod interactions;
 pub mod model;
 pub mod proxy;
+pub mod scene;
 pub mod sidecar;
 pub mod time;
 

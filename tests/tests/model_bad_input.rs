@@ -9,10 +9,10 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use callstats_core::{ChannelId, GuildId, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, ShardId, VoiceFlags};
+use callstats_tests::dynamo::{assert_nothing_stored, sessions};
 use callstats_tests::interactions::{ADA, Endpoint, GUILD, Interaction};
-use callstats_tests::sidecar::{
-    Options, process_scene, sample_of, scene, sessions, voice_state_json,
-};
+use callstats_tests::scene::{process_scene, scene, voice_state_json};
+use callstats_tests::sidecar::{Options, sample_of};
 use callstats_tests::time::at;
 use serde_json::json;
 use twilight_model::id::Id;
@@ -102,7 +102,7 @@ async fn unreadable_or_unexpected_dispatches_are_skipped_and_tracking_goes_on() 
     let eight = sessions(&s.store, user(8), guild()).await;
     assert_eq!(eight[0].duration(), 70);
     for n in 2..=7 {
-        callstats_tests::sidecar::assert_nothing_stored(&s.store, user(n)).await;
+        assert_nothing_stored(&s.store, user(n)).await;
     }
     let exit = s.sidecar.stop().await;
     assert_eq!(exit.status.code(), Some(0), "{exit:?}");

@@ -3,7 +3,9 @@
 
 use callstats_core::{ChannelId, GuildId, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, ShardId, VoiceFlags};
-use callstats_tests::sidecar::{Options, process_scene, sample_of, sessions};
+use callstats_tests::dynamo::sessions;
+use callstats_tests::scene::process_scene;
+use callstats_tests::sidecar::{Options, sample_of};
 use callstats_tests::time::at;
 use twilight_model::id::Id;
 

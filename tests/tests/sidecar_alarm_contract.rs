@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use callstats_fake_gateway::{ChannelSpec, GuildSpec};
-use callstats_tests::sidecar::{Options, process_scene};
+use callstats_tests::scene::process_scene;
+use callstats_tests::sidecar::Options;
 use callstats_tests::time::at;
 use serde_json::Value;
 use twilight_model::id::Id;

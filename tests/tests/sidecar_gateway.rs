@@ -7,11 +7,11 @@ use std::time::Duration;
 use callstats_core::{ChannelId, GuildId, UserId};
 use callstats_fake_gateway::{Activity, ChannelSpec, FakeGateway, GuildSpec, VoiceFlags};
 use callstats_sidecar::{ManualClock, RunError};
-use callstats_tests::dynamo::{fresh_store, unique_table_name};
+use callstats_tests::dynamo::{fresh_store, sessions, unique_table_name};
 use callstats_tests::proxy::FaultProxy;
+use callstats_tests::scene::{fake_gateway, scene_with};
 use callstats_tests::sidecar::{
-    Options, ProcessClock, StateDir, WAIT, fake_gateway, run_program, scene_with, sessions,
-    spawn_in_process, spawn_process,
+    Options, ProcessClock, StateDir, WAIT, run_program, spawn_in_process, spawn_process,
 };
 use callstats_tests::time::at;
 use twilight_model::id::Id;

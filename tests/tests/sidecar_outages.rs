@@ -9,11 +9,13 @@
 use std::time::Duration;
 
 use callstats_core::{ChannelId, GuildId, Timestamp, UserId};
-use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceFlags, VoiceMember};
+use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceMember};
 use callstats_sidecar::WriterOptions;
 use callstats_store::Store;
+use callstats_tests::dynamo::{all_time, sessions};
 use callstats_tests::proxy::FaultProxy;
-use callstats_tests::sidecar::{Options, Sidecar, flags, process_scene, scene_with, sessions};
+use callstats_tests::scene::{ProcessScene, flags, process_scene, scene_with};
+use callstats_tests::sidecar::{Options, Sidecar, sample_of};
 use callstats_tests::time::at;
 use tokio::time::Instant;
 use twilight_model::id::Id;
@@ -28,10 +30,6 @@ fn user(n: u64) -> UserId {
 
 fn chan(n: u64) -> ChannelId {
     Id::new(900 + n)
-}
-
-fn none() -> VoiceFlags {
-    VoiceFlags::default()
 }
 
 fn spec() -> GuildSpec {
@@ -59,29 +57,40 @@ async fn figures(store: &Store, u: UserId, t0: Timestamp) -> Vec<(i64, u64, u64,
         .collect()
 }
 
-async fn wait_unready(sidecar: &Sidecar) -> String {
+/// The program behind a fault proxy in front of the store, started at `t0`, with every write
+/// of its start (members 1 and 2 in the lounge) in the store.
+async fn behind_a_proxy(t0: Timestamp) -> (FaultProxy, ProcessScene, Sidecar) {
+    let proxy = FaultProxy::in_front_of_dynamodb().await;
+    let options = Options {
+        store_endpoint: Some(proxy.url()),
+        ..Options::default()
+    };
+    let s = process_scene(vec![spec()], t0, options).await;
+    let sidecar = s.start().await;
+    sidecar.wait_idle().await;
+    (proxy, s, sidecar)
+}
+
+/// Waits until `/healthz` answers `status`; the body of that answer.
+async fn wait_health(sidecar: &Sidecar, status: u16) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, body) = sidecar.get("/healthz").await;
-        if status == 503 {
+        let (got, body) = sidecar.get("/healthz").await;
+        if got == status {
             return body;
         }
-        assert!(Instant::now() < deadline, "/healthz stayed ready: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "/healthz did not answer {status}: {got} {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_unreachable_for_a_minute_loses_nothing() {
-    let proxy = FaultProxy::in_front_of_dynamodb().await;
-    let options = Options {
-        store_endpoint: Some(proxy.url()),
-        ..Options::default()
-    };
     let t0 = at(2026, 11, 26, 10, 0, 0);
-    let s = process_scene(vec![spec()], t0, options).await;
-    let sidecar = s.start().await;
-    sidecar.wait_idle().await;
+    let (proxy, s, sidecar) = behind_a_proxy(t0).await;
     let (status, body) = sidecar.get("/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
 
@@ -89,19 +98,15 @@ async fn a_store_unreachable_for_a_minute_loses_nothing() {
     let outage = Instant::now();
     proxy.refuse();
     s.clock.set(t0.plus(60));
-    sidecar
-        .voice(&s.fake, guild(), user(3), Some(chan(2)), none())
-        .await;
-    sidecar
-        .voice(&s.fake, guild(), user(1), Some(chan(2)), none())
-        .await;
-    let body = wait_unready(&sidecar).await;
+    sidecar.join(&s.fake, guild(), user(3), chan(2)).await;
+    sidecar.join(&s.fake, guild(), user(1), chan(2)).await;
+    let body = wait_health(&sidecar, 503).await;
     assert!(body.starts_with("not ready: store"), "{body}");
     assert!(sidecar.metric("callstats_spool_depth").await >= Some(3.0));
 
     tokio::time::sleep_until(outage + Duration::from_secs(20)).await;
     s.clock.set(t0.plus(120));
-    sidecar.voice(&s.fake, guild(), user(2), None, none()).await;
+    sidecar.leave(&s.fake, guild(), user(2)).await;
     sidecar
         .voice(
             &s.fake,
@@ -115,20 +120,13 @@ async fn a_store_unreachable_for_a_minute_loses_nothing() {
     tokio::time::sleep_until(outage + Duration::from_secs(30)).await;
     proxy.stall();
     s.clock.set(t0.plus(180));
-    sidecar.voice(&s.fake, guild(), user(1), None, none()).await;
-    sidecar
-        .voice(&s.fake, guild(), user(4), Some(chan(1)), none())
-        .await;
+    sidecar.leave(&s.fake, guild(), user(1)).await;
+    sidecar.join(&s.fake, guild(), user(4), chan(1)).await;
     let metrics = sidecar.metrics_text().await;
-    let depth = callstats_tests::sidecar::sample_of(&metrics, "callstats_spool_depth").unwrap();
+    let depth = sample_of(&metrics, "callstats_spool_depth").unwrap();
     assert!(depth >= 7.0, "{metrics}");
-    assert!(
-        callstats_tests::sidecar::sample_of(&metrics, "callstats_spool_oldest_age_seconds")
-            >= Some(25.0)
-    );
-    assert!(
-        callstats_tests::sidecar::sample_of(&metrics, "callstats_writes_retried_total") > Some(0.0)
-    );
+    assert!(sample_of(&metrics, "callstats_spool_oldest_age_seconds") >= Some(25.0));
+    assert!(sample_of(&metrics, "callstats_writes_retried_total") > Some(0.0));
     let (status, _) = sidecar.get("/healthz").await;
     assert_eq!(status, 503);
     // The gateway side never noticed.
@@ -142,8 +140,8 @@ async fn a_store_unreachable_for_a_minute_loses_nothing() {
     tokio::time::sleep_until(outage + Duration::from_mins(1)).await;
     proxy.pass();
     s.clock.set(t0.plus(240));
-    sidecar.voice(&s.fake, guild(), user(3), None, none()).await;
-    sidecar.voice(&s.fake, guild(), user(4), None, none()).await;
+    sidecar.leave(&s.fake, guild(), user(3)).await;
+    sidecar.leave(&s.fake, guild(), user(4)).await;
     sidecar.wait_idle().await;
 
     assert_eq!(
@@ -157,7 +155,7 @@ async fn a_store_unreachable_for_a_minute_loses_nothing() {
     );
     assert_eq!(figures(&s.store, user(4), t0).await, [(180, 60, 60, 0, 0)]);
     for (u, total) in [(1, 180), (2, 120), (3, 180), (4, 60)] {
-        let all = s.store.all_time(user(u), guild()).await.unwrap().unwrap();
+        let all = all_time(&s.store, user(u), guild()).await;
         assert_eq!(all.stats.total, total, "user {u}");
         assert_eq!(all.heatmap.total(), total, "user {u}");
     }
@@ -165,35 +163,18 @@ async fn a_store_unreachable_for_a_minute_loses_nothing() {
         sidecar.metric("callstats_writes_failed_total").await,
         Some(0.0)
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, _) = sidecar.get("/healthz").await;
-        if status == 200 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "/healthz did not recover");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_health(&sidecar, 200).await;
     sidecar.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_during_a_store_outage_replays_the_spool() {
-    let proxy = FaultProxy::in_front_of_dynamodb().await;
-    let options = Options {
-        store_endpoint: Some(proxy.url()),
-        ..Options::default()
-    };
     let t0 = at(2026, 11, 26, 10, 0, 0);
-    let s = process_scene(vec![spec()], t0, options).await;
-    let sidecar = s.start().await;
-    sidecar.wait_idle().await;
+    let (proxy, s, sidecar) = behind_a_proxy(t0).await;
 
     proxy.refuse();
     s.clock.set(t0.plus(30));
-    sidecar
-        .voice(&s.fake, guild(), user(1), Some(chan(2)), none())
-        .await;
+    sidecar.join(&s.fake, guild(), user(1), chan(2)).await;
     assert!(sidecar.metric("callstats_spool_depth").await >= Some(3.0));
     // A deploy while the store is away: the writes stay in the spool, the gateway session is
     // saved in the state directory, and the program still ends promptly.
@@ -208,17 +189,19 @@ async fn a_restart_during_a_store_outage_replays_the_spool() {
     );
 
     s.clock.set(t0.plus(50));
-    s.fake.voice_update(guild(), user(2), None, none()).unwrap();
     s.fake
-        .voice_update(guild(), user(3), Some(chan(2)), none())
+        .voice_update(guild(), user(2), None, flags(&[]))
+        .unwrap();
+    s.fake
+        .voice_update(guild(), user(3), Some(chan(2)), flags(&[]))
         .unwrap();
     s.clock.set(t0.plus(60));
     let sidecar = s.start().await;
     s.fake.wait_for_resumes(1).await.unwrap();
     assert!(sidecar.metric("callstats_spool_depth").await >= Some(3.0));
     s.clock.set(t0.plus(90));
-    sidecar.voice(&s.fake, guild(), user(1), None, none()).await;
-    sidecar.voice(&s.fake, guild(), user(3), None, none()).await;
+    sidecar.leave(&s.fake, guild(), user(1)).await;
+    sidecar.leave(&s.fake, guild(), user(3)).await;
     proxy.pass();
     sidecar.wait_idle().await;
 
@@ -237,22 +220,13 @@ async fn a_restart_during_a_store_outage_replays_the_spool() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_during_a_store_outage_applies_the_spool_before_reconciling() {
-    let proxy = FaultProxy::in_front_of_dynamodb().await;
-    let options = Options {
-        store_endpoint: Some(proxy.url()),
-        ..Options::default()
-    };
     let t0 = at(2026, 11, 26, 10, 0, 0);
-    let s = process_scene(vec![spec()], t0, options).await;
-    let sidecar = s.start().await;
-    sidecar.wait_idle().await;
+    let (proxy, s, sidecar) = behind_a_proxy(t0).await;
     s.wait_heartbeat(0, t0).await;
 
     proxy.refuse();
     s.clock.set(t0.plus(30));
-    sidecar
-        .voice(&s.fake, guild(), user(1), Some(chan(2)), none())
-        .await;
+    sidecar.join(&s.fake, guild(), user(1), chan(2)).await;
     assert!(sidecar.metric("callstats_spool_depth").await >= Some(3.0));
     sidecar.kill().await;
     proxy.pass();
@@ -262,8 +236,8 @@ async fn a_crash_during_a_store_outage_applies_the_spool_before_reconciling() {
     s.clock.set(t0.plus(60));
     let sidecar = s.start().await;
     s.clock.set(t0.plus(90));
-    sidecar.voice(&s.fake, guild(), user(1), None, none()).await;
-    sidecar.voice(&s.fake, guild(), user(2), None, none()).await;
+    sidecar.leave(&s.fake, guild(), user(1)).await;
+    sidecar.leave(&s.fake, guild(), user(2)).await;
     sidecar.wait_idle().await;
 
     assert_eq!(
@@ -291,19 +265,15 @@ async fn writes_beyond_the_memory_bound_wait_on_disk_in_order() {
     proxy.refuse();
     s.clock.set(t0.plus(10));
     for n in 10..20 {
-        s.sidecar
-            .voice(&s.fake, guild(), user(n), Some(chan(2)), none())
-            .await;
+        s.join(guild(), user(n), chan(2)).await;
     }
     s.clock.set(t0.plus(70));
     for n in 10..20 {
-        s.sidecar
-            .voice(&s.fake, guild(), user(n), None, none())
-            .await;
+        s.leave(guild(), user(n)).await;
     }
     s.sidecar
         .wait_metrics("writes spilled to disk", |text| {
-            callstats_tests::sidecar::sample_of(text, "callstats_spool_spilled") > Some(0.0)
+            sample_of(text, "callstats_spool_spilled") > Some(0.0)
         })
         .await;
     proxy.pass();
@@ -320,48 +290,34 @@ async fn writes_beyond_the_memory_bound_wait_on_disk_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_while_the_store_is_away_reconciles_once_it_returns() {
-    let proxy = FaultProxy::in_front_of_dynamodb().await;
-    let options = Options {
-        store_endpoint: Some(proxy.url()),
-        ..Options::default()
-    };
     let t0 = at(2026, 11, 26, 10, 0, 0);
-    let s = process_scene(vec![spec()], t0, options).await;
-    let sidecar = s.start().await;
-    sidecar.wait_idle().await;
+    let (proxy, s, sidecar) = behind_a_proxy(t0).await;
     s.wait_heartbeat(0, t0).await;
 
     proxy.refuse();
     s.clock.set(t0.plus(30));
-    sidecar
-        .voice(&s.fake, guild(), user(1), Some(chan(2)), none())
-        .await;
+    sidecar.join(&s.fake, guild(), user(1), chan(2)).await;
     sidecar.kill().await;
-    s.fake.voice_update(guild(), user(2), None, none()).unwrap();
+    s.fake
+        .voice_update(guild(), user(2), None, flags(&[]))
+        .unwrap();
 
     // A fresh start with the store still away: the guild waits for it, events queue.
     s.clock.set(t0.plus(60));
     let sidecar = s.spawn(&[]).await;
-    sidecar
-        .wait_metrics("the shard to identify", |text| {
-            callstats_tests::sidecar::sample_of(text, "callstats_shard_connected{shard=\"0\"}")
-                == Some(1.0)
-        })
-        .await;
+    sidecar.wait_shard_connected(0).await;
     assert_eq!(
         sidecar.metric("callstats_shard_settled{shard=\"0\"}").await,
         Some(0.0)
     );
     s.clock.set(t0.plus(70));
-    sidecar
-        .voice(&s.fake, guild(), user(3), Some(chan(1)), none())
-        .await;
+    sidecar.join(&s.fake, guild(), user(3), chan(1)).await;
     s.clock.set(t0.plus(80));
     proxy.pass();
     sidecar.wait_settled().await;
     s.clock.set(t0.plus(100));
-    sidecar.voice(&s.fake, guild(), user(1), None, none()).await;
-    sidecar.voice(&s.fake, guild(), user(3), None, none()).await;
+    sidecar.leave(&s.fake, guild(), user(1)).await;
+    sidecar.leave(&s.fake, guild(), user(3)).await;
     sidecar.wait_idle().await;
 
     // User 1's move from the spool is applied first, so the session in the second channel

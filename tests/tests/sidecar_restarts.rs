@@ -5,9 +5,11 @@
 use std::time::Duration;
 
 use callstats_core::{ChannelId, GuildId, Timestamp, UserId};
-use callstats_fake_gateway::{ChannelSpec, GuildSpec, ShardId, VoiceFlags, VoiceMember};
+use callstats_fake_gateway::{ChannelSpec, GuildSpec, ShardId, VoiceMember};
 use callstats_sidecar::ShardPlan;
-use callstats_tests::sidecar::{Options, flags, process_scene, sessions, voice_state_json};
+use callstats_tests::dynamo::{all_time, sessions};
+use callstats_tests::scene::{ProcessScene, flags, process_scene, voice_state_json};
+use callstats_tests::sidecar::{Options, ProcessClock, Sidecar, StateDir, spawn_process};
 use callstats_tests::time::at;
 use twilight_model::id::Id;
 
@@ -29,8 +31,13 @@ fn spec(n: u64) -> GuildSpec {
         .channel(ChannelSpec::voice(chan(2), "games"))
 }
 
-fn none() -> VoiceFlags {
-    VoiceFlags::default()
+/// The program started at `t0` on guild 1, and members 1 and 2 joining its lounge then.
+async fn two_in_the_lounge(t0: Timestamp) -> (ProcessScene, Sidecar) {
+    let s = process_scene(vec![spec(1)], t0, Options::default()).await;
+    let sidecar = s.start().await;
+    sidecar.join(&s.fake, guild(1), user(1), chan(1)).await;
+    sidecar.join(&s.fake, guild(1), user(2), chan(1)).await;
+    (s, sidecar)
 }
 
 /// (start offset from `t0`, duration, estimated) of each session, oldest first.
@@ -50,15 +57,8 @@ async fn spans(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_call_then_restart_resumes_and_splits_nothing() {
     let t0 = at(2026, 11, 26, 10, 0, 0);
-    let s = process_scene(vec![spec(1)], t0, Options::default()).await;
-    let sidecar = s.start().await;
+    let (s, sidecar) = two_in_the_lounge(t0).await;
     let g = guild(1);
-    sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), none())
-        .await;
-    sidecar
-        .voice(&s.fake, g, user(2), Some(chan(1)), none())
-        .await;
     s.clock.set(t0.plus(100));
     sidecar
         .voice(&s.fake, g, user(1), Some(chan(1)), flags(&["self_mute"]))
@@ -81,9 +81,9 @@ async fn sigterm_mid_call_then_restart_resumes_and_splits_nothing() {
     );
     // Meanwhile user 2 leaves and user 3 joins: the gateway keeps these for the resume.
     s.clock.set(t0.plus(130));
-    s.fake.voice_update(g, user(2), None, none()).unwrap();
+    s.fake.voice_update(g, user(2), None, flags(&[])).unwrap();
     s.fake
-        .voice_update(g, user(3), Some(chan(2)), none())
+        .voice_update(g, user(3), Some(chan(2)), flags(&[]))
         .unwrap();
     s.clock.set(t0.plus(150));
     let identifies = s.fake.counters().ready;
@@ -96,8 +96,8 @@ async fn sigterm_mid_call_then_restart_resumes_and_splits_nothing() {
     );
     assert!(s.fake.counters().replayed >= 2);
     s.clock.set(t0.plus(200));
-    sidecar.voice(&s.fake, g, user(1), None, none()).await;
-    sidecar.voice(&s.fake, g, user(3), None, none()).await;
+    sidecar.leave(&s.fake, g, user(1)).await;
+    sidecar.leave(&s.fake, g, user(3)).await;
     sidecar.wait_idle().await;
 
     // Replayed events count from when the new process received them.
@@ -107,7 +107,7 @@ async fn sigterm_mid_call_then_restart_resumes_and_splits_nothing() {
     let one = &sessions(&s.store, user(1), g).await[0];
     // Muted from 100 until the end; alone from 150 (user 2's leave, replayed) on.
     assert_eq!((one.breakdown.muted, one.breakdown.alone), (100, 50));
-    let all = s.store.all_time(user(1), g).await.unwrap().unwrap();
+    let all = all_time(&s.store, user(1), g).await;
     assert_eq!((all.stats.total, all.stats.sessions), (200, 1));
     sidecar.stop().await;
 }
@@ -115,31 +115,25 @@ async fn sigterm_mid_call_then_restart_resumes_and_splits_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_call_reconciles_from_the_last_heartbeat() {
     let t0 = at(2026, 11, 26, 10, 0, 0);
-    let s = process_scene(vec![spec(1)], t0, Options::default()).await;
-    let sidecar = s.start().await;
+    // User 1 will leave while nothing runs, user 2 stays.
+    let (s, sidecar) = two_in_the_lounge(t0).await;
     let g = guild(1);
-    sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), none())
-        .await; // will leave
-    sidecar
-        .voice(&s.fake, g, user(2), Some(chan(1)), none())
-        .await; // stays
     s.clock.set(t0.plus(10));
     s.wait_heartbeat(0, t0.plus(10)).await;
 
     let exit = sidecar.kill().await;
     assert!(!exit.status.success());
     // While nothing runs: user 1 leaves, user 3 joins.
-    s.fake.voice_update(g, user(1), None, none()).unwrap();
+    s.fake.voice_update(g, user(1), None, flags(&[])).unwrap();
     s.fake
-        .voice_update(g, user(3), Some(chan(1)), none())
+        .voice_update(g, user(3), Some(chan(1)), flags(&[]))
         .unwrap();
     s.clock.set(t0.plus(40));
     let sidecar = s.start().await;
     sidecar.wait_idle().await;
     s.clock.set(t0.plus(100));
-    sidecar.voice(&s.fake, g, user(2), None, none()).await;
-    sidecar.voice(&s.fake, g, user(3), None, none()).await;
+    sidecar.leave(&s.fake, g, user(2)).await;
+    sidecar.leave(&s.fake, g, user(3)).await;
     sidecar.wait_idle().await;
 
     // The leaver ends at the last heartbeat, estimated; the stayer keeps one session; the
@@ -160,16 +154,14 @@ async fn a_crash_after_a_long_gap_splits_the_stayers_session() {
     let s = process_scene(vec![spec(1)], t0, options).await;
     let sidecar = s.start().await;
     let g = guild(1);
-    sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), none())
-        .await;
+    sidecar.join(&s.fake, g, user(1), chan(1)).await;
     s.clock.set(t0.plus(20));
     s.wait_heartbeat(0, t0.plus(20)).await;
     sidecar.kill().await;
     s.clock.set(t0.plus(81));
     let sidecar = s.start().await;
     s.clock.set(t0.plus(100));
-    sidecar.voice(&s.fake, g, user(1), None, none()).await;
+    sidecar.leave(&s.fake, g, user(1)).await;
     sidecar.wait_idle().await;
     assert_eq!(
         spans(&s.store, user(1), g, t0).await,
@@ -214,13 +206,13 @@ async fn the_same_voice_state_updates_twice_change_nothing() {
 
     assert_eq!(spans(&s.store, user(1), g, t0).await, [(0, 130, false)]);
     assert_eq!(spans(&s.store, user(2), g, t0).await, [(0, 100, false)]);
-    let one = s.store.all_time(user(1), g).await.unwrap().unwrap();
+    let one = all_time(&s.store, user(1), g).await;
     assert_eq!(
         (one.stats.total, one.stats.active, one.stats.sessions),
         (130, 60, 1)
     );
     assert_eq!((one.breakdown.deafened, one.breakdown.alone), (70, 30));
-    let two = s.store.all_time(user(2), g).await.unwrap().unwrap();
+    let two = all_time(&s.store, user(2), g).await;
     assert_eq!(
         (two.stats.total, two.stats.active, two.stats.sessions),
         (100, 100, 1)
@@ -243,9 +235,9 @@ async fn a_guild_outage_reconciles_on_return_and_removal_ends_sessions() {
     let d = s.fake.guild_delete(ga, true).unwrap();
     sidecar.wait_delivered(ga, &d).await;
     // During the outage (not dispatched): user 1 leaves, user 4 joins, user 2 stays.
-    s.fake.voice_update(ga, user(1), None, none()).unwrap();
+    s.fake.voice_update(ga, user(1), None, flags(&[])).unwrap();
     s.fake
-        .voice_update(ga, user(4), Some(chan(2)), none())
+        .voice_update(ga, user(4), Some(chan(2)), flags(&[]))
         .unwrap();
     s.clock.set(t0.plus(250));
     let d = s.fake.guild_create_again(ga).unwrap();
@@ -256,8 +248,8 @@ async fn a_guild_outage_reconciles_on_return_and_removal_ends_sessions() {
     sidecar.wait_delivered(gb, &d).await;
 
     s.clock.set(t0.plus(400));
-    sidecar.voice(&s.fake, ga, user(2), None, none()).await;
-    sidecar.voice(&s.fake, ga, user(4), None, none()).await;
+    sidecar.leave(&s.fake, ga, user(2)).await;
+    sidecar.leave(&s.fake, ga, user(4)).await;
     sidecar.wait_idle().await;
 
     assert_eq!(spans(&s.store, user(1), ga, t0).await, [(0, 100, true)]);
@@ -285,8 +277,8 @@ async fn shards_split_over_two_processes_with_identify_concurrency() {
     let s = process_scene(guilds, t0, low).await;
     let first = s.start().await;
     // A second process with its own state directory runs shards 4 to 7.
-    let high_dir = callstats_tests::sidecar::StateDir::new();
-    let high_clock = callstats_tests::sidecar::ProcessClock::new(high_dir.path(), t0);
+    let high_dir = StateDir::new();
+    let high_clock = ProcessClock::new(high_dir.path(), t0);
     let high = Options {
         shards: ShardPlan::Range {
             first: 4,
@@ -296,7 +288,7 @@ async fn shards_split_over_two_processes_with_identify_concurrency() {
         identify_concurrency: 2,
         ..Options::default()
     };
-    let second = callstats_tests::sidecar::spawn_process(
+    let second = spawn_process(
         s.store.table().as_str(),
         &s.fake.url(),
         &high_clock,
@@ -338,17 +330,13 @@ async fn shards_split_over_two_processes_with_identify_concurrency() {
 
     for n in 0..8 {
         let sidecar = if n < 4 { &first } else { &second };
-        sidecar
-            .voice(&s.fake, guild(n), user(n), Some(chan(1)), none())
-            .await;
+        sidecar.join(&s.fake, guild(n), user(n), chan(1)).await;
     }
     s.clock.set(t0.plus(60));
     high_clock.set(t0.plus(60));
     for n in 0..8 {
         let sidecar = if n < 4 { &first } else { &second };
-        sidecar
-            .voice(&s.fake, guild(n), user(n), None, none())
-            .await;
+        sidecar.leave(&s.fake, guild(n), user(n)).await;
     }
     first.wait_idle().await;
     second.wait_idle().await;
@@ -370,38 +358,26 @@ async fn shards_split_over_two_processes_with_identify_concurrency() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalidated_gateway_session_reconciles_from_when_it_was_lost() {
     let t0 = at(2026, 11, 26, 10, 0, 0);
-    let s = process_scene(vec![spec(1)], t0, Options::default()).await;
-    let sidecar = s.start().await;
+    let (s, sidecar) = two_in_the_lounge(t0).await;
     let g = guild(1);
-    sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), none())
-        .await;
-    sidecar
-        .voice(&s.fake, g, user(2), Some(chan(1)), none())
-        .await;
     s.clock.set(t0.plus(100));
     // The gateway drops the session and cannot be reached for a while.
     s.fake.set_accepting(false);
     s.fake
         .invalidate_session(ShardId::new(0, 1), false)
         .unwrap();
-    sidecar
-        .wait_metrics("the shard to notice", |text| {
-            callstats_tests::sidecar::sample_of(text, "callstats_shard_connected{shard=\"0\"}")
-                == Some(0.0)
-        })
-        .await;
-    s.fake.voice_update(g, user(1), None, none()).unwrap();
+    sidecar.wait_shard_disconnected(0).await;
+    s.fake.voice_update(g, user(1), None, flags(&[])).unwrap();
     s.fake
-        .voice_update(g, user(3), Some(chan(1)), none())
+        .voice_update(g, user(3), Some(chan(1)), flags(&[]))
         .unwrap();
     s.clock.set(t0.plus(110));
     s.fake.set_accepting(true);
     s.fake.wait_for_identifies(2).await.unwrap();
     sidecar.wait_settled().await;
     s.clock.set(t0.plus(200));
-    sidecar.voice(&s.fake, g, user(2), None, none()).await;
-    sidecar.voice(&s.fake, g, user(3), None, none()).await;
+    sidecar.leave(&s.fake, g, user(2)).await;
+    sidecar.leave(&s.fake, g, user(3)).await;
     sidecar.wait_idle().await;
 
     assert_eq!(spans(&s.store, user(1), g, t0).await, [(0, 100, true)]);
@@ -413,31 +389,19 @@ async fn an_invalidated_gateway_session_reconciles_from_when_it_was_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconnect_request_resumes_and_replays() {
     let t0 = at(2026, 11, 26, 10, 0, 0);
-    let s = process_scene(vec![spec(1)], t0, Options::default()).await;
-    let sidecar = s.start().await;
+    let (s, sidecar) = two_in_the_lounge(t0).await;
     let g = guild(1);
-    sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), none())
-        .await;
-    sidecar
-        .voice(&s.fake, g, user(2), Some(chan(1)), none())
-        .await;
     s.clock.set(t0.plus(100));
     s.fake.set_accepting(false);
     s.fake.reconnect(ShardId::new(0, 1)).unwrap();
-    sidecar
-        .wait_metrics("the shard to notice", |text| {
-            callstats_tests::sidecar::sample_of(text, "callstats_shard_connected{shard=\"0\"}")
-                == Some(0.0)
-        })
-        .await;
-    s.fake.voice_update(g, user(1), None, none()).unwrap();
+    sidecar.wait_shard_disconnected(0).await;
+    s.fake.voice_update(g, user(1), None, flags(&[])).unwrap();
     s.clock.set(t0.plus(110));
     s.fake.set_accepting(true);
     s.fake.wait_for_resumes(1).await.unwrap();
     sidecar.wait_settled().await;
     s.clock.set(t0.plus(200));
-    sidecar.voice(&s.fake, g, user(2), None, none()).await;
+    sidecar.leave(&s.fake, g, user(2)).await;
     sidecar.wait_idle().await;
 
     // Replayed, so observed: the leave counts from when it arrived, not estimated.

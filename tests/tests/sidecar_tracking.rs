@@ -6,9 +6,12 @@ use callstats_core::RankingRule;
 use callstats_core::breakdown::Breakdown;
 use callstats_core::period::{Day, MonthKey, PeriodKey, WeekKey};
 use callstats_core::{ChannelId, GuildConfig, GuildId, Timestamp, UserId};
-use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceFlags, VoiceMember};
-use callstats_tests::dynamo::fresh_store;
-use callstats_tests::sidecar::{Options, assert_nothing_stored, flags, scene, scene_on, sessions};
+use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceMember};
+use callstats_tests::dynamo::{
+    all_time, assert_nothing_stored, fresh_store, period_totals, sessions,
+};
+use callstats_tests::scene::{flags, scene, scene_on};
+use callstats_tests::sidecar::Options;
 use callstats_tests::time::at;
 use chrono_tz::Tz;
 use twilight_model::id::Id;
@@ -41,10 +44,6 @@ fn spec(n: u64) -> GuildSpec {
         .afk(chan(AFK), 300)
 }
 
-fn none() -> VoiceFlags {
-    VoiceFlags::default()
-}
-
 fn breakdown(
     muted: u64,
     deafened: u64,
@@ -67,13 +66,9 @@ fn breakdown(
 async fn join_and_leave() {
     let t0 = at(2026, 11, 26, 10, 0, 0);
     let s = scene(vec![spec(1)], t0).await;
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), Some(chan(1)), none())
-        .await;
+    s.join(guild(1), user(1), chan(1)).await;
     s.clock.advance(600);
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), None, none())
-        .await;
+    s.leave(guild(1), user(1)).await;
     s.sidecar.wait_idle().await;
 
     let got = sessions(&s.store, user(1), guild(1)).await;
@@ -84,7 +79,7 @@ async fn join_and_leave() {
     );
     assert!(!got[0].estimated);
     assert_eq!(got[0].breakdown, breakdown(0, 0, 0, 0, 600, 0));
-    let all = s.store.all_time(user(1), guild(1)).await.unwrap().unwrap();
+    let all = all_time(&s.store, user(1), guild(1)).await;
     assert_eq!(
         (all.stats.total, all.stats.sessions, all.stats.longest),
         (600, 1, 600)
@@ -104,21 +99,13 @@ async fn join_and_leave() {
 async fn a_move_between_channels_ends_one_session_and_starts_another() {
     let t0 = at(2026, 11, 26, 10, 0, 0);
     let s = scene(vec![spec(1)], t0).await;
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), Some(chan(1)), none())
-        .await;
+    s.join(guild(1), user(1), chan(1)).await;
     s.clock.advance(120);
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), Some(chan(2)), none())
-        .await;
+    s.join(guild(1), user(1), chan(2)).await;
     s.clock.advance(30);
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), Some(chan(3)), none())
-        .await;
+    s.join(guild(1), user(1), chan(3)).await;
     s.clock.advance(50);
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), None, none())
-        .await;
+    s.leave(guild(1), user(1)).await;
     s.sidecar.wait_idle().await;
 
     let got: Vec<(Timestamp, u64, ChannelId)> = sessions(&s.store, user(1), guild(1))
@@ -134,7 +121,7 @@ async fn a_move_between_channels_ends_one_session_and_starts_another() {
             (t0.plus(150), 50, chan(3))
         ]
     );
-    let all = s.store.all_time(user(1), guild(1)).await.unwrap().unwrap();
+    let all = all_time(&s.store, user(1), guild(1)).await;
     assert_eq!(
         (all.stats.total, all.stats.sessions, all.stats.longest),
         (200, 3, 120)
@@ -146,26 +133,14 @@ async fn a_move_between_channels_ends_one_session_and_starts_another() {
 async fn two_guilds_at_once() {
     let t0 = at(2026, 11, 26, 10, 0, 0);
     let s = scene(vec![spec(1), spec(2)], t0).await;
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), Some(chan(1)), none())
-        .await;
-    s.sidecar
-        .voice(&s.fake, guild(2), user(1), Some(chan(1)), none())
-        .await;
-    s.sidecar
-        .voice(&s.fake, guild(2), user(2), Some(chan(1)), none())
-        .await;
+    s.join(guild(1), user(1), chan(1)).await;
+    s.join(guild(2), user(1), chan(1)).await;
+    s.join(guild(2), user(2), chan(1)).await;
     s.clock.advance(100);
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), None, none())
-        .await;
+    s.leave(guild(1), user(1)).await;
     s.clock.advance(200);
-    s.sidecar
-        .voice(&s.fake, guild(2), user(1), None, none())
-        .await;
-    s.sidecar
-        .voice(&s.fake, guild(2), user(2), None, none())
-        .await;
+    s.leave(guild(2), user(1)).await;
+    s.leave(guild(2), user(2)).await;
     s.sidecar.wait_idle().await;
 
     let one = sessions(&s.store, user(1), guild(1)).await;
@@ -198,7 +173,7 @@ async fn two_hundred_users_at_once() {
     for n in 100..200 {
         let delivery = s
             .fake
-            .voice_update(guild(1), user(n), Some(chan(1 + n % 3)), none())
+            .voice_update(guild(1), user(n), Some(chan(1 + n % 3)), flags(&[]))
             .unwrap();
         last = Some(delivery);
     }
@@ -209,7 +184,7 @@ async fn two_hundred_users_at_once() {
     for n in 0..200 {
         last = Some(
             s.fake
-                .voice_update(guild(1), user(n), None, none())
+                .voice_update(guild(1), user(n), None, flags(&[]))
                 .unwrap(),
         );
     }
@@ -239,21 +214,14 @@ async fn a_bot_is_never_tracked_and_keeps_nobody_company() {
     let s = scene(vec![spec(1)], t0).await;
     let bot = user(50);
     s.fake.set_user_bot(bot, true);
-    s.sidecar
-        .voice(&s.fake, guild(1), bot, Some(chan(1)), none())
-        .await;
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), Some(chan(1)), none())
+    s.join(guild(1), bot, chan(1)).await;
+    s.join(guild(1), user(1), chan(1)).await;
+    s.clock.advance(300);
+    s.voice(guild(1), bot, Some(chan(2)), flags(&["self_mute"]))
         .await;
     s.clock.advance(300);
-    s.sidecar
-        .voice(&s.fake, guild(1), bot, Some(chan(2)), flags(&["self_mute"]))
-        .await;
-    s.clock.advance(300);
-    s.sidecar.voice(&s.fake, guild(1), bot, None, none()).await;
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), None, none())
-        .await;
+    s.leave(guild(1), bot).await;
+    s.leave(guild(1), user(1)).await;
     s.sidecar.wait_idle().await;
 
     assert_nothing_stored(&s.store, bot).await;
@@ -274,23 +242,13 @@ async fn the_afk_channel_is_not_a_call() {
     let s = scene(vec![g], t0).await;
     s.clock.advance(100);
     // Out of the AFK channel into a call, then user 2 into the AFK channel and back out.
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), Some(chan(2)), none())
-        .await;
+    s.join(guild(1), user(1), chan(2)).await;
     s.clock.advance(100);
-    s.sidecar
-        .voice(&s.fake, guild(1), user(2), Some(chan(AFK)), none())
-        .await;
+    s.join(guild(1), user(2), chan(AFK)).await;
     s.clock.advance(100);
-    s.sidecar
-        .voice(&s.fake, guild(1), user(2), None, none())
-        .await;
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), Some(chan(AFK)), none())
-        .await;
-    s.sidecar
-        .voice(&s.fake, guild(1), user(3), None, none())
-        .await;
+    s.leave(guild(1), user(2)).await;
+    s.join(guild(1), user(1), chan(AFK)).await;
+    s.leave(guild(1), user(3)).await;
     s.sidecar.wait_idle().await;
 
     let one: Vec<(Timestamp, u64)> = sessions(&s.store, user(1), guild(1))
@@ -317,12 +275,8 @@ async fn mute_deafen_stream_and_video_are_accounted() {
     let s = scene(vec![spec(1)], t0).await;
     let g = guild(1);
     // Company, so nobody is alone.
-    s.sidecar
-        .voice(&s.fake, g, user(2), Some(chan(1)), none())
-        .await;
-    s.sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), none())
-        .await;
+    s.join(g, user(2), chan(1)).await;
+    s.join(g, user(1), chan(1)).await;
     let steps: [(u64, &[&str]); 8] = [
         (60, &["self_mute"]),
         (30, &["mute"]),
@@ -335,17 +289,13 @@ async fn mute_deafen_stream_and_video_are_accounted() {
     ];
     for (secs, set) in steps {
         s.clock.advance(secs);
-        s.sidecar
-            .voice(&s.fake, g, user(1), Some(chan(1)), flags(set))
-            .await;
+        s.voice(g, user(1), Some(chan(1)), flags(set)).await;
     }
     // A duplicate of the last state changes nothing.
-    s.sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), none())
-        .await;
+    s.voice(g, user(1), Some(chan(1)), flags(&[])).await;
     s.clock.advance(15);
-    s.sidecar.voice(&s.fake, g, user(1), None, none()).await;
-    s.sidecar.voice(&s.fake, g, user(2), None, none()).await;
+    s.leave(g, user(1)).await;
+    s.leave(g, user(2)).await;
     s.sidecar.wait_idle().await;
 
     let got = sessions(&s.store, user(1), g).await;
@@ -354,7 +304,7 @@ async fn mute_deafen_stream_and_video_are_accounted() {
     // muted: self_mute 30 + mute 20 + self_deaf+self_mute 40 = 90; deafened: 40 + 50 = 90;
     // streaming: 70 + 10 = 80; video: 10 + 25 = 35; active = 320 - 90 deafened = 230.
     assert_eq!(got[0].breakdown, breakdown(90, 90, 80, 35, 0, 230));
-    let all = s.store.all_time(user(1), g).await.unwrap().unwrap();
+    let all = all_time(&s.store, user(1), g).await;
     assert_eq!(all.breakdown, got[0].breakdown);
     assert_eq!(
         (all.stats.total, all.stats.active, all.ranked),
@@ -367,19 +317,10 @@ async fn mute_deafen_stream_and_video_are_accounted() {
 async fn a_suppressed_stage_audience_member_is_muted() {
     let t0 = at(2026, 11, 26, 10, 0, 0);
     let s = scene(vec![spec(1)], t0).await;
-    s.sidecar
-        .voice(
-            &s.fake,
-            guild(1),
-            user(1),
-            Some(chan(3)),
-            flags(&["suppress"]),
-        )
+    s.voice(guild(1), user(1), Some(chan(3)), flags(&["suppress"]))
         .await;
     s.clock.advance(90);
-    s.sidecar
-        .voice(&s.fake, guild(1), user(1), None, none())
-        .await;
+    s.leave(guild(1), user(1)).await;
     s.sidecar.wait_idle().await;
     let got = sessions(&s.store, user(1), guild(1)).await;
     assert_eq!(got[0].breakdown, breakdown(90, 0, 0, 0, 90, 0));
@@ -391,30 +332,25 @@ async fn alone_changes_as_a_second_user_joins_and_leaves() {
     let t0 = at(2026, 11, 26, 10, 0, 0);
     let s = scene(vec![spec(1)], t0).await;
     let g = guild(1);
-    s.sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), none())
-        .await;
+    s.join(g, user(1), chan(1)).await;
     s.clock.advance(100);
-    s.sidecar
-        .voice(&s.fake, g, user(2), Some(chan(1)), none())
-        .await;
+    s.join(g, user(2), chan(1)).await;
     s.clock.advance(250);
-    s.sidecar.voice(&s.fake, g, user(2), None, none()).await;
+    s.leave(g, user(2)).await;
     s.clock.advance(50);
-    s.sidecar
-        .voice(&s.fake, g, user(2), Some(chan(1)), flags(&["self_deaf"]))
+    s.voice(g, user(2), Some(chan(1)), flags(&["self_deaf"]))
         .await;
     s.clock.advance(40);
-    s.sidecar.voice(&s.fake, g, user(1), None, none()).await;
+    s.leave(g, user(1)).await;
     s.clock.advance(10);
-    s.sidecar.voice(&s.fake, g, user(2), None, none()).await;
+    s.leave(g, user(2)).await;
     s.sidecar.wait_idle().await;
 
     let one = sessions(&s.store, user(1), g).await;
     assert_eq!(one.len(), 1);
     // alone 100 + 50, in company 250 + 40 (a deafened member is company all the same).
     assert_eq!(one[0].breakdown, breakdown(0, 0, 0, 0, 150, 290));
-    let all = s.store.all_time(user(1), g).await.unwrap().unwrap();
+    let all = all_time(&s.store, user(1), g).await;
     assert_eq!((all.stats.total, all.stats.active), (440, 290));
     let two = sessions(&s.store, user(2), g).await;
     assert_eq!(two.len(), 2);
@@ -429,23 +365,16 @@ async fn an_opted_out_user_leaves_nothing_but_still_keeps_company() {
     let s = scene(vec![spec(1)], t0).await;
     s.store.set_opted_out(user(9), true).await.unwrap();
     let g = guild(1);
-    s.sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), none())
-        .await;
-    s.sidecar
-        .voice(&s.fake, g, user(9), Some(chan(1)), none())
+    s.join(g, user(1), chan(1)).await;
+    s.join(g, user(9), chan(1)).await;
+    s.clock.advance(60);
+    s.voice(g, user(9), Some(chan(1)), flags(&["self_mute"]))
         .await;
     s.clock.advance(60);
-    s.sidecar
-        .voice(&s.fake, g, user(9), Some(chan(1)), flags(&["self_mute"]))
-        .await;
+    s.join(g, user(9), chan(2)).await;
     s.clock.advance(60);
-    s.sidecar
-        .voice(&s.fake, g, user(9), Some(chan(2)), none())
-        .await;
-    s.clock.advance(60);
-    s.sidecar.voice(&s.fake, g, user(9), None, none()).await;
-    s.sidecar.voice(&s.fake, g, user(1), None, none()).await;
+    s.leave(g, user(9)).await;
+    s.leave(g, user(1)).await;
     s.sidecar.wait_idle().await;
 
     let export = s.store.export_user(user(9)).await.unwrap();
@@ -482,9 +411,7 @@ async fn a_scripted_hour_gives_exact_totals_heatmaps_and_periods() {
     ];
     for (offset, u, channel, set) in script {
         s.clock.set(t0.plus(offset));
-        s.sidecar
-            .voice(&s.fake, g, user(u), channel, flags(set))
-            .await;
+        s.voice(g, user(u), channel, flags(set)).await;
     }
     s.sidecar.wait_idle().await;
 
@@ -520,7 +447,7 @@ async fn a_scripted_hour_gives_exact_totals_heatmaps_and_periods() {
     let heat = [(1, 1800, 1800), (2, 1500, 300), (3, 600, 600)];
     let totals = [(1, 3600, 2100), (2, 1800, 600), (3, 1200, 900)];
     for ((u, sunday, monday), (_, total, active)) in heat.iter().zip(totals) {
-        let all = s.store.all_time(user(*u), g).await.unwrap().unwrap();
+        let all = all_time(&s.store, user(*u), g).await;
         assert_eq!(
             (all.stats.total, all.stats.active, all.ranked),
             (total, active, active),
@@ -564,12 +491,7 @@ async fn a_scripted_hour_gives_exact_totals_heatmaps_and_periods() {
     ];
     for (u, before, after) in periods {
         for (key, want) in [(w22, before), (may, before), (w23, after), (june, after)] {
-            let (t, on_board) = s
-                .store
-                .period_totals(user(u), g, key)
-                .await
-                .unwrap()
-                .unwrap();
+            let (t, on_board) = period_totals(&s.store, user(u), g, key).await;
             assert_eq!(
                 (t.total, t.active, t.ranked, t.sessions),
                 want,
@@ -600,23 +522,16 @@ async fn the_guild_timezone_and_ranking_rule_apply() {
     let t0 = at(2026, 11, 30, 18, 0, 0);
     let s = scene_on(store, vec![spec(1)], t0, &Options::default()).await;
     let g = guild(1);
-    s.sidecar
-        .voice(&s.fake, g, user(2), Some(chan(1)), none())
-        .await;
-    s.sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), none())
+    s.join(g, user(2), chan(1)).await;
+    s.join(g, user(1), chan(1)).await;
+    s.clock.advance(600);
+    s.voice(g, user(1), Some(chan(1)), flags(&["self_deaf"]))
         .await;
     s.clock.advance(600);
-    s.sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), flags(&["self_deaf"]))
-        .await;
-    s.clock.advance(600);
-    s.sidecar
-        .voice(&s.fake, g, user(1), Some(chan(1)), none())
-        .await;
+    s.voice(g, user(1), Some(chan(1)), flags(&[])).await;
     s.clock.advance(2400);
-    s.sidecar.voice(&s.fake, g, user(1), None, none()).await;
-    s.sidecar.voice(&s.fake, g, user(2), None, none()).await;
+    s.leave(g, user(1)).await;
+    s.leave(g, user(2)).await;
     s.sidecar.wait_idle().await;
 
     let november = PeriodKey::Month(MonthKey::of(t0, kolkata));
@@ -632,15 +547,10 @@ async fn the_guild_timezone_and_ranking_rule_apply() {
         (december, (1800, 1800, 1800, 0)),
         (week, (3600, 3000, 3600, 1)),
     ] {
-        let (t, _) = s
-            .store
-            .period_totals(user(1), g, key)
-            .await
-            .unwrap()
-            .unwrap();
+        let (t, _) = period_totals(&s.store, user(1), g, key).await;
         assert_eq!((t.total, t.active, t.ranked, t.sessions), want, "{key}");
     }
-    let all = s.store.all_time(user(1), g).await.unwrap().unwrap();
+    let all = all_time(&s.store, user(1), g).await;
     assert_eq!(
         (all.stats.total, all.stats.active, all.ranked),
         (3600, 3000, 3600)

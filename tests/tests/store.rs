@@ -10,7 +10,7 @@ use callstats_store::Store;
 use callstats_store::{
     EndOutcome, Metric, ResumeState, StartOutcome, StoreError, TableStatusReport, UpdateOutcome,
 };
-use callstats_tests::dynamo::fresh_store;
+use callstats_tests::dynamo::{all_time, fresh_store, period_totals};
 use callstats_tests::time::at;
 use chrono_tz::Tz;
 use twilight_model::id::Id;
@@ -30,20 +30,36 @@ fn open(user: u64, start: Timestamp, nonce: u32) -> OpenSession {
 
 /// Starts, then ends after `secs`, with the default config.
 async fn session(store: &Store, user: u64, start: Timestamp, secs: u64) -> ClosedSession {
+    session_with(store, user, start, secs, &GuildConfig::default()).await
+}
+
+/// Starts, then ends after `secs`, in a guild configured with `config`.
+async fn session_with(
+    store: &Store,
+    user: u64,
+    start: Timestamp,
+    secs: u64,
+    config: &GuildConfig,
+) -> ClosedSession {
     let s = open(user, start, 1);
     assert_eq!(
         store.start_session(&s).await.unwrap(),
         StartOutcome::Started
     );
-    let closed = s.close(start.plus(secs), Tz::UTC, false);
+    let closed = s.close(start.plus(secs), config.timezone, false);
     assert_eq!(
-        store
-            .end_session(&closed, &GuildConfig::default(), true)
-            .await
-            .unwrap(),
+        store.end_session(&closed, config, true).await.unwrap(),
         EndOutcome::Ended
     );
     closed
+}
+
+/// Ends `closed` with the default config, on the leaderboards.
+async fn end_session(store: &Store, closed: &ClosedSession) -> EndOutcome {
+    store
+        .end_session(closed, &GuildConfig::default(), true)
+        .await
+        .unwrap()
 }
 
 async fn partition(store: &Store, user: u64) -> Vec<String> {
@@ -145,25 +161,13 @@ async fn lifecycle_with_flags_gives_exact_aggregates() {
     assert_eq!((refs[0].user, refs[0].id), (Id::new(1), s.id));
 
     let closed = s.clone().close(t0.plus(1500), Tz::UTC, false);
-    assert_eq!(
-        store
-            .end_session(&closed, &GuildConfig::default(), true)
-            .await
-            .unwrap(),
-        EndOutcome::Ended
-    );
+    assert_eq!(end_session(&store, &closed).await, EndOutcome::Ended);
     // After the end, older writes are stale and a second end changes nothing.
     assert_eq!(
         store.update_session(&s).await.unwrap(),
         UpdateOutcome::Stale
     );
-    assert_eq!(
-        store
-            .end_session(&closed, &GuildConfig::default(), true)
-            .await
-            .unwrap(),
-        EndOutcome::AlreadyEnded
-    );
+    assert_eq!(end_session(&store, &closed).await, EndOutcome::AlreadyEnded);
     assert!(
         store
             .open_session(Id::new(1), Id::new(GUILD))
@@ -172,11 +176,7 @@ async fn lifecycle_with_flags_gives_exact_aggregates() {
             .is_none()
     );
 
-    let all = store
-        .all_time(Id::new(1), Id::new(GUILD))
-        .await
-        .unwrap()
-        .unwrap();
+    let all = all_time(&store, Id::new(1), Id::new(GUILD)).await;
     assert_eq!(all.stats.total, 1500);
     assert_eq!(all.stats.active, 900);
     assert_eq!(all.stats.sessions, 1);
@@ -199,15 +199,13 @@ async fn lifecycle_with_flags_gives_exact_aggregates() {
     assert!(!history[0].estimated);
     assert_eq!(history[0].breakdown, closed.breakdown);
 
-    let week = store
-        .period_totals(
-            Id::new(1),
-            Id::new(GUILD),
-            PeriodKey::current(callstats_core::period::PeriodKind::Week, t0, Tz::UTC),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let week = period_totals(
+        &store,
+        Id::new(1),
+        Id::new(GUILD),
+        PeriodKey::current(callstats_core::period::PeriodKind::Week, t0, Tz::UTC),
+    )
+    .await;
     assert_eq!(
         (week.0.total, week.0.ranked, week.0.sessions, week.1),
         (1500, 900, 1, true)
@@ -219,25 +217,13 @@ async fn ending_a_session_that_is_not_open_writes_nothing() {
     let store = fresh_store().await;
     let t0 = at(2026, 11, 26, 10, 0, 0);
     let closed = open(2, t0, 1).close(t0.plus(60), Tz::UTC, false);
-    assert_eq!(
-        store
-            .end_session(&closed, &GuildConfig::default(), true)
-            .await
-            .unwrap(),
-        EndOutcome::AlreadyEnded
-    );
+    assert_eq!(end_session(&store, &closed).await, EndOutcome::AlreadyEnded);
     assert!(partition(&store, 2).await.is_empty());
 
     // Another session open: ending a different id leaves it and writes nothing.
     let other = open(2, t0, 2);
     store.start_session(&other).await.unwrap();
-    assert_eq!(
-        store
-            .end_session(&closed, &GuildConfig::default(), true)
-            .await
-            .unwrap(),
-        EndOutcome::AlreadyEnded
-    );
+    assert_eq!(end_session(&store, &closed).await, EndOutcome::AlreadyEnded);
     assert_eq!(partition(&store, 2).await, vec![format!("O#{GUILD}")]);
     assert_eq!(
         store.start_session(&open(2, t0.plus(5), 3)).await.unwrap(),
@@ -278,34 +264,34 @@ async fn across_midnight_lands_in_two_days_and_the_right_periods() {
     );
     assert_eq!(days[1].1.last_active, Some(t0.plus(4500)));
 
-    let get = |p: &str| {
+    let get = |user: u64, p: &str| {
         let store = store.clone();
         let p: PeriodKey = p.parse().unwrap();
         async move {
-            store
-                .period_totals(Id::new(3), Id::new(GUILD), p)
+            period_totals(&store, Id::new(user), Id::new(GUILD), p)
                 .await
-                .unwrap()
-                .unwrap()
                 .0
         }
     };
     assert_eq!(
         (
-            get("W2026-W48").await.total,
-            get("W2026-W48").await.sessions
+            get(3, "W2026-W48").await.total,
+            get(3, "W2026-W48").await.sessions
         ),
         (1800, 1)
     );
     assert_eq!(
         (
-            get("W2026-W49").await.total,
-            get("W2026-W49").await.sessions
+            get(3, "W2026-W49").await.total,
+            get(3, "W2026-W49").await.sessions
         ),
         (2700, 0)
     );
     assert_eq!(
-        (get("M2026-11").await.total, get("M2026-11").await.sessions),
+        (
+            get(3, "M2026-11").await.total,
+            get(3, "M2026-11").await.sessions
+        ),
         (4500, 1)
     );
 
@@ -315,22 +301,8 @@ async fn across_midnight_lands_in_two_days_and_the_right_periods() {
         timezone: "Asia/Kolkata".parse().unwrap(),
     };
     let t1 = at(2026, 11, 30, 18, 0, 0);
-    let s = open(4, t1, 1);
-    store.start_session(&s).await.unwrap();
-    let closed = s.close(t1.plus(3600), kolkata.timezone, false);
-    store.end_session(&closed, &kolkata, true).await.unwrap();
-    let nov = store
-        .period_totals(Id::new(4), Id::new(GUILD), "M2026-11".parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
-    let dec = store
-        .period_totals(Id::new(4), Id::new(GUILD), "M2026-12".parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
+    session_with(&store, 4, t1, 3600, &kolkata).await;
+    let (nov, dec) = (get(4, "M2026-11").await, get(4, "M2026-12").await);
     assert_eq!(
         (nov.total, nov.sessions, dec.total, dec.sessions),
         (1800, 1, 1800, 0)
@@ -342,22 +314,9 @@ async fn longest_is_the_maximum_in_any_order() {
     let store = fresh_store().await;
     let t0 = at(2026, 11, 26, 8, 0, 0);
     for (i, secs) in [100u64, 300, 200].into_iter().enumerate() {
-        let s = open(5, t0.plus(i as u64 * 1000), i as u32);
-        store.start_session(&s).await.unwrap();
-        store
-            .end_session(
-                &s.close(t0.plus(i as u64 * 1000 + secs), Tz::UTC, false),
-                &GuildConfig::default(),
-                true,
-            )
-            .await
-            .unwrap();
+        session(&store, 5, t0.plus(i as u64 * 1000), secs).await;
     }
-    let all = store
-        .all_time(Id::new(5), Id::new(GUILD))
-        .await
-        .unwrap()
-        .unwrap();
+    let all = all_time(&store, Id::new(5), Id::new(GUILD)).await;
     assert_eq!(
         (all.stats.total, all.stats.sessions, all.stats.longest),
         (600, 3, 300)
@@ -607,11 +566,8 @@ async fn export_and_delete_everything_of_one_user() {
     );
     // Other users are untouched.
     assert_eq!(
-        store
-            .all_time(Id::new(9), Id::new(GUILD))
+        all_time(&store, Id::new(9), Id::new(GUILD))
             .await
-            .unwrap()
-            .unwrap()
             .stats
             .total,
         100
@@ -724,11 +680,7 @@ async fn a_session_of_a_hundred_days_ends_with_exact_totals() {
     let t0 = at(2026, 1, 1, 12, 0, 0);
     let secs = 100 * 86_400 + 3600;
     session(&store, 12, t0, secs).await;
-    let all = store
-        .all_time(Id::new(12), Id::new(GUILD))
-        .await
-        .unwrap()
-        .unwrap();
+    let all = all_time(&store, Id::new(12), Id::new(GUILD)).await;
     assert_eq!(
         (all.stats.total, all.stats.sessions, all.stats.longest),
         (secs, 1, secs)
@@ -742,15 +694,13 @@ async fn a_session_of_a_hundred_days_ends_with_exact_totals() {
         .unwrap();
     assert_eq!(days.len(), 32);
     assert_eq!(days.last().unwrap().0, Day::of(end));
-    let month = store
-        .period_totals(
-            Id::new(12),
-            Id::new(GUILD),
-            PeriodKey::Month("2026-04".parse().unwrap()),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let month = period_totals(
+        &store,
+        Id::new(12),
+        Id::new(GUILD),
+        PeriodKey::Month("2026-04".parse().unwrap()),
+    )
+    .await;
     assert_eq!(month.0.total, (10 * 86_400) + 12 * 3600 + 3600);
 }
 
