@@ -24,6 +24,23 @@ pub fn open(user: u64, guild: u64, channel: u64, start: Timestamp, flags: Flags)
     )
 }
 
+/// Starts a call of `user` in `guild` (channel [`CHANNEL`]) through the store's own write, as
+/// the sidecar does when a member joins; the call stays in progress.
+pub async fn seed_open(
+    store: &Store,
+    user: u64,
+    guild: u64,
+    start: Timestamp,
+    flags: Flags,
+) -> OpenSession {
+    let session = open(user, guild, CHANNEL, start, flags);
+    assert_eq!(
+        store.start_session(&session).await.expect("start"),
+        StartOutcome::Started
+    );
+    session
+}
+
 /// Records a session through the store's own writes: start, flag changes at the given
 /// offsets, end after `secs` (UTC guild config, on leaderboards).
 pub async fn seed(
@@ -34,11 +51,7 @@ pub async fn seed(
     secs: u64,
     changes: &[(u64, Flags)],
 ) -> ClosedSession {
-    let mut s = open(user, guild, CHANNEL, start, Flags::NONE);
-    assert_eq!(
-        store.start_session(&s).await.expect("start"),
-        StartOutcome::Started
-    );
+    let mut s = seed_open(store, user, guild, start, Flags::NONE).await;
     for (offset, flags) in changes {
         s.set_flags(start.plus(*offset), *flags, Tz::UTC);
     }
