@@ -1,6 +1,5 @@
 //! A local stand-in for Discord's REST API that records what the endpoint sends Discord.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,10 +9,11 @@ use callstats_devkit::Reply;
 use http::{HeaderMap, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+
+use super::spawn_http;
 
 /// A request as a fake server received it.
 #[derive(Clone, Debug)]
@@ -76,47 +76,31 @@ impl FakeDiscord {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let arrived = Arc::new(Notify::new());
         let (reqs, notify) = (requests.clone(), arrived.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
+        spawn_http(listener, move |req: http::Request<Incoming>| {
+            let (reqs, notify, responder) = (reqs.clone(), notify.clone(), responder.clone());
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(http_body_util::Collected::to_bytes)
+                    .unwrap_or_default();
+                let recorded = Recorded {
+                    method: parts.method.to_string(),
+                    path: parts.uri.path().to_owned(),
+                    headers: parts.headers,
+                    body: body.to_vec(),
                 };
-                let (reqs, notify, responder) = (reqs.clone(), notify.clone(), responder.clone());
-                tokio::spawn(async move {
-                    let service =
-                        hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                            let (reqs, notify, responder) =
-                                (reqs.clone(), notify.clone(), responder.clone());
-                            async move {
-                                let (parts, body) = req.into_parts();
-                                let body = body
-                                    .collect()
-                                    .await
-                                    .map(http_body_util::Collected::to_bytes)
-                                    .unwrap_or_default();
-                                let recorded = Recorded {
-                                    method: parts.method.to_string(),
-                                    path: parts.uri.path().to_owned(),
-                                    headers: parts.headers,
-                                    body: body.to_vec(),
-                                };
-                                let (status, reply) = responder(&recorded);
-                                reqs.lock().expect("lock").push(recorded);
-                                notify.notify_waiters();
-                                let mut response =
-                                    http::Response::new(Full::new(Bytes::from(reply)));
-                                *response.status_mut() = status;
-                                response.headers_mut().insert(
-                                    http::header::CONTENT_TYPE,
-                                    http::HeaderValue::from_static("application/json"),
-                                );
-                                Ok::<_, Infallible>(response)
-                            }
-                        });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                let (status, reply) = responder(&recorded);
+                reqs.lock().expect("lock").push(recorded);
+                notify.notify_waiters();
+                let mut response = http::Response::new(Full::new(Bytes::from(reply)));
+                *response.status_mut() = status;
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                response
             }
         });
         Self {

@@ -2,7 +2,6 @@
 //! run in a child process.
 
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,10 +10,11 @@ use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+
+use super::spawn_http;
 
 #[derive(Default)]
 struct RuntimeState {
@@ -53,23 +53,9 @@ impl LambdaRuntime {
             changed: Arc::new(Notify::new()),
         };
         let rt = runtime.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let rt = rt.clone();
-                tokio::spawn(async move {
-                    let service =
-                        hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                            let rt = rt.clone();
-                            async move { Ok::<_, Infallible>(rt.route(req).await) }
-                        });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        spawn_http(listener, move |req: http::Request<Incoming>| {
+            let rt = rt.clone();
+            async move { rt.route(req).await }
         });
         runtime
     }

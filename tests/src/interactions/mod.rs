@@ -22,9 +22,16 @@ mod lambda_runtime;
 mod seed;
 mod serve;
 
+use std::convert::Infallible;
+
+use bytes::Bytes;
 use callstats_core::Timestamp;
 use callstats_devkit::sign;
 use ed25519_dalek::SigningKey;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
 
 pub use callstats_devkit::Answer;
 pub use endpoint::Endpoint;
@@ -70,4 +77,30 @@ pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     assert_eq!(info.color_type, png::ColorType::Rgb);
     buf.truncate(info.buffer_size());
     (info.width, info.height, buf)
+}
+
+/// Serves HTTP/1.1 on `listener` for as long as the test runs, every request answered by
+/// `handle` (the fake servers' shared plumbing).
+fn spawn_http<F, A>(listener: TcpListener, handle: F)
+where
+    F: Fn(http::Request<Incoming>) -> A + Clone + Send + Sync + 'static,
+    A: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let answer = handle(req);
+                    async move { Ok::<_, Infallible>(answer.await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
 }
