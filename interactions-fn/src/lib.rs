@@ -12,15 +12,16 @@
 //! - [`error`]: failures, and the one place that turns them into replies;
 //! - [`custom_id`]: button state;
 //! - [`background`]: exports and deletions that outlast Discord's 3 seconds;
-//! - [`config`], [`startup`]: environment and start-up;
-//! - [`client`]: the local client (`call`): signed interactions to a local endpoint.
+//! - [`config`], [`startup`]: environment and start-up.
+//!
+//! The local client that talks to this endpoint as Discord does is `callstats-dev`, in the
+//! development kit (`tests/devkit`); it is not part of this crate.
 
 // Outside input never panics the process: program code has no unwrap or expect.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod answer;
 pub mod background;
-pub mod client;
 pub mod commands;
 pub mod config;
 pub mod context;

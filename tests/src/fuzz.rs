@@ -29,6 +29,8 @@ use callstats_core::{
     ChannelId, ClosedSession, Flags, GuildConfig, GuildId, OpenSession, RankingRule, SessionId,
     Timestamp, UserId,
 };
+use callstats_devkit::Answer;
+use callstats_devkit::sign::signature;
 use callstats_interactions::App;
 use callstats_interactions::config::ApiBase;
 use callstats_sidecar::Tracker;
@@ -40,7 +42,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use twilight_model::id::Id;
 
-use crate::interactions::{Interaction, sign_with, signing_key};
+use crate::interactions::{Interaction, signing_key};
 
 /// Reads fuzz bytes front to back; past the end, every read is zero.
 #[derive(Debug)]
@@ -266,7 +268,7 @@ impl InteractionTarget {
         vec![
             (
                 b"x-signature-ed25519".to_vec(),
-                sign_with(&self.key, timestamp, body).into_bytes(),
+                signature(&self.key, timestamp, body).into_bytes(),
             ),
             (
                 b"x-signature-timestamp".to_vec(),
@@ -331,7 +333,7 @@ impl InteractionTarget {
                         let headers = vec![
                             (
                                 b"x-signature-ed25519".to_vec(),
-                                sign_with(&other, &now, &body).into_bytes(),
+                                signature(&other, &now, &body).into_bytes(),
                             ),
                             (b"x-signature-timestamp".to_vec(), now.as_bytes().to_vec()),
                         ];
@@ -383,23 +385,7 @@ impl InteractionTarget {
             "a signed request got {status}"
         );
         if status == http::StatusCode::OK {
-            let content_type = response
-                .headers()
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            let json: Value = if content_type.starts_with("multipart/form-data") {
-                let parts = crate::interactions::parse_multipart(&content_type, response.body());
-                let payload = parts
-                    .iter()
-                    .find(|p| p.name == "payload_json")
-                    .expect("a multipart reply has payload_json");
-                serde_json::from_slice(&payload.body).expect("payload_json is JSON")
-            } else {
-                assert_eq!(content_type, "application/json");
-                serde_json::from_slice(response.body()).expect("a 200 reply is JSON")
-            };
+            let json = Answer::from_response(response).json();
             let kind = json["type"].as_u64().expect("a reply has a type");
             assert!(
                 matches!(kind, 1 | 4 | 5 | 6 | 7 | 8 | 9),

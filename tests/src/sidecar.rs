@@ -30,6 +30,10 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// Samples of the metrics text, read with the development kit's parser (as the benchmarks
+/// read them).
+pub use callstats_devkit::prometheus::{sample_of, samples_of};
+
 /// Generous bound on any wait: the sidecar answers in milliseconds, the store in tens.
 pub const WAIT: Duration = Duration::from_secs(30);
 /// Bound on waiting for every write to reach the store. The local server copies the whole
@@ -682,28 +686,6 @@ fn signal(child: &Child, name: &str) {
 fn exit_status(code: i32) -> ExitStatus {
     use std::os::unix::process::ExitStatusExt;
     ExitStatus::from_raw(code << 8)
-}
-
-/// The value of one sample in a Prometheus text exposition.
-#[must_use]
-pub fn sample_of(text: &str, sample: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        let (name, value) = line.rsplit_once(' ')?;
-        (name == sample).then(|| value.parse().ok()).flatten()
-    })
-}
-
-/// Every sample of a metric, whatever its labels.
-#[must_use]
-pub fn samples_of(text: &str, metric: &str) -> Vec<f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            let base = name.split('{').next()?;
-            (base == metric).then(|| value.parse().ok()).flatten()
-        })
-        .collect()
 }
 
 /// A plain HTTP/1.1 GET: status and body.

@@ -6,9 +6,10 @@
 
 use std::time::{Duration, Instant};
 
+use callstats_devkit::parse_multipart;
 use callstats_tests::interactions::{
     ADA, APPLICATION, BOB, Endpoint, FakeDiscord, GUILD, Interaction, PrivateDynamo,
-    parse_multipart, partition_keys, seed, seed_many,
+    partition_keys, seed, seed_many,
 };
 use callstats_tests::time::at;
 use serde_json::{Value, json};
@@ -118,7 +119,7 @@ async fn exporting_10_000_sessions_is_deferred_then_completed() {
     println!("export finished after {:?}", started.elapsed());
     assert_eq!(edit.method, "PATCH");
     let content_type = edit.headers["content-type"].to_str().unwrap().to_owned();
-    let parts = parse_multipart(&content_type, &edit.body);
+    let parts = parse_multipart(&content_type, &edit.body).unwrap();
     let payload: Value = serde_json::from_slice(&parts[0].body).unwrap();
     assert_eq!(parts[0].name, "payload_json");
     assert_eq!(payload["embeds"][0]["title"], "Your call data");

@@ -6,12 +6,13 @@ use std::process::Stdio;
 
 use callstats_core::Timestamp;
 use callstats_core::ids::parse_id;
+use callstats_devkit::parse_multipart;
 use callstats_interactions::RegisterConfig;
 use callstats_interactions::config::ApiBase;
 use callstats_interactions::register::register_commands;
 use callstats_tests::interactions::{
     ADA, APPLICATION, Endpoint, FakeDiscord, GUILD, Interaction, LambdaRuntime, function_url_event,
-    parse_multipart, post, public_key_hex, seed_many, serve_on_port_0, signed_headers,
+    post, public_key_hex, seed_many, serve_on_port_0, signed_headers,
 };
 use callstats_tests::time::at;
 use http::Method;
@@ -192,7 +193,7 @@ async fn lambda_defers_long_work_to_an_asynchronous_self_invocation() {
     let edit = rest.wait_for(|r| r.path == path).await;
     assert_eq!(edit.method, "PATCH");
     let content_type = edit.headers["content-type"].to_str().unwrap().to_owned();
-    let parts = parse_multipart(&content_type, &edit.body);
+    let parts = parse_multipart(&content_type, &edit.body).unwrap();
     let doc: Value = serde_json::from_slice(&parts[1].body).unwrap();
     assert_eq!(doc["guilds"][0]["sessions"].as_array().unwrap().len(), 600);
     assert!(runtime.errors().is_empty());

@@ -1,11 +1,10 @@
 //! The handler in process, fed recorded Function URL events signed with the test key:
 //! PING, every refusal, and a polite reply for everything a user can get wrong.
 
+use callstats_devkit::sign::signature;
 use callstats_store::Store;
 use callstats_store::Timeouts;
-use callstats_tests::interactions::{
-    ADA, Endpoint, Interaction, sign_with, signed_headers, signing_key,
-};
+use callstats_tests::interactions::{ADA, Endpoint, Interaction, signed_headers, signing_key};
 use callstats_tests::time::at;
 use ed25519_dalek::SigningKey;
 use serde_json::json;
@@ -31,7 +30,7 @@ async fn every_signature_problem_is_a_401() {
     let endpoint = Endpoint::new(now()).await;
     let body = Interaction::ping().body();
     let ts = now().unix().to_string();
-    let good_sig = sign_with(&signing_key(), &ts, body.as_bytes());
+    let good_sig = signature(&signing_key(), &ts, body.as_bytes());
     let h = |sig: &str, ts: &str| {
         vec![
             ("x-signature-ed25519".to_owned(), sig.to_owned()),
@@ -47,9 +46,9 @@ async fn every_signature_problem_is_a_401() {
     let tampered_body = body.replace("\"type\":1", "\"type\":1 ");
     let old = (now().unix() - 301).to_string();
     let future = (now().unix() + 301).to_string();
-    let wrong_key = sign_with(&SigningKey::from_bytes(&[8; 32]), &ts, body.as_bytes());
-    let old_sig = sign_with(&signing_key(), &old, body.as_bytes());
-    let future_sig = sign_with(&signing_key(), &future, body.as_bytes());
+    let wrong_key = signature(&SigningKey::from_bytes(&[8; 32]), &ts, body.as_bytes());
+    let old_sig = signature(&signing_key(), &old, body.as_bytes());
+    let future_sig = signature(&signing_key(), &future, body.as_bytes());
     let cases: Vec<Case> = vec![
         ("tampered body", tampered_body, h(&good_sig, &ts)),
         (

@@ -6,10 +6,10 @@ use callstats_core::{ClosedSession, Flags, GuildConfig, GuildId, RankingRule, Ti
 use callstats_interactions::render::heatmap_png::{
     EMPTY, HEIGHT, LEVELS, WIDTH, cell_center, color,
 };
-use callstats_store::{Metric, StartOutcome};
+use callstats_store::{Metric, StartOutcome, Store};
 use callstats_tests::interactions::{
     ADA, BOB, CHANNEL, Endpoint, GUILD, Interaction, OTHER_GUILD, decode_png, open, partition_keys,
-    seed,
+    seed, seed_open,
 };
 use callstats_tests::time::at;
 use serde_json::{Value, json};
@@ -26,16 +26,69 @@ fn gid(guild: u64) -> GuildId {
     GuildId::new(guild)
 }
 
-fn user_option(user: u64) -> Value {
-    json!([{"name": "user", "type": 6, "value": user.to_string()}])
+/// `/callstats <sub>` without options, asked by `user`.
+fn callstats(sub: &str, user: u64, name: &str) -> Interaction {
+    Interaction::callstats(sub, json!([])).by(user, name)
+}
+
+/// `/calltop` without options, asked by `user`.
+fn calltop(user: u64, name: &str) -> Interaction {
+    Interaction::command("calltop", json!([])).by(user, name)
+}
+
+/// `/callstats show user:<target>`, asked by `viewer`.
+fn lookup(viewer: u64, viewer_name: &str, target: u64, target_name: &str) -> Interaction {
+    Interaction::callstats(
+        "show",
+        json!([{"name": "user", "type": 6, "value": target.to_string()}]),
+    )
+    .by(viewer, viewer_name)
+    .resolve(target, target_name, false)
+}
+
+/// `/callstats timezone zone:<zone>`, asked by Ada.
+fn set_timezone(zone: &str) -> Interaction {
+    Interaction::callstats(
+        "timezone",
+        json!([{"name": "zone", "type": 3, "value": zone}]),
+    )
+    .by(ADA, "Ada")
+}
+
+/// Ada's hour in a call on Tuesday 2026-11-24 from 21:00 UTC.
+async fn seed_tuesday_evening(endpoint: &Endpoint) {
+    seed(
+        &endpoint.store,
+        ADA,
+        GUILD,
+        at(2026, 11, 24, 21, 0, 0),
+        3600,
+        &[],
+    )
+    .await;
+}
+
+/// `guild`'s leaderboard of `period` by `metric` does not list `user`.
+async fn assert_off_the_board(
+    store: &Store,
+    guild: u64,
+    period: PeriodKey,
+    metric: Metric,
+    user: u64,
+) {
+    let board = store
+        .leaderboard(gid(guild), period, metric, 0, 100)
+        .await
+        .unwrap();
+    assert!(
+        board.iter().all(|e| e.user != id(user)),
+        "{period} {metric:?}"
+    );
 }
 
 /// Nobody sees `user` any more: not on leaderboards, not by lookup.
 async fn assert_hidden(endpoint: &Endpoint, user: u64) {
-    let store = &endpoint.store;
-    let without = endpoint
-        .send(&Interaction::command("calltop", json!([])).by(ADA, "Ada"))
-        .await;
+    let without = endpoint.send(&calltop(ADA, "Ada")).await;
     assert!(
         !without.description().contains(&format!("<@{user}>")),
         "{}",
@@ -49,23 +102,11 @@ async fn assert_hidden(endpoint: &Endpoint, user: u64) {
             chrono_tz::UTC,
         ),
     ] {
-        let board = store
-            .leaderboard(gid(GUILD), period, Metric::Total, 0, 10)
-            .await
-            .unwrap();
-        assert!(board.iter().all(|e| e.user != id(user)), "{period}");
+        assert_off_the_board(&endpoint.store, GUILD, period, Metric::Total, user).await;
     }
-    let lookup = endpoint
-        .send(
-            &Interaction::callstats("show", user_option(user))
-                .by(ADA, "Ada")
-                .resolve(user, "Someone", false),
-        )
-        .await;
-    assert_eq!(lookup.title(), "Not available");
-    let own_top = endpoint
-        .send(&Interaction::command("calltop", json!([])).by(user, "Someone"))
-        .await;
+    let looked_up = endpoint.send(&lookup(ADA, "Ada", user, "Someone")).await;
+    assert_eq!(looked_up.title(), "Not available");
+    let own_top = endpoint.send(&calltop(user, "Someone")).await;
     assert!(
         own_top
             .description()
@@ -79,29 +120,16 @@ async fn opting_out_mid_session_ends_it_hides_the_user_and_blocks_new_sessions()
     let store = &endpoint.store;
     seed(store, ADA, GUILD, at(2026, 11, 24, 10, 0, 0), 3600, &[]).await;
     seed(store, BOB, GUILD, at(2026, 11, 24, 12, 0, 0), 7200, &[]).await;
-    let live = open(
-        BOB,
-        GUILD,
-        CHANNEL,
-        at(2026, 11, 26, 11, 40, 0),
-        Flags::NONE,
-    );
-    assert_eq!(
-        store.start_session(&live).await.unwrap(),
-        StartOutcome::Started
-    );
-    let top = || Interaction::command("calltop", json!([])).by(ADA, "Ada");
+    let live = seed_open(store, BOB, GUILD, at(2026, 11, 26, 11, 40, 0), Flags::NONE).await;
     assert!(
         endpoint
-            .send(&top())
+            .send(&calltop(ADA, "Ada"))
             .await
             .description()
             .contains(&format!("<@{BOB}>"))
     );
 
-    let answer = endpoint
-        .send(&Interaction::callstats("optout", json!([])).by(BOB, "Bob"))
-        .await;
+    let answer = endpoint.send(&callstats("optout", BOB, "Bob")).await;
     assert!(answer.ephemeral());
     assert_eq!(answer.title(), "You opted out");
     assert!(
@@ -131,17 +159,11 @@ async fn opting_out_mid_session_ends_it_hides_the_user_and_blocks_new_sessions()
     assert_eq!(store.open_session(id(BOB), gid(GUILD)).await.unwrap(), None);
 
     // Opting in resumes tracking and brings the past back onto the leaderboards.
-    let answer = endpoint
-        .send(&Interaction::callstats("optin", json!([])).by(BOB, "Bob"))
-        .await;
+    let answer = endpoint.send(&callstats("optin", BOB, "Bob")).await;
     assert_eq!(answer.title(), "Tracking resumed");
     assert!(answer.ephemeral());
-    let again = open(BOB, GUILD, CHANNEL, now().plus(120), Flags::NONE);
-    assert_eq!(
-        store.start_session(&again).await.unwrap(),
-        StartOutcome::Started
-    );
-    let back = endpoint.send(&top()).await;
+    seed_open(store, BOB, GUILD, now().plus(120), Flags::NONE).await;
+    let back = endpoint.send(&calltop(ADA, "Ada")).await;
     assert!(
         back.description()
             .starts_with(&format!("`#1` 🥇 <@{BOB}> · **2 h 20 min**"))
@@ -180,17 +202,14 @@ async fn seed_everything(endpoint: &Endpoint, user: u64) -> Vec<ClosedSession> {
         )
         .await,
     ];
-    let live = open(
+    seed_open(
+        store,
         user,
         GUILD,
-        CHANNEL,
         at(2026, 11, 26, 11, 25, 0),
         Flags::VIDEO,
-    );
-    assert_eq!(
-        store.start_session(&live).await.unwrap(),
-        StartOutcome::Started
-    );
+    )
+    .await;
     store
         .set_user_timezone(id(user), Some(chrono_tz::Europe::Berlin))
         .await
@@ -214,9 +233,7 @@ async fn delete_needs_the_users_own_confirmation_then_removes_everything() {
     let before = partition_keys(&endpoint.store, ADA).await;
     assert!(before.len() > 10, "{before:?}");
 
-    let question = endpoint
-        .send(&Interaction::callstats("delete", json!([])).by(ADA, "Ada"))
-        .await;
+    let question = endpoint.send(&callstats("delete", ADA, "Ada")).await;
     assert!(question.ephemeral());
     assert_eq!(question.title(), "Delete all your call data?");
     let buttons = question.buttons();
@@ -262,12 +279,7 @@ async fn delete_needs_the_users_own_confirmation_then_removes_everything() {
     assert!(partition_keys(&endpoint.store, ADA).await.is_empty());
     for guild in [GUILD, OTHER_GUILD] {
         for metric in [Metric::Total, Metric::Ranked] {
-            let board = endpoint
-                .store
-                .leaderboard(gid(guild), PeriodKey::All, metric, 0, 100)
-                .await
-                .unwrap();
-            assert!(board.iter().all(|e| e.user != id(ADA)));
+            assert_off_the_board(&endpoint.store, guild, PeriodKey::All, metric, ADA).await;
         }
     }
     // Others' data is untouched.
@@ -278,9 +290,7 @@ async fn delete_needs_the_users_own_confirmation_then_removes_everything() {
 async fn delete_keeps_only_the_opt_out_flag_of_a_user_who_opted_out() {
     let endpoint = Endpoint::new(now()).await;
     seed_everything(&endpoint, BOB).await;
-    endpoint
-        .send(&Interaction::callstats("optout", json!([])).by(BOB, "Bob"))
-        .await;
+    endpoint.send(&callstats("optout", BOB, "Bob")).await;
     let done = endpoint
         .send(&Interaction::button(&format!("del1:{BOB}:yes")).by(BOB, "Bob"))
         .await;
@@ -361,9 +371,7 @@ async fn assert_aggregates(endpoint: &Endpoint, guilds: &[Value]) {
 async fn export_round_trips_every_session_and_aggregate() {
     let endpoint = Endpoint::new(now()).await;
     let sessions = seed_everything(&endpoint, ADA).await;
-    let answer = endpoint
-        .send(&Interaction::callstats("export", json!([])).by(ADA, "Ada"))
-        .await;
+    let answer = endpoint.send(&callstats("export", ADA, "Ada")).await;
     assert_eq!(answer.kind(), 4);
     assert!(answer.ephemeral());
     let parts = answer.parts();
@@ -480,24 +488,8 @@ async fn timezone_autocomplete_offers_at_most_25_zones() {
 async fn a_kolkata_heatmap_is_shifted_from_utc() {
     let endpoint = Endpoint::new(now()).await;
     // Tuesday 21:00-22:00 UTC is Wednesday 02:30-03:30 in Asia/Kolkata.
-    seed(
-        &endpoint.store,
-        ADA,
-        GUILD,
-        at(2026, 11, 24, 21, 0, 0),
-        3600,
-        &[],
-    )
-    .await;
-    let wrong = endpoint
-        .send(
-            &Interaction::callstats(
-                "timezone",
-                json!([{"name": "zone", "type": 3, "value": "Mars/Olympus"}]),
-            )
-            .by(ADA, "Ada"),
-        )
-        .await;
+    seed_tuesday_evening(&endpoint).await;
+    let wrong = endpoint.send(&set_timezone("Mars/Olympus")).await;
     assert_eq!(wrong.title(), "Unknown timezone");
     assert!(wrong.ephemeral());
     assert_eq!(
@@ -510,24 +502,14 @@ async fn a_kolkata_heatmap_is_shifted_from_utc() {
         None
     );
 
-    let set = endpoint
-        .send(
-            &Interaction::callstats(
-                "timezone",
-                json!([{"name": "zone", "type": 3, "value": "asia/kolkata"}]),
-            )
-            .by(ADA, "Ada"),
-        )
-        .await;
+    let set = endpoint.send(&set_timezone("asia/kolkata")).await;
     assert_eq!(set.title(), "Timezone saved");
     assert!(
         set.description()
             .contains("**Asia/Kolkata** (UTC+05:30 right now)")
     );
 
-    let shown = endpoint
-        .send(&Interaction::callstats("show", json!([])).by(ADA, "Ada"))
-        .await;
+    let shown = endpoint.send(&callstats("show", ADA, "Ada")).await;
     assert_eq!(
         shown.field("Hours of the day (Asia/Kolkata)"),
         "```\n··██····················\n0     6     12    18   23\n```"
@@ -539,13 +521,7 @@ async fn a_kolkata_heatmap_is_shifted_from_utc() {
     );
     assert!(shown.footer().ends_with("times in Asia/Kolkata"));
     // Bob has no timezone: he sees the same call in UTC.
-    let in_utc = endpoint
-        .send(
-            &Interaction::callstats("show", user_option(ADA))
-                .by(BOB, "Bob")
-                .resolve(ADA, "Ada", false),
-        )
-        .await;
+    let in_utc = endpoint.send(&lookup(BOB, "Bob", ADA, "Ada")).await;
     assert_eq!(
         in_utc.field("Hours of the day (UTC)"),
         "```\n·····················█··\n0     6     12    18   23\n```"
@@ -570,18 +546,8 @@ async fn a_kolkata_heatmap_is_shifted_from_utc() {
 #[tokio::test]
 async fn show_attaches_a_png_heatmap_in_valid_multipart() {
     let endpoint = Endpoint::new(now()).await;
-    seed(
-        &endpoint.store,
-        ADA,
-        GUILD,
-        at(2026, 11, 24, 21, 0, 0),
-        3600,
-        &[],
-    )
-    .await;
-    let answer = endpoint
-        .send(&Interaction::callstats("show", json!([])).by(ADA, "Ada"))
-        .await;
+    seed_tuesday_evening(&endpoint).await;
+    let answer = endpoint.send(&callstats("show", ADA, "Ada")).await;
     assert!(
         answer
             .content_type()
@@ -665,9 +631,7 @@ async fn callconfig_shows_to_all_and_changes_only_with_manage_server() {
     );
 
     // Leaderboards follow: the rule in the footer, weeks in the guild's timezone.
-    let top = endpoint
-        .send(&Interaction::command("calltop", json!([])).by(ADA, "Ada"))
-        .await;
+    let top = endpoint.send(&calltop(ADA, "Ada")).await;
     assert!(
         top.footer()
             .contains("by active time (excluding deafened time)"),
@@ -677,8 +641,6 @@ async fn callconfig_shows_to_all_and_changes_only_with_manage_server() {
     assert!(top.footer().contains("weeks start Monday in Europe/Berlin"));
     // Sunday 23:30 UTC is already Monday in Berlin: the next week's board.
     let late = Endpoint::with_store(endpoint.store.clone(), at(2026, 11, 29, 23, 30, 0));
-    let next_week = late
-        .send(&Interaction::command("calltop", json!([])).by(ADA, "Ada"))
-        .await;
+    let next_week = late.send(&calltop(ADA, "Ada")).await;
     assert_eq!(next_week.title(), "Voice leaderboard · week 2026-W49");
 }

@@ -26,11 +26,7 @@ fn free_port() -> u16 {
 }
 
 async fn call(dir: &Path, line: &str, extra: &[&str]) -> (bool, String) {
-    let client = callstats_tests::sidecar::program().with_file_name(format!(
-        "callstats-interactions{}",
-        std::env::consts::EXE_SUFFIX
-    ));
-    let out = Command::new(client)
+    let out = Command::new(callstats_tests::program("callstats-dev"))
         .current_dir(repo())
         .arg("call")
         .arg(line)

@@ -16,7 +16,10 @@ use callstats_store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::harness::{Bench, Signer, ping, spawn_endpoint};
+use callstats_devkit::send::Signer;
+use callstats_devkit::sign::key_from_seed;
+
+use crate::harness::{Bench, ping, spawn_endpoint};
 use crate::report::{Outcome, Row, Verdict};
 use crate::stats::Summary;
 
@@ -72,7 +75,7 @@ async fn cold_start(
     table: &str,
     dynamodb: &str,
 ) -> anyhow::Result<(Duration, Duration)> {
-    let signer = Signer::new(3);
+    let signer = Signer::new(key_from_seed(3));
     let started = Instant::now();
     let (proc, url) = spawn_endpoint(bench, table, &signer.public_hex(), dynamodb).await?;
     let listening = started.elapsed();
@@ -80,7 +83,7 @@ async fn cold_start(
     let answered = started.elapsed();
     proc.kill().await;
     ensure!(
-        answer.status == 200 && answer.body.as_ref() == br#"{"type":1}"#,
+        answer.status == 200 && answer.body == br#"{"type":1}"#,
         "the PING got {} {:?}",
         answer.status,
         String::from_utf8_lossy(&answer.body)

@@ -16,13 +16,16 @@ use anyhow::{Context, ensure};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use callstats_core::{Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp, UserId};
+use callstats_devkit::Answer;
+use callstats_devkit::client::{Caller, build_press};
+use callstats_devkit::send::Signer;
+use callstats_devkit::sign::key_from_seed;
 use callstats_interactions::App;
-use callstats_interactions::client::{Caller, build_press};
 use callstats_store::Store;
 use serde_json::Value;
 use twilight_model::id::Id;
 
-use crate::harness::{Bench, Signer};
+use crate::harness::Bench;
 use crate::recorder::{Call, Recorder};
 use crate::report::{Outcome, Row, Verdict};
 use crate::seed;
@@ -565,7 +568,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     });
 
     // Commands, through the handler in this process.
-    let signer = Signer::new(9);
+    let signer = Signer::new(key_from_seed(9));
     let app = App::builder(store.clone(), signer.key.verifying_key()).build();
     let caller = Caller {
         user: regular.get(),
@@ -586,18 +589,9 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     ] {
         let request = signer.request("http://bench/", &interaction(line, who, 1)?)?;
         let (answer, calls, units) = step(&recorder, &mut mirror, || async {
-            let response = app.handle(request).await;
-            ensure!(response.status() == 200, "{line}: {}", response.status());
-            let content_type = response
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            Ok(callstats_interactions::client::parse_answer(
-                &content_type,
-                response.body(),
-            )?)
+            let answer = Answer::from_response(app.handle(request).await);
+            ensure!(answer.status == 200, "{line}: {}", answer.status);
+            Ok(answer.reply()?)
         })
         .await?;
         ensure!(
@@ -616,7 +610,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         });
     }
     if let Some(answer) = top_answer {
-        let press = build_press(&answer.response, "next", &caller, (1 << 40) + 7)?;
+        let press = build_press(&answer, "next", &caller, (1 << 40) + 7)?;
         let request = signer.request("http://bench/", &press)?;
         let ((), calls, units) = step(&recorder, &mut mirror, || async {
             let response = app.handle(request).await;

@@ -1,5 +1,6 @@
 //! What every benchmark shares: the local server, fresh tables, the release programs as
-//! child processes, a signing client with keep-alive, and sidecar metrics.
+//! child processes, and the sidecar's metrics. Signed requests, answers and metric samples
+//! are read with the development kit (`callstats-devkit`), as the tests read them.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,13 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use bytes::Bytes;
 use callstats_store::Store;
 use callstats_store::{TableName, Timeouts};
-use ed25519_dalek::{Signer as _, SigningKey};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client as HttpClient;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
@@ -225,73 +221,6 @@ pub fn program_command(program: &Path) -> Command {
     command
 }
 
-/// Signs interactions as Discord does and sends them over kept-alive connections.
-#[derive(Clone, Debug)]
-pub struct Signer {
-    pub key: SigningKey,
-    http: HttpClient<HttpConnector, Full<Bytes>>,
-}
-
-/// A reply: status, content type, body.
-#[derive(Clone, Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub content_type: String,
-    pub body: Bytes,
-}
-
-impl Signer {
-    #[must_use]
-    pub fn new(seed: u8) -> Self {
-        Self {
-            key: SigningKey::from_bytes(&[seed; 32]),
-            http: HttpClient::builder(hyper_util::rt::TokioExecutor::new()).build_http(),
-        }
-    }
-
-    #[must_use]
-    pub fn public_hex(&self) -> String {
-        hex::encode(self.key.verifying_key().to_bytes())
-    }
-
-    /// The signed request for `interaction` at the current second.
-    pub fn request(
-        &self,
-        url: &str,
-        interaction: &serde_json::Value,
-    ) -> anyhow::Result<http::Request<Bytes>> {
-        let body = serde_json::to_vec(interaction)?;
-        let stamp = chrono::Utc::now().timestamp().to_string();
-        let mut message = stamp.as_bytes().to_vec();
-        message.extend_from_slice(&body);
-        let signature = hex::encode(self.key.sign(&message).to_bytes());
-        Ok(http::Request::post(url)
-            .header("content-type", "application/json")
-            .header("x-signature-ed25519", signature)
-            .header("x-signature-timestamp", stamp)
-            .body(Bytes::from(body))?)
-    }
-
-    /// POSTs a signed `interaction` to `url`.
-    pub async fn send(&self, url: &str, interaction: &serde_json::Value) -> anyhow::Result<Answer> {
-        let request = self.request(url, interaction)?.map(Full::new);
-        let response = self.http.request(request).await?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok(Answer {
-            status,
-            content_type,
-            body,
-        })
-    }
-}
-
 /// A PING as Discord sends it to check the endpoint.
 #[must_use]
 pub fn ping() -> serde_json::Value {
@@ -348,28 +277,6 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, Stri
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default();
     Ok((status, body))
-}
-
-/// The value of one sample in a Prometheus text exposition.
-#[must_use]
-pub fn sample_of(text: &str, sample: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        let (name, value) = line.rsplit_once(' ')?;
-        (name == sample).then(|| value.parse().ok()).flatten()
-    })
-}
-
-/// Every sample of a metric, whatever its labels.
-#[must_use]
-pub fn samples_of(text: &str, metric: &str) -> Vec<f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            let base = name.split('{').next()?;
-            (base == metric).then(|| value.parse().ok()).flatten()
-        })
-        .collect()
 }
 
 /// The sidecar program against a fake gateway, reading its clock from a file.

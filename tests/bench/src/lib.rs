@@ -16,7 +16,7 @@
 //! | `cost` | [`cost`] | read and write units per operation, reported by the server and computed from item sizes |
 //! | `scaling` | [`scaling`] | `/callstats show` for 10, 1,000 and 10,000 past sessions |
 //!
-//! Shared parts: [`harness`] (processes, tables, signed requests), [`recorder`] (an SDK
+//! Shared parts: [`harness`] (processes, tables, the sidecar's metrics), [`recorder`] (an SDK
 //! interceptor that records calls and asks for consumed capacity), [`replay`] (recorded reads
 //! sent again), [`seed`] (realistic histories), [`size`] (DynamoDB's size and unit rules),
 //! [`stats`], [`machine`], [`report`] (`BENCHMARKS.md`).

@@ -10,12 +10,14 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use callstats_interactions::client::Caller;
+use callstats_devkit::client::Caller;
+use callstats_devkit::send::Signer;
+use callstats_devkit::sign::key_from_seed;
 use callstats_store::Store;
 use callstats_store::Timeouts;
 
 use crate::cost::Mirror;
-use crate::harness::{Bench, Signer, spawn_endpoint};
+use crate::harness::{Bench, spawn_endpoint};
 use crate::replay::Read;
 use crate::report::{Outcome, Row, Verdict};
 use crate::seed;
@@ -36,7 +38,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             guild: guild.get(),
         });
     }
-    let signer = Signer::new(5);
+    let signer = Signer::new(key_from_seed(5));
     let (endpoint, url) = spawn_endpoint(
         bench,
         store.table().as_str(),

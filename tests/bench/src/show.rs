@@ -12,14 +12,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use aws_sdk_dynamodb::Client;
-use bytes::Bytes;
 use callstats_core::{Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp, UserId};
+use callstats_devkit::client::{Caller, build_command};
+use callstats_devkit::send::Signer;
+use callstats_devkit::sign::key_from_seed;
+use callstats_devkit::{Answer, Reply};
 use callstats_interactions::App;
-use callstats_interactions::client::{Caller, build_command};
 use callstats_store::Store;
 use twilight_model::id::Id;
 
-use crate::harness::{Bench, Signer, spawn_endpoint};
+use crate::harness::{Bench, spawn_endpoint};
 use crate::recorder::{Call, Recorder};
 use crate::replay::{Read, send_all};
 use crate::report::{Outcome, Row, Verdict};
@@ -56,22 +58,17 @@ pub async fn record(
     signer: &Signer,
     caller: &Caller,
     line: &str,
-) -> anyhow::Result<(Vec<Call>, callstats_interactions::client::Answer)> {
+) -> anyhow::Result<(Vec<Call>, Reply)> {
     let recorder = Recorder::default();
     let app = App::builder(recorder.store(store), signer.key.verifying_key()).build();
     let request = signer.request("http://bench/", &interaction(line, caller, 0)?)?;
-    let response = app.handle(request).await;
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body: Bytes = response.into_body();
-    ensure!(status == 200, "the handler answered {status}");
-    let answer = callstats_interactions::client::parse_answer(&content_type, &body)?;
-    Ok((recorder.take(), answer))
+    let answer = Answer::from_response(app.handle(request).await);
+    ensure!(
+        answer.status == 200,
+        "the handler answered {}",
+        answer.status
+    );
+    Ok((recorder.take(), answer.reply()?))
 }
 
 /// Measures `rounds` rounds of `concurrency` requests of `line` on the endpoint at `url`
@@ -231,7 +228,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let (guild, user) = ids(1);
     let past = bench.size(300, 20);
     seed_member(&store, guild, user, past, false).await?;
-    let signer = Signer::new(7);
+    let signer = Signer::new(key_from_seed(7));
     let caller = Caller {
         user: user.get(),
         guild: guild.get(),

@@ -21,7 +21,9 @@ use callstats_store::{EndOutcome, StartOutcome, Timeouts};
 use futures_util::StreamExt as _;
 use twilight_model::id::Id;
 
-use crate::harness::{Bench, ClockFile, SidecarProc, TempDir, sample_of, samples_of};
+use callstats_devkit::prometheus::{sample_of, samples_of};
+
+use crate::harness::{Bench, ClockFile, SidecarProc, TempDir};
 use crate::report::{Outcome, Row, Verdict};
 use crate::stats::{median, ratio};
 
