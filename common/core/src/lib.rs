@@ -7,6 +7,8 @@
 //! - [`period`]: UTC days, and ISO weeks and months in a timezone;
 //! - [`heatmap`]: UTC half-hour buckets and their local hour-of-day and day-of-week views;
 //! - [`aggregate`]: totals over sessions;
+//! - [`board`]: a server's leaderboards, kept as absolute figures;
+//! - [`member`]: what a member's all-time and day records become when a session ends;
 //! - [`reconcile`]: what happens to open sessions when the sidecar sees a guild afresh;
 //! - [`settings`]: what a member and a guild chose;
 //! - [`ids`], [`time`]: typed ids and whole-second instants.
@@ -17,9 +19,11 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod aggregate;
+pub mod board;
 pub mod breakdown;
 pub mod heatmap;
 pub mod ids;
+pub mod member;
 pub mod period;
 pub mod reconcile;
 pub mod session;

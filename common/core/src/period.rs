@@ -261,30 +261,46 @@ impl FromStr for PeriodKey {
     }
 }
 
-/// The periods one second belongs to: its UTC day, and its ISO week and month in a timezone.
+/// The periods one second belongs to: its UTC day and half hour of that day, and its ISO week
+/// and month in a timezone. Half hours make every local day cut exact: a local midnight falls
+/// on a UTC half hour in every timezone whose offset is a whole number of half hours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PeriodCell {
     #[serde(rename = "d")]
     pub day: Day,
+    /// Half hour of the UTC day, `0..48`.
+    #[serde(rename = "h")]
+    pub half_hour: u8,
     #[serde(rename = "w")]
     pub week: WeekKey,
     #[serde(rename = "m")]
     pub month: MonthKey,
 }
 
+/// Half hours in a day.
+pub const HALF_HOURS: u8 = 48;
+
 impl PeriodCell {
     #[must_use]
     pub fn of(at: Timestamp, tz: Tz) -> Self {
         Self {
             day: Day::of(at),
+            half_hour: (at.unix().rem_euclid(86_400) / 1800) as u8,
             week: WeekKey::of(at, tz),
             month: MonthKey::of(at, tz),
         }
     }
+
+    /// The first instant of the cell's UTC half hour.
+    #[must_use]
+    pub fn slot_start(&self) -> Timestamp {
+        self.day.start().plus(u64::from(self.half_hour) * 1800)
+    }
 }
 
 /// Splits `[from, to)` into cells, in time order, with the seconds spent in each. Empty when
-/// `to <= from`. The seconds always sum to `from.secs_until(to)`.
+/// `to <= from`. The seconds always sum to `from.secs_until(to)`. A cell ends at every UTC half
+/// hour and at every local week and month boundary.
 #[must_use]
 pub fn split_cells(from: Timestamp, to: Timestamp, tz: Tz) -> Vec<(PeriodCell, u64)> {
     let mut cells = Vec::new();
@@ -297,9 +313,10 @@ pub fn split_cells(from: Timestamp, to: Timestamp, tz: Tz) -> Vec<(PeriodCell, u
     cells
 }
 
-/// The first instant after `at` where the UTC day, the local week or the local month changes.
+/// The first instant after `at` where the UTC half hour, the local week or the local month
+/// changes.
 fn next_boundary(at: Timestamp, tz: Tz) -> Timestamp {
-    let utc_midnight = Day::of(at).date().succ_opt().map(|d| Day(d).start());
+    let half_hour = Timestamp::new((at.unix().div_euclid(1800) + 1) * 1800);
     let local = at.to_utc().with_timezone(&tz).date_naive();
     let next_monday = local.checked_add_days(Days::new(u64::from(
         7 - local.weekday().num_days_from_monday(),
@@ -310,7 +327,7 @@ fn next_boundary(at: Timestamp, tz: Tz) -> Timestamp {
         NaiveDate::from_ymd_opt(local.year(), local.month() + 1, 1)
     };
     [
-        utc_midnight,
+        half_hour,
         next_monday.and_then(|d| local_day_start(d, tz)),
         next_month.and_then(|d| local_day_start(d, tz)),
     ]
@@ -319,6 +336,39 @@ fn next_boundary(at: Timestamp, tz: Tz) -> Timestamp {
     .filter(|&b| b > at)
     .min()
     .unwrap_or(Timestamp::MAX)
+}
+
+/// The calendar date of `at` in `tz`.
+#[must_use]
+pub fn local_date(at: Timestamp, tz: Tz) -> NaiveDate {
+    at.to_utc().with_timezone(&tz).date_naive()
+}
+
+/// The first instant of local day `date` in `tz` (where a DST change skips midnight, the
+/// first local time that exists).
+#[must_use]
+pub fn local_midnight(date: NaiveDate, tz: Tz) -> Option<Timestamp> {
+    local_day_start(date, tz)
+}
+
+/// Splits `[from, to)` by calendar day in `tz`, in order, with the seconds in each. The seconds
+/// always sum to `from.secs_until(to)`.
+#[must_use]
+pub fn split_local_days(from: Timestamp, to: Timestamp, tz: Tz) -> Vec<(NaiveDate, u64)> {
+    let mut out = Vec::new();
+    let mut at = from;
+    while at < to {
+        let date = local_date(at, tz);
+        let next = date
+            .succ_opt()
+            .and_then(|d| local_day_start(d, tz))
+            .filter(|n| *n > at)
+            .unwrap_or(Timestamp::MAX)
+            .min(to);
+        out.push((date, at.secs_until(next)));
+        at = next;
+    }
+    out
 }
 
 /// The first instant of `date` in `tz`. Where a DST change skips midnight, the day starts at
@@ -355,18 +405,31 @@ mod tests {
         Timestamp::from_datetime(Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap())
     }
 
+    /// Day, week and month of each run of cells, with its seconds (half hours merged).
     fn keys(cells: &[(PeriodCell, u64)]) -> Vec<(String, String, String, u64)> {
-        cells
-            .iter()
-            .map(|(c, s)| {
-                (
-                    c.day.to_string(),
-                    c.week.to_string(),
-                    c.month.to_string(),
-                    *s,
-                )
-            })
-            .collect()
+        let mut out: Vec<(String, String, String, u64)> = Vec::new();
+        for (c, s) in cells {
+            let key = (c.day.to_string(), c.week.to_string(), c.month.to_string());
+            match out.last_mut() {
+                Some(last) if (&last.0, &last.1, &last.2) == (&key.0, &key.1, &key.2) => {
+                    last.3 += s;
+                }
+                _ => out.push((key.0, key.1, key.2, *s)),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn cells_end_at_every_utc_half_hour() {
+        let cells = split_cells(
+            ts(2026, 11, 26, 10, 10, 0),
+            ts(2026, 11, 26, 11, 5, 0),
+            Tz::UTC,
+        );
+        let pieces: Vec<(u8, u64)> = cells.iter().map(|(c, s)| (c.half_hour, *s)).collect();
+        assert_eq!(pieces, vec![(20, 1200), (21, 1800), (22, 300)]);
+        assert_eq!(cells[1].0.slot_start(), ts(2026, 11, 26, 10, 30, 0));
     }
 
     #[test]
@@ -564,8 +627,27 @@ mod tests {
         let t = ts(2026, 11, 26, 10, 0, 0);
         assert!(split_cells(t, t, Tz::UTC).is_empty());
         let cells = split_cells(t, t.plus(3 * 86_400), Tz::UTC);
-        assert_eq!(cells.len(), 4);
+        assert_eq!(cells.len(), 3 * 48);
         assert_eq!(cells.iter().map(|c| c.1).sum::<u64>(), 3 * 86_400);
+    }
+
+    #[test]
+    fn local_days_split_at_local_midnight_across_dst() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        // Saturday 2026-10-24 21:00 UTC (23:00 CEST) to Monday 00:30 UTC (01:30 CET):
+        // Sunday is 25 hours long.
+        let days = split_local_days(
+            ts(2026, 10, 24, 21, 0, 0),
+            ts(2026, 10, 26, 0, 30, 0),
+            berlin,
+        );
+        let secs: Vec<u64> = days.iter().map(|d| d.1).collect();
+        assert_eq!(secs, vec![3600, 25 * 3600, 5400]);
+        assert_eq!(days[1].0.to_string(), "2026-10-25");
+        assert_eq!(
+            local_date(ts(2026, 11, 26, 20, 0, 0), "Asia/Tokyo".parse().unwrap()).to_string(),
+            "2026-11-27"
+        );
     }
 
     #[test]

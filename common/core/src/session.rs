@@ -105,12 +105,49 @@ pub struct OpenSession {
     pub user: UserId,
     pub guild: GuildId,
     pub channel: ChannelId,
-    /// Start of the current segment: everything before it is in `totals` and `cells`.
+    /// Start of the current segment: everything before it is in `breakdown` and `cells`.
     pub seg_start: Timestamp,
     /// Flags since `seg_start`.
     pub flags: Flags,
+    /// Since when the member has been deafened or not and alone or not as now: the active
+    /// and ranked seconds grow (or not) at a steady rate since then (see
+    /// [`OpenSession::summary`]).
+    pub run_start: Timestamp,
     pub breakdown: Breakdown,
     pub cells: Vec<CellSecs>,
+}
+
+/// Where an open session's active and ranked seconds stand, in a form that changes only when
+/// they start or stop growing (deafen, alone), not on every flag change: what a reader needs to
+/// count a call in progress up to any instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveSummary {
+    /// The instant `active` and `ranked` were accounted up to.
+    pub since: Timestamp,
+    pub active: u64,
+    pub ranked: u64,
+    /// Whether the active seconds grow after `since`.
+    pub active_grows: bool,
+    /// Whether the ranked seconds grow after `since`.
+    pub ranked_grows: bool,
+}
+
+impl LiveSummary {
+    /// Active and ranked seconds up to `at` (never before `since`).
+    #[must_use]
+    pub fn at(&self, at: Timestamp) -> (u64, u64) {
+        let more = self.since.secs_until(at);
+        (
+            self.active + if self.active_grows { more } else { 0 },
+            self.ranked + if self.ranked_grows { more } else { 0 },
+        )
+    }
+}
+
+/// Whether two flag sets put time in the same class (deafened or not, alone or not).
+fn same_class(a: Flags, b: Flags) -> bool {
+    a.contains(Flags::DEAFENED) == b.contains(Flags::DEAFENED)
+        && a.contains(Flags::ALONE) == b.contains(Flags::ALONE)
 }
 
 impl OpenSession {
@@ -129,8 +166,35 @@ impl OpenSession {
             channel,
             seg_start: id.start(),
             flags,
+            run_start: id.start(),
             breakdown: Breakdown::default(),
             cells: Vec::new(),
+        }
+    }
+
+    /// The active and ranked seconds under `rule`, as of the last change of class.
+    #[must_use]
+    pub fn summary(&self, rule: RankingRule) -> LiveSummary {
+        let mut class = ClassSecs::default();
+        for c in &self.cells {
+            class.merge(&c.secs);
+        }
+        // Everything between the run's start and the segment's start was in the current class.
+        let mut run = ClassSecs::default();
+        run.add(self.flags, self.run_start.secs_until(self.seg_start));
+        let mut since = ClassSecs::default();
+        since.plain = class.plain.saturating_sub(run.plain);
+        since.deafened = class.deafened.saturating_sub(run.deafened);
+        since.alone = class.alone.saturating_sub(run.alone);
+        since.both = class.both.saturating_sub(run.both);
+        let mut probe = ClassSecs::default();
+        probe.add(self.flags, 1);
+        LiveSummary {
+            since: self.run_start,
+            active: since.active(),
+            ranked: since.ranked(rule),
+            active_grows: probe.active() == 1,
+            ranked_grows: probe.ranked(rule) == 1,
         }
     }
 
@@ -144,6 +208,9 @@ impl OpenSession {
     /// negative.
     pub fn set_flags(&mut self, at: Timestamp, flags: Flags, tz: Tz) {
         self.account_until(at, tz);
+        if !same_class(self.flags, flags) {
+            self.run_start = self.seg_start;
+        }
         self.flags = flags;
     }
 
@@ -160,6 +227,7 @@ impl OpenSession {
             estimated,
             breakdown: self.breakdown,
             cells: self.cells,
+            partners: Vec::new(),
         }
     }
 
@@ -197,6 +265,59 @@ pub struct ClosedSession {
     pub estimated: bool,
     pub breakdown: Breakdown,
     pub cells: Vec<CellSecs>,
+    /// Seconds spent in the same channel as each other tracked member, per UTC day. Filled by
+    /// the sidecar, which sees the other members; symmetric (the other member's session holds
+    /// the same seconds with this member).
+    #[serde(default)]
+    pub partners: Vec<PartnerSecs>,
+}
+
+/// Seconds one session spent with one other member on one UTC day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerSecs {
+    pub day: Day,
+    pub user: UserId,
+    pub secs: u64,
+}
+
+/// A closed session as history and the export show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user: UserId,
+    pub guild: GuildId,
+    pub channel: ChannelId,
+    pub end: Timestamp,
+    pub estimated: bool,
+    pub breakdown: Breakdown,
+}
+
+impl SessionRecord {
+    #[must_use]
+    pub const fn start(&self) -> Timestamp {
+        self.id.start()
+    }
+
+    #[must_use]
+    pub const fn duration(&self) -> u64 {
+        self.id.start().secs_until(self.end)
+    }
+}
+
+impl ClosedSession {
+    /// The record history keeps.
+    #[must_use]
+    pub fn record(&self) -> SessionRecord {
+        SessionRecord {
+            id: self.id,
+            user: self.user,
+            guild: self.guild,
+            channel: self.channel,
+            end: self.end,
+            estimated: self.estimated,
+            breakdown: self.breakdown,
+        }
+    }
 }
 
 /// What a session adds to one UTC day item.
@@ -393,6 +514,30 @@ mod tests {
             (class.plain, class.deafened, class.alone, class.both),
             (900, 100, 200, 0)
         );
+    }
+
+    #[test]
+    fn the_live_summary_moves_only_when_active_or_ranked_time_starts_or_stops_growing() {
+        let t0 = ts(2026, 11, 26, 10, 0, 0);
+        let rule = RankingRule::default();
+        let mut s = open(t0, Flags::NONE);
+        s.set_flags(t0.plus(100), Flags::MUTED, Tz::UTC);
+        let muted = s.summary(rule);
+        assert_eq!((muted.since, muted.active, muted.active_grows), (t0, 0, true));
+        assert_eq!(muted.at(t0.plus(300)), (300, 300));
+        s.set_flags(t0.plus(400), Flags::DEAFENED, Tz::UTC);
+        let deaf = s.summary(rule);
+        assert_eq!(deaf.since, t0.plus(400));
+        assert_eq!((deaf.active, deaf.ranked), (400, 400));
+        assert!(!deaf.active_grows && !deaf.ranked_grows);
+        s.set_flags(t0.plus(450), Flags::DEAFENED.with(Flags::STREAMING, true), Tz::UTC);
+        assert_eq!(s.summary(rule), deaf);
+        assert_eq!(deaf.at(t0.plus(900)), (400, 400));
+        let counts_deaf = RankingRule {
+            exclude_deafened: false,
+            exclude_alone: true,
+        };
+        assert!(s.summary(counts_deaf).ranked_grows);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use callstats_core::aggregate::{Aggregate, Stats};
 use callstats_core::breakdown::{Breakdown, Flags};
 use callstats_core::heatmap::{BUCKETS, Heatmap};
 use callstats_core::ids::{ChannelId, GuildId, UserId, parse_id};
-use callstats_core::session::{CellSecs, DayTotals, OpenSession, PeriodTotals, SessionId};
+use callstats_core::session::{
+    CellSecs, DayTotals, OpenSession, PeriodTotals, SessionId, SessionRecord,
+};
 use callstats_core::time::Timestamp;
 
 /// Breakdown attribute names, shared by open sessions, session records and all-time items.
@@ -130,30 +132,6 @@ pub(crate) fn read_open_session(item: &Item) -> Result<OpenSession, StoreError> 
         breakdown: read_breakdown(&r, "ac")?,
         cells,
     })
-}
-
-/// A closed session as history shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionRecord {
-    pub id: SessionId,
-    pub user: UserId,
-    pub guild: GuildId,
-    pub channel: ChannelId,
-    pub end: Timestamp,
-    pub estimated: bool,
-    pub breakdown: Breakdown,
-}
-
-impl SessionRecord {
-    #[must_use]
-    pub const fn start(&self) -> Timestamp {
-        self.id.start()
-    }
-
-    #[must_use]
-    pub const fn duration(&self) -> u64 {
-        self.id.start().secs_until(self.end)
-    }
 }
 
 pub(crate) fn session_record_item(record: &SessionRecord) -> Item {
