@@ -101,7 +101,7 @@ pub async fn run(
             "skipped unreadable spool lines (a torn write from a crash)"
         );
     }
-    match store.ping().await {
+    match store.ping().await.and(store.check_schema_version().await) {
         Ok(()) => tracing::info!(table = %config.table, "store answers"),
         Err(err) if err.is_retryable() => {
             tracing::warn!(error = %err, "store unreachable at start; writes wait in the spool");

@@ -49,6 +49,8 @@ pub struct Metrics {
     pub reads_retried: AtomicU64,
     pub writes_failed: AtomicU64,
     pub conflicts_resolved: AtomicU64,
+    /// Leaderboard flushes written.
+    pub board_flushes: AtomicU64,
     /// Writes journaled and not yet applied (in memory and spilled to disk).
     pub spool_depth: AtomicU64,
     /// Writes kept only on disk because memory was full.
@@ -194,6 +196,12 @@ impl Metrics {
                 "counter",
                 "Session writes the store refused for good (kept in the dead-letter file).",
                 one(get(&self.writes_failed)),
+            ),
+            (
+                "callstats_board_flushes_total",
+                "counter",
+                "Leaderboard flushes written (new figures of ended sessions, per server).",
+                one(get(&self.board_flushes)),
             ),
             (
                 "callstats_conflicts_resolved_total",

@@ -51,8 +51,12 @@ pub enum SessionWrite {
         session: OpenSession,
         config: GuildConfig,
     },
-    /// Record what an open session has accounted so far.
-    Update { session: OpenSession },
+    /// Record what an open session has accounted so far, under the guild's configuration
+    /// (its ranking rule decides what the store's live summary counts as ranked).
+    Update {
+        session: OpenSession,
+        config: GuildConfig,
+    },
     /// End a session and add it to the aggregates, under the guild's configuration.
     End {
         session: ClosedSession,
@@ -64,7 +68,7 @@ impl SessionWrite {
     #[must_use]
     pub const fn user(&self) -> UserId {
         match self {
-            Self::Start { session, .. } | Self::Update { session } => session.user,
+            Self::Start { session, .. } | Self::Update { session, .. } => session.user,
             Self::End { session, .. } => session.user,
         }
     }
@@ -72,7 +76,7 @@ impl SessionWrite {
     #[must_use]
     pub const fn guild(&self) -> GuildId {
         match self {
-            Self::Start { session, .. } | Self::Update { session } => session.guild,
+            Self::Start { session, .. } | Self::Update { session, .. } => session.guild,
             Self::End { session, .. } => session.guild,
         }
     }
@@ -80,7 +84,7 @@ impl SessionWrite {
     #[must_use]
     pub const fn session_id(&self) -> SessionId {
         match self {
-            Self::Start { session, .. } | Self::Update { session } => session.id,
+            Self::Start { session, .. } | Self::Update { session, .. } => session.id,
             Self::End { session, .. } => session.id,
         }
     }
@@ -424,6 +428,20 @@ impl Tracker {
             .any(|g| matches!(g.phase, Phase::Reconciling { .. }))
     }
 
+    /// Sessions being accounted in `guild`: its members in voice who count.
+    #[must_use]
+    pub fn sessions_in(&self, guild: GuildId) -> u32 {
+        self.guilds
+            .get(&guild)
+            .map_or(0, |g| u32::try_from(g.sessions.len()).unwrap_or(u32::MAX))
+    }
+
+    /// A guild's configuration as the tracker uses it.
+    #[must_use]
+    pub fn config_of(&self, guild: GuildId) -> Option<GuildConfig> {
+        self.guilds.get(&guild).map(|g| g.config)
+    }
+
     /// Sessions being accounted.
     #[must_use]
     pub fn open_sessions(&self) -> usize {
@@ -522,7 +540,7 @@ impl Tracker {
     }
 }
 
-const SNAPSHOT_VERSION: u32 = 1;
+const SNAPSHOT_VERSION: u32 = 2;
 
 /// A tracker's state, serialisable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -680,6 +698,7 @@ impl GuildState {
                         session.set_flags(at, flags, tz);
                         out.push(SessionWrite::Update {
                             session: session.clone(),
+                            config: self.config,
                         });
                     }
                     self.sessions.insert(user, session);

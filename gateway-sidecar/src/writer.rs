@@ -16,14 +16,20 @@
 //! A start that finds another session of the user open in that guild (left over from before)
 //! ends that one at its last accounted instant, marked estimated, then starts; if the open
 //! one is newer than the start, the start is stale and dropped.
+//!
+//! The leaderboards are written behind the ends: an end's new figures wait, per server, for
+//! the server's next flush (at most every [`FLUSH_EVERY`] for a small board, longer for a big
+//! one), and the end stays in the spool until its flush is done, so a crash only delays it: the
+//! replayed end finds its session already ended, reads the stored figures and flushes those.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use callstats_core::UserId;
-use callstats_store::{Backoff, Store, StoreError, retrying};
+use callstats_core::member::MemberTotals;
+use callstats_core::{GuildId, Timestamp, UserId};
+use callstats_store::{Backoff, BoardUpdate, Store, StoreError, retrying};
 use callstats_store::{EndOutcome, StartOutcome, UpdateOutcome};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
@@ -37,6 +43,12 @@ use crate::tracker::SessionWrite;
 const RESET_LOG_AT: u64 = 1 << 20;
 /// Rewritten with only what waits once it has grown past this.
 const COMPACT_LOG_AT: u64 = 64 << 20;
+/// How long a small server's new leaderboard figures wait for more before they are flushed.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// The longest a big server's figures wait: every flush rewrites the whole board.
+const FLUSH_AT_MOST_EVERY: Duration = Duration::from_mins(1);
+/// Leaderboard flushes at once.
+const FLUSHES_AT_ONCE: usize = 4;
 /// Tries of a start that keeps finding another session open.
 const START_ATTEMPTS: usize = 3;
 
@@ -67,6 +79,9 @@ impl Default for WriterOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Applied,
+    /// A session ended; the member's leaderboard figures are now these (`None`: the member is
+    /// off the boards: opted out, or their data was deleted).
+    Ended(Option<MemberTotals>),
     /// The store already had it (replay or duplicate).
     AlreadyApplied,
     /// A start for a user who opted out: nothing to track.
@@ -77,6 +92,17 @@ pub enum Outcome {
 
 enum Command {
     Submit(Vec<SessionWrite>),
+    /// Members in voice at once in a server.
+    Peak {
+        guild: GuildId,
+        members: u32,
+        at: Timestamp,
+    },
+    /// The shard that serves a server.
+    Shard {
+        guild: GuildId,
+        shard: u32,
+    },
     Flush {
         until: Instant,
         reply: oneshot::Sender<u64>,
@@ -107,8 +133,20 @@ impl Writer {
         }
     }
 
-    /// Waits until every write handed over so far is applied, or until `timeout`; returns how
-    /// many still wait (they stay in the spool for the next start).
+    /// Notes `members` in voice at once in `guild` at `at`, for the server's peaks.
+    pub fn peak(&self, guild: GuildId, members: u32, at: Timestamp) {
+        let _ = self.tx.send(Command::Peak { guild, members, at });
+    }
+
+    /// Notes which shard serves `guild` (the endpoint caps calls in progress by its
+    /// heartbeat).
+    pub fn shard_of(&self, guild: GuildId, shard: u32) {
+        let _ = self.tx.send(Command::Shard { guild, shard });
+    }
+
+    /// Waits until every write handed over so far is applied (and its leaderboard flushed), or
+    /// until `timeout`; returns how many still wait (they stay in the spool for the next
+    /// start).
     pub async fn flush(&self, timeout: Duration) -> u64 {
         let (reply, rx) = oneshot::channel();
         let until = Instant::now() + timeout;
@@ -177,6 +215,9 @@ pub fn start(
         replay_left,
         replayed_tx,
         flushes: Vec::new(),
+        boards: HashMap::new(),
+        board_flushes: JoinSet::new(),
+        clock_origin: (Instant::now(), unix_now()),
     };
     for entry in opened.pending {
         task.enqueue(entry);
@@ -197,6 +238,26 @@ struct Done {
     user: UserId,
     entry: Entry,
     result: Result<Outcome, StoreError>,
+}
+
+/// A server's leaderboard figures waiting for a flush.
+#[derive(Default)]
+struct PendingBoard {
+    /// Ends whose figures wait (spool sequence, update), acknowledged once flushed.
+    ends: Vec<(u64, BoardUpdate)>,
+    peaks: Vec<(u32, Timestamp)>,
+    shard: Option<u32>,
+    /// When the first of these started waiting.
+    since: Option<Instant>,
+    /// How long figures wait for more (grows with the board).
+    every: Duration,
+    flushing: bool,
+}
+
+struct Flushed {
+    guild: GuildId,
+    seqs: Vec<u64>,
+    result: Result<usize, StoreError>,
 }
 
 struct Task {
@@ -222,14 +283,24 @@ struct Task {
     replay_left: u64,
     replayed_tx: watch::Sender<bool>,
     flushes: Vec<(Instant, oneshot::Sender<u64>)>,
+    boards: HashMap<GuildId, PendingBoard>,
+    board_flushes: JoinSet<Flushed>,
+    /// The monotonic and wall clocks at start, to stamp figures read now.
+    clock_origin: (Instant, i64),
 }
 
 impl Task {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         loop {
             self.schedule();
+            self.schedule_boards();
             self.answer_flushes();
-            let next_deadline = self.flushes.iter().map(|(until, _)| *until).min();
+            let next_deadline = self
+                .flushes
+                .iter()
+                .map(|(until, _)| *until)
+                .chain(self.next_board_due())
+                .min();
             tokio::select! {
                 command = rx.recv() => {
                     let Some(command) = command else { break };
@@ -242,6 +313,10 @@ impl Task {
                     for command in commands {
                         match command {
                             Command::Submit(w) => writes.extend(w),
+                            Command::Peak { guild, members, at } => {
+                                self.board(guild).peaks.push((members, at));
+                            }
+                            Command::Shard { guild, shard } => self.board(guild).shard = Some(shard),
                             Command::Flush { until, reply } => self.flushes.push((until, reply)),
                             Command::Stop { reply } => {
                                 self.accept(writes);
@@ -270,6 +345,11 @@ impl Task {
                         }
                     }
                 }
+                Some(flushed) = self.board_flushes.join_next(), if !self.board_flushes.is_empty() => {
+                    if let Ok(flushed) = flushed {
+                        self.board_flushed(flushed);
+                    }
+                }
                 () = sleep_until_opt(next_deadline), if next_deadline.is_some() => {}
             }
             self.publish();
@@ -277,8 +357,117 @@ impl Task {
         self.inflight.abort_all();
     }
 
+    /// Writes not yet done: waiting, in flight, or ended and waiting for their leaderboard
+    /// flush.
     fn waiting(&self) -> u64 {
-        self.in_memory as u64 + self.spilled.map_or(0, |s| s.count)
+        self.in_memory as u64
+            + self.spilled.map_or(0, |s| s.count)
+            + self
+                .boards
+                .values()
+                .map(|b| b.ends.len() as u64)
+                .sum::<u64>()
+    }
+
+    fn board(&mut self, guild: GuildId) -> &mut PendingBoard {
+        let board = self.boards.entry(guild).or_insert_with(|| PendingBoard {
+            every: FLUSH_EVERY,
+            ..PendingBoard::default()
+        });
+        board.since.get_or_insert_with(Instant::now);
+        board
+    }
+
+    /// When the next server's figures are due (now, when a flush of the writer waits).
+    fn next_board_due(&self) -> Option<Instant> {
+        self.boards
+            .values()
+            .filter(|b| !b.flushing)
+            .filter_map(|b| b.since.map(|since| since + b.every))
+            .min()
+    }
+
+    /// Starts the flushes that are due.
+    fn schedule_boards(&mut self) {
+        let now = Instant::now();
+        let hurry = !self.flushes.is_empty();
+        let due: Vec<GuildId> = self
+            .boards
+            .iter()
+            .filter(|(_, b)| !b.flushing && b.since.is_some_and(|s| hurry || s + b.every <= now))
+            .map(|(g, _)| *g)
+            .collect();
+        for guild in due {
+            if self.board_flushes.len() >= FLUSHES_AT_ONCE {
+                return;
+            }
+            let Some(board) = self.boards.get_mut(&guild) else {
+                continue;
+            };
+            board.flushing = true;
+            let ends = std::mem::take(&mut board.ends);
+            let peaks = std::mem::take(&mut board.peaks);
+            let shard = board.shard.take();
+            let store = self.store.clone();
+            let backoff = self.options.backoff;
+            let metrics = Arc::clone(&self.metrics);
+            let now = self.wall_now();
+            self.board_flushes.spawn(async move {
+                let updates: Vec<BoardUpdate> = ends.iter().map(|(_, u)| *u).collect();
+                let result = retrying(
+                    "flush leaderboard",
+                    backoff,
+                    || inc(&metrics.writes_retried),
+                    || store.flush_board(guild, &updates, &peaks, shard, now),
+                )
+                .await;
+                Flushed {
+                    guild,
+                    seqs: ends.iter().map(|(seq, _)| *seq).collect(),
+                    result,
+                }
+            });
+        }
+    }
+
+    fn board_flushed(&mut self, flushed: Flushed) {
+        let Flushed {
+            guild,
+            seqs,
+            result,
+        } = flushed;
+        match result {
+            Ok(entries) => {
+                if let Some(board) = self.boards.get_mut(&guild) {
+                    board.every = (FLUSH_EVERY + Duration::from_millis(entries as u64 * 10))
+                        .min(FLUSH_AT_MOST_EVERY);
+                }
+                inc(&self.metrics.board_flushes);
+            }
+            Err(err) => {
+                inc(&self.metrics.writes_failed);
+                tracing::error!(guild = %guild, error = %err, "leaderboard flush refused; the figures come back with the members' next ends");
+            }
+        }
+        if let Err(err) = self.spool.ack(&seqs) {
+            inc(&self.metrics.spool_errors);
+            tracing::warn!(error = %err, "cannot acknowledge writes in the spool");
+        }
+        if let Some(board) = self.boards.get_mut(&guild) {
+            board.flushing = false;
+            if board.ends.is_empty() && board.peaks.is_empty() && board.shard.is_none() {
+                self.boards.remove(&guild);
+            }
+        }
+        self.publish();
+    }
+
+    /// Wall-clock now, whole seconds.
+    fn wall_now(&self) -> Timestamp {
+        let elapsed = self.clock_origin.0.elapsed().as_secs();
+        Timestamp::new(self.clock_origin.1)
+            .unwrap_or(Timestamp::EPOCH)
+            .plus(elapsed)
     }
 
     fn answer_flushes(&mut self) {
@@ -385,12 +574,26 @@ impl Task {
         self.in_memory -= 1;
         self.queued_at.remove(&entry.seq);
         let write = &entry.write;
+        let mut ack_now = true;
         match result {
             Ok(outcome) => {
+                if let (Outcome::Ended(totals), SessionWrite::End { session, .. }) =
+                    (outcome, write)
+                {
+                    let update = BoardUpdate {
+                        user: session.user,
+                        totals: totals.unwrap_or_default(),
+                        as_of: self.wall_now(),
+                    };
+                    self.board(session.guild).ends.push((entry.seq, update));
+                    ack_now = false;
+                }
                 let counter = match (outcome, write) {
                     (Outcome::Applied, SessionWrite::Start { .. }) => &self.metrics.writes_started,
                     (Outcome::Applied, SessionWrite::Update { .. }) => &self.metrics.writes_updated,
-                    (Outcome::Applied, SessionWrite::End { .. }) => &self.metrics.writes_ended,
+                    (Outcome::Applied, SessionWrite::End { .. }) | (Outcome::Ended(_), _) => {
+                        &self.metrics.writes_ended
+                    }
                     (Outcome::AlreadyApplied, _) => &self.metrics.writes_already_applied,
                     (Outcome::OptedOut, _) => &self.metrics.writes_opted_out,
                     (Outcome::Superseded, _) => &self.metrics.writes_superseded,
@@ -421,7 +624,7 @@ impl Task {
                 }
             }
         }
-        if let Err(err) = self.spool.ack(&[entry.seq]) {
+        if ack_now && let Err(err) = self.spool.ack(&[entry.seq]) {
             inc(&self.metrics.spool_errors);
             tracing::warn!(error = %err, "cannot acknowledge a write in the spool");
         }
@@ -476,13 +679,18 @@ impl Task {
         if self.spilled.is_some() {
             return;
         }
-        let result = if self.in_memory == 0 && self.spool.len() > RESET_LOG_AT {
+        let boards_wait = self
+            .boards
+            .values()
+            .any(|b| !b.ends.is_empty() || b.flushing);
+        let result = if self.in_memory == 0 && !boards_wait && self.spool.len() > RESET_LOG_AT {
             self.spool.reset()
         } else if self.spool.len() > COMPACT_LOG_AT {
             let mut waiting: Vec<&Entry> = self.queues.values().flatten().collect();
             waiting.sort_by_key(|e| e.seq);
-            // Writes in flight are not in the queues: keep the log until they are done.
-            if self.inflight.is_empty() {
+            // Writes in flight are not in the queues, nor ends waiting for their leaderboard:
+            // keep the log until they are done.
+            if self.inflight.is_empty() && !boards_wait {
                 self.spool.rewrite(waiting.into_iter())
             } else {
                 Ok(())
@@ -529,14 +737,12 @@ pub async fn apply(
     backoff: Backoff,
     metrics: &Metrics,
 ) -> Result<Outcome, StoreError> {
+    let retried = || inc(&metrics.writes_retried);
     match write {
-        SessionWrite::Update { session } => {
-            match retrying(
-                "update session",
-                backoff,
-                || inc(&metrics.writes_retried),
-                || store.update_session(session),
-            )
+        SessionWrite::Update { session, config } => {
+            match retrying("update session", backoff, retried, || {
+                store.update_session(session, config.rule)
+            })
             .await?
             {
                 UpdateOutcome::Updated => Ok(Outcome::Applied),
@@ -544,26 +750,27 @@ pub async fn apply(
             }
         }
         SessionWrite::End { session, config } => {
-            match retrying(
-                "end session",
-                backoff,
-                || inc(&metrics.writes_retried),
-                || store.end_session(session, config, true),
-            )
+            match retrying("end session", backoff, retried, || {
+                store.end_session(session, config)
+            })
             .await?
             {
-                EndOutcome::Ended => Ok(Outcome::Applied),
-                EndOutcome::AlreadyEnded => Ok(Outcome::AlreadyApplied),
+                EndOutcome::Ended(totals) => Ok(Outcome::Ended(Some(totals))),
+                // A replay, or an end someone else made: the board gets the stored figures.
+                EndOutcome::AlreadyEnded => {
+                    let totals = retrying("read figures", backoff, retried, || {
+                        store.member_totals(session.user, session.guild)
+                    })
+                    .await?;
+                    Ok(Outcome::Ended(totals))
+                }
             }
         }
         SessionWrite::Start { session, config } => {
             for _ in 0..START_ATTEMPTS {
-                let outcome = retrying(
-                    "start session",
-                    backoff,
-                    || inc(&metrics.writes_retried),
-                    || store.start_session(session),
-                )
+                let outcome = retrying("start session", backoff, retried, || {
+                    store.start_session(session, config.rule)
+                })
                 .await?;
                 let other = match outcome {
                     StartOutcome::Started => return Ok(Outcome::Applied),
@@ -592,12 +799,9 @@ pub async fn apply(
                     ended_at = %end,
                     "ending a session left open from before, estimated, to start a new one"
                 );
-                retrying(
-                    "end session",
-                    backoff,
-                    || inc(&metrics.writes_retried),
-                    || store.end_session(&stale, config, true),
-                )
+                retrying("end session", backoff, retried, || {
+                    store.end_session(&stale, config)
+                })
                 .await?;
                 inc(&metrics.conflicts_resolved);
             }

@@ -13,9 +13,9 @@
 use std::fmt;
 
 use callstats_core::UserId;
+use callstats_core::board::Metric;
 use callstats_core::ids::parse_id;
 use callstats_core::period::PeriodKey;
-use callstats_store::Metric;
 
 use crate::limits::CUSTOM_ID;
 

@@ -28,6 +28,7 @@ pub mod context;
 pub mod custom_id;
 pub mod dispatch;
 pub mod error;
+pub mod figures;
 pub mod handler;
 pub mod interaction;
 pub mod lambda;

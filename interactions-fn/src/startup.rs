@@ -45,6 +45,7 @@ pub async fn build_app(config: &Config, front_end: FrontEnd) -> Result<App, Star
     callstats_runtime::install_crypto_provider();
     let store = Store::connect(config.table.clone(), REQUEST_TIMEOUTS).await;
     store.ping().await?;
+    store.check_schema_version().await?;
     tracing::info!(table = %config.table, "store ready");
     let background = match front_end {
         FrontEnd::Serve => Background::tasks(),

@@ -448,7 +448,7 @@ impl Ledger {
                     );
                     self.open.insert(key, session.clone());
                 }
-                SessionWrite::Update { session } => {
+                SessionWrite::Update { session, .. } => {
                     assert!(!self.ended.contains(&session.id), "update after end");
                     assert!(session.seg_start >= session.start());
                     check_accounted(

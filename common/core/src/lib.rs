@@ -11,6 +11,7 @@
 //! - [`member`]: what a member's all-time and day records become when a session ends;
 //! - [`reconcile`]: what happens to open sessions when the sidecar sees a guild afresh;
 //! - [`settings`]: what a member and a guild chose;
+//! - [`window`]: figures over the viewer's calendar days, cut exactly at local midnights;
 //! - [`ids`], [`time`]: typed ids and whole-second instants.
 //!
 //! The rules these modules implement are written for people in `docs/behaviour.md`.
@@ -29,6 +30,7 @@ pub mod reconcile;
 pub mod session;
 pub mod settings;
 pub mod time;
+pub mod window;
 
 pub use aggregate::{Aggregate, Stats};
 pub use breakdown::{Breakdown, ClassSecs, Flags, RankingRule};

@@ -77,6 +77,17 @@ impl Streak {
         }
     }
 
+    /// The current and best run with `live_today` more seconds on `today` (a call in
+    /// progress, not yet counted).
+    #[must_use]
+    pub fn with_live(&self, today: NaiveDate, live_today: u64) -> (u32, u32) {
+        let mut s = *self;
+        if live_today > 0 {
+            s.add(today, live_today);
+        }
+        (s.current(today), s.best)
+    }
+
     /// The run still going on `today` (it may end yesterday: today is not over).
     #[must_use]
     pub fn current(&self, today: NaiveDate) -> u32 {

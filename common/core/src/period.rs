@@ -22,6 +22,11 @@ pub struct Day(NaiveDate);
 
 impl Day {
     #[must_use]
+    pub const fn from_date(date: NaiveDate) -> Self {
+        Self(date)
+    }
+
+    #[must_use]
     pub fn of(at: Timestamp) -> Self {
         Self(at.to_utc().date_naive())
     }
@@ -45,6 +50,18 @@ impl Day {
                 .checked_sub_days(Days::new(n))
                 .unwrap_or(NaiveDate::MIN),
         )
+    }
+
+    /// The first day of the next calendar month.
+    #[must_use]
+    pub fn first_of_next_month(self) -> Self {
+        let (y, m) = (self.0.year(), self.0.month());
+        let next = if m == 12 {
+            NaiveDate::from_ymd_opt(y + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(y, m + 1, 1)
+        };
+        Self(next.unwrap_or(NaiveDate::MAX))
     }
 
     /// The first and last day of a window of `days` UTC days ending with the day of `now`.
@@ -83,6 +100,12 @@ pub struct WeekKey {
 }
 
 impl WeekKey {
+    /// An ISO week, when it exists.
+    #[must_use]
+    pub fn new(year: i32, week: u32) -> Option<Self> {
+        NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).map(|_| Self { year, week })
+    }
+
     #[must_use]
     pub fn of(at: Timestamp, tz: Tz) -> Self {
         let iso = at.to_utc().with_timezone(&tz).date_naive().iso_week();
@@ -134,6 +157,12 @@ pub struct MonthKey {
 }
 
 impl MonthKey {
+    /// A month, when `month` is 1 to 12 and the year is one chrono can represent.
+    #[must_use]
+    pub fn new(year: i32, month: u32) -> Option<Self> {
+        NaiveDate::from_ymd_opt(year, month, 1).map(|_| Self { year, month })
+    }
+
     #[must_use]
     pub fn of(at: Timestamp, tz: Tz) -> Self {
         let date = at.to_utc().with_timezone(&tz).date_naive();

@@ -523,14 +523,21 @@ mod tests {
         let mut s = open(t0, Flags::NONE);
         s.set_flags(t0.plus(100), Flags::MUTED, Tz::UTC);
         let muted = s.summary(rule);
-        assert_eq!((muted.since, muted.active, muted.active_grows), (t0, 0, true));
+        assert_eq!(
+            (muted.since, muted.active, muted.active_grows),
+            (t0, 0, true)
+        );
         assert_eq!(muted.at(t0.plus(300)), (300, 300));
         s.set_flags(t0.plus(400), Flags::DEAFENED, Tz::UTC);
         let deaf = s.summary(rule);
         assert_eq!(deaf.since, t0.plus(400));
         assert_eq!((deaf.active, deaf.ranked), (400, 400));
         assert!(!deaf.active_grows && !deaf.ranked_grows);
-        s.set_flags(t0.plus(450), Flags::DEAFENED.with(Flags::STREAMING, true), Tz::UTC);
+        s.set_flags(
+            t0.plus(450),
+            Flags::DEAFENED.with(Flags::STREAMING, true),
+            Tz::UTC,
+        );
         assert_eq!(s.summary(rule), deaf);
         assert_eq!(deaf.at(t0.plus(900)), (400, 400));
         let counts_deaf = RankingRule {

@@ -7,12 +7,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Expr {
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
     set: Vec<String>,
-    add: Vec<String>,
     remove: Vec<String>,
     conditions: Vec<String>,
 }
@@ -45,15 +44,17 @@ impl Expr {
         self
     }
 
-    pub(crate) fn set_if_missing(&mut self, attr: &str, value: AttributeValue) -> &mut Self {
-        let (n, v) = (self.name(attr), self.value(value));
-        self.set.push(format!("{n} = if_not_exists({n}, {v})"));
+    /// `SET a.b.c = value`: a path through maps (every part aliased).
+    pub(crate) fn set_path(&mut self, path: &[&str], value: AttributeValue) -> &mut Self {
+        let names: Vec<String> = path.iter().map(|p| self.name(p)).collect();
+        let v = self.value(value);
+        self.set.push(format!("{} = {v}", names.join(".")));
         self
     }
 
-    pub(crate) fn add(&mut self, attr: &str, value: AttributeValue) -> &mut Self {
-        let (n, v) = (self.name(attr), self.value(value));
-        self.add.push(format!("{n} {v}"));
+    /// A `SET` clause written by hand (with names and values from this builder).
+    pub(crate) fn set_raw(&mut self, clause: String) -> &mut Self {
+        self.set.push(clause);
         self
     }
 
@@ -74,9 +75,6 @@ impl Expr {
         let mut parts = Vec::new();
         if !self.set.is_empty() {
             parts.push(format!("SET {}", self.set.join(", ")));
-        }
-        if !self.add.is_empty() {
-            parts.push(format!("ADD {}", self.add.join(", ")));
         }
         if !self.remove.is_empty() {
             parts.push(format!("REMOVE {}", self.remove.join(", ")));
@@ -110,18 +108,17 @@ mod tests {
     #[test]
     fn aliases_every_name_once() {
         let mut e = Expr::new();
-        e.add("total", AttributeValue::N("5".into()))
-            .set("last", AttributeValue::N("9".into()))
-            .set_if_missing("longest", AttributeValue::N("0".into()))
+        e.set("total", AttributeValue::N("5".into()))
+            .set_path(&["o", "seg"], AttributeValue::N("9".into()))
             .remove("lb");
         let total = e.name("total");
         let five = e.value(AttributeValue::N("5".into()));
         e.condition(format!("{total} >= {five}"));
         assert_eq!(
             e.update_expression().unwrap(),
-            "SET #a1 = :v1, #a2 = if_not_exists(#a2, :v2) ADD #a0 :v0 REMOVE #a3"
+            "SET #a0 = :v0, #a1.#a2 = :v1 REMOVE #a3"
         );
-        assert_eq!(e.condition_expression().unwrap(), "(#a0 >= :v3)");
+        assert_eq!(e.condition_expression().unwrap(), "(#a0 >= :v2)");
         assert_eq!(e.names().unwrap().len(), 4);
         assert!(Expr::new().names().is_none());
         assert!(Expr::new().update_expression().is_none());

@@ -1,24 +1,42 @@
-//! How each domain type is laid out as an item, both ways.
+//! How each domain type is laid out as an item, both ways (`docs/storage.md`, Items).
 
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use callstats_core::aggregate::Stats;
+use callstats_core::board::Board;
+use callstats_core::breakdown::{Breakdown, Flags, RankingRule};
+use callstats_core::ids::{ChannelId, GuildId, UserId, parse_id};
+use callstats_core::member::{AllTime, DayRecord, PeriodFigures, Streak};
+use callstats_core::period::{Day, MonthKey, WeekKey};
+use callstats_core::session::{LiveSummary, OpenSession, SessionId};
+use callstats_core::settings::{GuildConfig, UserSettings, parse_timezone};
+use callstats_core::time::Timestamp;
+
+use crate::bin;
 use crate::codec::{Item, Reader, key, n, s};
 use crate::error::StoreError;
 use crate::schema::keys;
-use callstats_core::aggregate::{Aggregate, Stats};
-use callstats_core::breakdown::{Breakdown, Flags};
-use callstats_core::heatmap::{BUCKETS, Heatmap};
-use callstats_core::ids::{ChannelId, GuildId, UserId, parse_id};
-use callstats_core::session::{
-    CellSecs, DayTotals, OpenSession, PeriodTotals, SessionId, SessionRecord,
-};
-use callstats_core::time::Timestamp;
 
-/// Breakdown attribute names, shared by open sessions, session records and all-time items.
-pub(crate) const BREAKDOWN_ATTRS: [&str; 5] = ["mu", "de", "st", "vi", "al"];
+pub(crate) fn b(bytes: Vec<u8>) -> AttributeValue {
+    AttributeValue::B(Blob::new(bytes))
+}
 
-pub(crate) fn breakdown_values(b: &Breakdown) -> [u64; 5] {
-    [b.muted, b.deafened, b.streaming, b.video, b.alone]
+/// Breakdown attribute names, shared by open sessions and all-time items (`ac` / `a` hold the
+/// active seconds).
+const BREAKDOWN_ATTRS: [&str; 5] = ["mu", "de", "st", "vi", "al"];
+
+fn breakdown_values(bd: &Breakdown) -> [u64; 5] {
+    [bd.muted, bd.deafened, bd.streaming, bd.video, bd.alone]
+}
+
+fn put_breakdown(item: &mut Item, bd: &Breakdown, active_attr: &str) {
+    for (attr, value) in BREAKDOWN_ATTRS.iter().zip(breakdown_values(bd)) {
+        item.insert((*attr).into(), n(value));
+    }
+    item.insert(active_attr.into(), n(bd.active));
 }
 
 fn read_breakdown(r: &Reader<'_>, active_attr: &str) -> Result<Breakdown, StoreError> {
@@ -32,38 +50,18 @@ fn read_breakdown(r: &Reader<'_>, active_attr: &str) -> Result<Breakdown, StoreE
     })
 }
 
-/// The heatmap as one compact string, `bucket:seconds` pairs for the buckets in use, in bucket
-/// order (`"20:1500,21:300"`). One attribute keeps the update expression short whatever the
-/// session touched (DynamoDB caps an expression at 4 KB; 336 `ADD`s would not fit).
-pub(crate) fn heatmap_value(heatmap: &Heatmap) -> AttributeValue {
-    let pairs: Vec<String> = heatmap
-        .buckets()
-        .iter()
-        .enumerate()
-        .filter(|(_, secs)| **secs > 0)
-        .map(|(i, secs)| format!("{i}:{secs}"))
-        .collect();
-    s(pairs.join(","))
+/// A binary attribute decoded by `decode`, the item named in the error.
+fn binary<T>(
+    r: &Reader<'_>,
+    name: &str,
+    decode: impl FnOnce(&[u8]) -> Result<T, String>,
+) -> Result<T, StoreError> {
+    decode(r.bytes(name)?).map_err(|e| r.error(format!("{name}: {e}")))
 }
 
-pub(crate) fn read_heatmap(r: &Reader<'_>) -> Result<Heatmap, StoreError> {
-    let raw = r.string("hm")?;
-    let mut buckets = [0u64; BUCKETS];
-    let mut previous: Option<usize> = None;
-    for pair in raw.split(',').filter(|p| !p.is_empty()) {
-        let parsed = pair
-            .split_once(':')
-            .and_then(|(i, secs)| Some((i.parse::<usize>().ok()?, secs.parse::<u64>().ok()?)))
-            .filter(|(i, _)| *i < BUCKETS && previous.is_none_or(|p| p < *i));
-        let Some((i, secs)) = parsed else {
-            return Err(r.error(format!(
-                "hm has a malformed or out-of-order bucket {pair:?}"
-            )));
-        };
-        buckets[i] = secs;
-        previous = Some(i);
-    }
-    Ok(Heatmap::from_buckets(buckets))
+/// The item's version, 0 when it has none (it is new).
+pub(crate) fn version(r: &Reader<'_>) -> Result<u64, StoreError> {
+    if r.has("v") { r.u64("v") } else { Ok(0) }
 }
 
 /// The user a `U#<id>` partition key names.
@@ -74,53 +72,55 @@ pub(crate) fn user_of(r: &Reader<'_>) -> Result<UserId, StoreError> {
         .ok_or_else(|| r.error("partition key is not a user"))
 }
 
-pub(crate) fn open_session_item(session: &OpenSession) -> Result<Item, StoreError> {
-    let mut item = key(keys::user(session.user), keys::open(session.guild));
-    item.insert("og".into(), s(session.guild.to_string()));
-    item.insert("ch".into(), s(session.channel.to_string()));
-    item.extend(open_session_state(session)?);
-    Ok(item)
-}
+// ---------------------------------------------------------------- open sessions
 
-/// The attributes that change while a session is open.
-pub(crate) fn open_session_state(session: &OpenSession) -> Result<Item, StoreError> {
-    let cells = serde_json::to_string(&session.cells)
-        .map_err(|e| StoreError::rejected("encode session", e.to_string()))?;
+/// The attributes of an open session, without its keys (a secondary item's top level, or the
+/// member state's `o` map), and the index summary beside them.
+pub(crate) fn open_attrs(session: &OpenSession) -> Item {
     let mut item = Item::new();
+    item.insert("ch".into(), s(session.channel.to_string()));
     item.insert("sid".into(), s(session.id.to_string()));
     item.insert("seg".into(), n(session.seg_start.unix()));
-    item.insert("flags".into(), n(session.flags.bits()));
-    for (attr, value) in BREAKDOWN_ATTRS
-        .iter()
-        .zip(breakdown_values(&session.breakdown))
-    {
-        item.insert((*attr).into(), n(value));
-    }
-    item.insert("ac".into(), n(session.breakdown.active));
-    item.insert("cells".into(), s(cells));
-    Ok(item)
+    item.insert("fl".into(), n(session.flags.bits()));
+    item.insert("rs".into(), n(session.run_start.unix()));
+    put_breakdown(&mut item, &session.breakdown, "ac");
+    item.insert("cells".into(), b(bin::cells(&session.cells)));
+    item
 }
 
-pub(crate) fn read_open_session(item: &Item) -> Result<OpenSession, StoreError> {
-    let r = Reader::new(item);
-    let user = user_of(&r)?;
-    let guild: GuildId = r
-        .sk_suffix(keys::OPEN_PREFIX)
-        .ok()
-        .and_then(parse_id)
-        .ok_or_else(|| r.error("sort key does not name a guild"))?;
+/// The `open-by-guild` index's copy of a session: its server, channel, id and live summary.
+pub(crate) fn summary_attrs(session: &OpenSession, rule: RankingRule) -> Item {
+    let summary = session.summary(rule);
+    let mut item = Item::new();
+    item.insert("og".into(), s(session.guild.to_string()));
+    item.insert("oc".into(), s(session.channel.to_string()));
+    item.insert("os".into(), s(session.id.to_string()));
+    item.insert("oa".into(), n(summary.active));
+    item.insert("or".into(), n(summary.ranked));
+    item.insert("ox".into(), n(summary.since.unix()));
+    item.insert(
+        "of".into(),
+        n(u8::from(summary.active_grows) | u8::from(summary.ranked_grows) << 1),
+    );
+    item
+}
+
+fn read_open_fields(
+    r: &Reader<'_>,
+    user: UserId,
+    guild: GuildId,
+) -> Result<OpenSession, StoreError> {
     let channel: ChannelId =
         parse_id(r.string("ch")?).ok_or_else(|| r.error("ch is not a channel id"))?;
     let id: SessionId = r.parse("sid")?;
     let seg_start = r.timestamp("seg")?;
-    let flags = u8::try_from(r.u64("flags")?)
+    let run_start = r.timestamp("rs")?;
+    let flags = u8::try_from(r.u64("fl")?)
         .ok()
         .and_then(Flags::from_bits)
-        .ok_or_else(|| r.error("flags has unknown bits"))?;
-    let cells: Vec<CellSecs> =
-        serde_json::from_str(r.string("cells")?).map_err(|e| r.error(format!("cells: {e}")))?;
-    if seg_start < id.start() {
-        return Err(r.error("segment starts before the session"));
+        .ok_or_else(|| r.error("fl has unknown bits"))?;
+    if seg_start < id.start() || run_start < id.start() || run_start > seg_start {
+        return Err(r.error("segment times out of order"));
     }
     Ok(OpenSession {
         id,
@@ -129,169 +129,428 @@ pub(crate) fn read_open_session(item: &Item) -> Result<OpenSession, StoreError> 
         channel,
         seg_start,
         flags,
-        breakdown: read_breakdown(&r, "ac")?,
-        cells,
+        run_start,
+        breakdown: read_breakdown(r, "ac")?,
+        cells: binary(r, "cells", bin::read_cells)?,
     })
 }
 
-pub(crate) fn session_record_item(record: &SessionRecord) -> Item {
-    let mut item = key(
-        keys::user(record.user),
-        keys::session(record.guild, record.id),
-    );
-    item.insert("ch".into(), s(record.channel.to_string()));
-    item.insert("end".into(), n(record.end.unix()));
-    item.insert("est".into(), AttributeValue::Bool(record.estimated));
-    for (attr, value) in BREAKDOWN_ATTRS
-        .iter()
-        .zip(breakdown_values(&record.breakdown))
-    {
-        item.insert((*attr).into(), n(value));
-    }
-    item.insert("ac".into(), n(record.breakdown.active));
-    item
-}
-
-pub(crate) fn read_session_record(item: &Item) -> Result<SessionRecord, StoreError> {
+/// A secondary open session item (`O#<guild>`).
+pub(crate) fn read_secondary(item: &Item) -> Result<OpenSession, StoreError> {
     let r = Reader::new(item);
     let user = user_of(&r)?;
-    let rest = r.sk_suffix(keys::SESSION_PREFIX)?;
-    let (guild, id) = rest
-        .split_once('#')
-        .ok_or_else(|| r.error("sort key is not S#<guild>#<session>"))?;
-    let guild: GuildId =
-        parse_id(guild).ok_or_else(|| r.error("sort key does not name a guild"))?;
-    let id: SessionId = id
-        .parse()
-        .map_err(|_| r.error("sort key does not name a session"))?;
-    let end = r.timestamp("end")?;
-    if end < id.start() {
-        return Err(r.error("session ends before it starts"));
-    }
-    Ok(SessionRecord {
-        id,
-        user,
-        guild,
-        channel: parse_id(r.string("ch")?).ok_or_else(|| r.error("ch is not a channel id"))?,
-        end,
-        estimated: r.bool("est")?,
-        breakdown: read_breakdown(&r, "ac")?,
-    })
+    let guild = r
+        .sk_suffix(keys::OPEN_PREFIX)
+        .ok()
+        .and_then(parse_id)
+        .ok_or_else(|| r.error("sort key does not name a server"))?;
+    read_open_fields(&r, user, guild)
 }
 
-/// `last` holds 0 until a session has ended in the item's scope.
-fn read_last(r: &Reader<'_>) -> Result<Option<Timestamp>, StoreError> {
-    let last = r.timestamp("last")?;
-    Ok((last != Timestamp::EPOCH).then_some(last))
-}
-
-pub(crate) fn read_all_time(item: &Item) -> Result<Aggregate, StoreError> {
-    let r = Reader::new(item);
-    Ok(Aggregate {
-        stats: Stats {
-            total: r.u64("total")?,
-            active: r.u64("active")?,
-            sessions: r.u64("sessions")?,
-            longest: r.u64("longest")?,
-            last_active: read_last(&r)?,
-        },
-        breakdown: read_breakdown(&r, "active")?,
-        ranked: r.u64("ranked")?,
-        heatmap: read_heatmap(&r)?,
-    })
-}
-
-pub(crate) fn read_day(item: &Item) -> Result<DayTotals, StoreError> {
-    let r = Reader::new(item);
-    Ok(DayTotals {
-        total: r.u64("total")?,
-        active: r.u64("active")?,
-        deafened: r.u64("de")?,
-        alone: r.u64("al")?,
-        sessions: r.u64("sessions")?,
-        longest: r.u64("longest")?,
-        last_active: read_last(&r)?,
-    })
-}
-
-pub(crate) fn read_period(item: &Item) -> Result<PeriodTotals, StoreError> {
-    let r = Reader::new(item);
-    Ok(PeriodTotals {
-        total: r.u64("total")?,
-        active: r.u64("active")?,
-        ranked: r.u64("ranked")?,
-        sessions: r.u64("sessions")?,
-    })
-}
-
-/// What a leaderboard sorts by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Metric {
-    /// All time in calls.
-    Total,
-    /// The guild's ranking rule (active time by default).
-    Ranked,
-}
-
-impl Metric {
-    pub(crate) const fn attr(self) -> &'static str {
-        match self {
-            Self::Total => "total",
-            Self::Ranked => "ranked",
-        }
-    }
-
-    pub(crate) const fn index(self) -> &'static str {
-        match self {
-            Self::Total => crate::schema::LB_TOTAL,
-            Self::Ranked => crate::schema::LB_RANKED,
-        }
-    }
-}
-
-/// One line of a leaderboard.
+/// A call in progress as the `open-by-guild` index holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LeaderboardEntry {
+pub struct LiveCall {
     pub user: UserId,
-    pub secs: u64,
+    pub channel: ChannelId,
+    pub session: SessionId,
+    pub summary: LiveSummary,
 }
 
-pub(crate) fn read_leaderboard_entry(
-    item: &Item,
-    metric: Metric,
-) -> Result<LeaderboardEntry, StoreError> {
+impl LiveCall {
+    /// Total, active and ranked seconds so far at `at`.
+    #[must_use]
+    pub fn at(&self, at: Timestamp) -> (u64, u64, u64) {
+        let (active, ranked) = self.summary.at(at);
+        (self.session.start().secs_until(at), active, ranked)
+    }
+}
+
+pub(crate) fn read_live_call(item: &Item) -> Result<LiveCall, StoreError> {
     let r = Reader::new(item);
-    Ok(LeaderboardEntry {
+    let grows = r.u64("of")?;
+    Ok(LiveCall {
         user: user_of(&r)?,
-        secs: r.u64(metric.attr())?,
+        channel: parse_id(r.string("oc")?).ok_or_else(|| r.error("oc is not a channel id"))?,
+        session: r.parse("os")?,
+        summary: LiveSummary {
+            since: r.timestamp("ox")?,
+            active: r.u64("oa")?,
+            ranked: r.u64("or")?,
+            active_grows: grows & 1 != 0,
+            ranked_grows: grows & 2 != 0,
+        },
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::codec::key;
+// ---------------------------------------------------------------- member state
 
-    #[test]
-    fn heatmap_round_trips_and_rejects_garbage() {
-        let mut h = Heatmap::default();
-        h.add(0, 5);
-        h.add(20, 1500);
-        h.add(BUCKETS - 1, 7);
-        let mut item = key("U#1", "A#2");
-        item.insert("hm".into(), heatmap_value(&h));
-        assert_eq!(item["hm"], s("0:5,20:1500,335:7"));
-        assert_eq!(read_heatmap(&Reader::new(&item)).unwrap(), h);
-        item.insert("hm".into(), s(""));
-        assert_eq!(
-            read_heatmap(&Reader::new(&item)).unwrap(),
-            Heatmap::default()
-        );
-        for bad in ["336:1", "1:-5", "x", "3:1,2:1", "3:1,3:1", "1:", ":1"] {
-            item.insert("hm".into(), s(bad));
-            assert!(read_heatmap(&Reader::new(&item)).is_err(), "{bad}");
-        }
-        item.remove("hm");
-        assert!(read_heatmap(&Reader::new(&item)).is_err());
+/// The last session a member ended in one server (kept a week, to refuse a replayed start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastEnded {
+    pub id: SessionId,
+    pub end: Timestamp,
+}
+
+/// A member's state item (`USER`): settings, the primary open session, recent ends.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberState {
+    pub settings: UserSettings,
+    /// When the member last opted out, opted in or deleted their data.
+    pub privacy_at: Option<Timestamp>,
+    pub primary: Option<OpenSession>,
+    /// Servers where a secondary open session (`O#<guild>`) exists.
+    pub secondaries: std::collections::BTreeSet<GuildId>,
+    pub last_ended: BTreeMap<GuildId, LastEnded>,
+    pub version: u64,
+}
+
+impl MemberState {
+    /// Whether a secondary open session exists in `guild`.
+    #[must_use]
+    pub fn has_secondary(&self, guild: GuildId) -> bool {
+        self.secondaries.contains(&guild)
     }
+}
+
+pub(crate) fn read_member_state(item: &Item) -> Result<MemberState, StoreError> {
+    let r = Reader::new(item);
+    let user = user_of(&r)?;
+    let timezone = match r.opt_parse::<String>("tz")? {
+        Some(name) => Some(
+            parse_timezone(&name).ok_or_else(|| r.error(format!("unknown timezone {name:?}")))?,
+        ),
+        None => None,
+    };
+    let primary = match item.get("o") {
+        None => None,
+        Some(value) => {
+            let map = value.as_m().map_err(|_| r.error("o is not a map"))?;
+            let guild = parse_id(r.string("og")?).ok_or_else(|| r.error("og is not a server"))?;
+            let inner: Item = map.clone();
+            let mut inner = inner;
+            inner.insert("pk".into(), s(r.string("pk")?));
+            inner.insert("sk".into(), s(format!("{}.o", r.string("sk")?)));
+            Some(read_open_fields(&Reader::new(&inner), user, guild)?)
+        }
+    };
+    let mut last_ended = BTreeMap::new();
+    let secondaries = item
+        .keys()
+        .filter_map(|name| name.strip_prefix('x').and_then(parse_id))
+        .collect();
+    for (name, value) in item {
+        let Some(guild) = name.strip_prefix('e').and_then(parse_id) else {
+            continue;
+        };
+        let raw = value
+            .as_s()
+            .map_err(|_| r.error(format!("{name} is not a string")))?;
+        let parsed = raw.split_once('|').and_then(|(id, end)| {
+            Some(LastEnded {
+                id: id.parse().ok()?,
+                end: end.parse::<i64>().ok().and_then(Timestamp::new)?,
+            })
+        });
+        last_ended.insert(
+            guild,
+            parsed.ok_or_else(|| r.error(format!("{name} is not <session>|<end>")))?,
+        );
+    }
+    Ok(MemberState {
+        settings: UserSettings {
+            opted_out: r.opt_bool("optout")?.unwrap_or(false),
+            timezone,
+        },
+        privacy_at: if r.has("priv") {
+            Some(r.timestamp("priv")?)
+        } else {
+            None
+        },
+        primary,
+        secondaries,
+        last_ended,
+        version: version(&r)?,
+    })
+}
+
+pub(crate) fn last_ended_value(last: LastEnded) -> AttributeValue {
+    s(format!("{}|{}", last.id, last.end.unix()))
+}
+
+// ---------------------------------------------------------------- all-time
+
+/// An all-time item's contents with its version.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AllTimeItem {
+    pub all: AllTime,
+    pub version: u64,
+    /// On the server's indexes (not opted out).
+    pub listed: bool,
+}
+
+fn put_period<K: std::fmt::Display>(
+    item: &mut Item,
+    prefix: char,
+    figures: Option<&PeriodFigures<K>>,
+) {
+    if let Some(f) = figures {
+        item.insert(format!("{prefix}k"), s(f.key.to_string()));
+        item.insert(format!("{prefix}t"), n(f.total));
+        item.insert(format!("{prefix}a"), n(f.active));
+        item.insert(format!("{prefix}r"), n(f.ranked));
+    }
+}
+
+fn read_period<K: std::str::FromStr>(
+    r: &Reader<'_>,
+    prefix: char,
+) -> Result<Option<PeriodFigures<K>>, StoreError> {
+    let key_attr = format!("{prefix}k");
+    if !r.has(&key_attr) {
+        return Ok(None);
+    }
+    Ok(Some(PeriodFigures {
+        key: r.parse(&key_attr)?,
+        total: r.u64(&format!("{prefix}t"))?,
+        active: r.u64(&format!("{prefix}a"))?,
+        ranked: r.u64(&format!("{prefix}r"))?,
+    }))
+}
+
+pub(crate) fn all_time_item(user: UserId, guild: GuildId, item: &AllTimeItem) -> Item {
+    let a = &item.all;
+    let mut out = key(keys::user(user), keys::all_time(guild));
+    out.insert("t".into(), n(a.stats.total));
+    out.insert("s".into(), n(a.stats.sessions));
+    out.insert("lg".into(), n(a.stats.longest));
+    out.insert(
+        "l".into(),
+        n(a.stats.last_active.map_or(0, Timestamp::unix)),
+    );
+    out.insert("r".into(), n(a.ranked));
+    put_breakdown(&mut out, &a.breakdown, "a");
+    out.insert("hm".into(), b(bin::heatmap(&a.heatmap)));
+    put_period(&mut out, 'w', a.week.as_ref());
+    put_period(&mut out, 'm', a.month.as_ref());
+    let z = &a.streak;
+    if let Some(d) = z.last_day {
+        out.insert("zd".into(), s(d.to_string()));
+        out.insert("zs".into(), n(z.last_day_secs));
+    }
+    if let Some(d) = z.last_counted {
+        out.insert("zq".into(), s(d.to_string()));
+        out.insert("zc".into(), n(z.run));
+    }
+    out.insert("zb".into(), n(z.best));
+    out.insert("rd".into(), b(bin::recent(&a.recent)));
+    out.insert("chn".into(), b(bin::secs_by_id(&a.channels)));
+    if item.listed {
+        out.insert("ga".into(), s(guild.to_string()));
+    }
+    out.insert("v".into(), n(item.version));
+    out
+}
+
+pub(crate) fn read_all_time(item: &Item) -> Result<AllTimeItem, StoreError> {
+    let r = Reader::new(item);
+    let last = r.timestamp("l")?;
+    let date = |name: &str| -> Result<Option<chrono::NaiveDate>, StoreError> {
+        r.opt_parse::<chrono::NaiveDate>(name)
+    };
+    let breakdown = read_breakdown(&r, "a")?;
+    Ok(AllTimeItem {
+        all: AllTime {
+            stats: Stats {
+                total: r.u64("t")?,
+                active: breakdown.active,
+                sessions: r.u64("s")?,
+                longest: r.u64("lg")?,
+                last_active: (last != Timestamp::EPOCH).then_some(last),
+            },
+            breakdown,
+            ranked: r.u64("r")?,
+            heatmap: binary(&r, "hm", bin::read_heatmap)?,
+            week: read_period::<WeekKey>(&r, 'w')?,
+            month: read_period::<MonthKey>(&r, 'm')?,
+            streak: Streak {
+                last_day: date("zd")?,
+                last_day_secs: if r.has("zs") { r.u64("zs")? } else { 0 },
+                last_counted: date("zq")?,
+                run: if r.has("zc") {
+                    u32::try_from(r.u64("zc")?).map_err(|_| r.error("zc too large"))?
+                } else {
+                    0
+                },
+                best: u32::try_from(r.u64("zb")?).map_err(|_| r.error("zb too large"))?,
+            },
+            recent: binary(&r, "rd", bin::read_recent)?,
+            channels: binary(&r, "chn", bin::read_secs_by_id)?,
+        },
+        version: version(&r)?,
+        listed: r.has("ga"),
+    })
+}
+
+/// What the `guild-members` index holds of an all-time item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberSummary {
+    pub user: UserId,
+    pub total: u64,
+    pub active: u64,
+    pub sessions: u64,
+    pub last_active: Option<Timestamp>,
+    pub channels: BTreeMap<ChannelId, u64>,
+}
+
+pub(crate) fn read_member_summary(item: &Item) -> Result<MemberSummary, StoreError> {
+    let r = Reader::new(item);
+    let last = r.timestamp("l")?;
+    Ok(MemberSummary {
+        user: user_of(&r)?,
+        total: r.u64("t")?,
+        active: r.u64("a")?,
+        sessions: r.u64("s")?,
+        last_active: (last != Timestamp::EPOCH).then_some(last),
+        channels: binary(&r, "chn", bin::read_secs_by_id)?,
+    })
+}
+
+// ---------------------------------------------------------------- days
+
+/// A day item's contents with its version.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DayItem {
+    pub record: DayRecord,
+    pub version: u64,
+    pub listed: bool,
+}
+
+pub(crate) fn day_item(user: UserId, guild: GuildId, day: Day, item: &DayItem) -> Item {
+    let d = &item.record;
+    let mut out = key(keys::user(user), keys::day(guild, day));
+    out.insert("t".into(), n(d.total));
+    out.insert("a".into(), n(d.active));
+    out.insert("de".into(), n(d.deafened));
+    out.insert("al".into(), n(d.alone));
+    out.insert("s".into(), n(d.sessions));
+    out.insert("lg".into(), n(d.longest));
+    out.insert("l".into(), n(d.last_active.map_or(0, Timestamp::unix)));
+    out.insert("hb".into(), b(bin::slots(&d.slots)));
+    out.insert("pt".into(), b(bin::secs_by_id(&d.partners)));
+    out.insert("ss".into(), b(bin::sessions(&d.ended)));
+    if item.listed {
+        out.insert("gm".into(), s(keys::guild_month(guild, day)));
+        out.insert("gd".into(), s(day.to_string()));
+    }
+    out.insert("v".into(), n(item.version));
+    out
+}
+
+/// The server and day a `D#<guild>#<day>` sort key names.
+pub(crate) fn day_key(r: &Reader<'_>) -> Result<(GuildId, Day), StoreError> {
+    let rest = r.sk_suffix(keys::DAY_PREFIX)?;
+    rest.split_once('#')
+        .and_then(|(g, d)| Some((parse_id(g)?, d.parse().ok()?)))
+        .ok_or_else(|| r.error("sort key is not D#<server>#<day>"))
+}
+
+pub(crate) fn read_day(item: &Item) -> Result<(Day, DayItem), StoreError> {
+    let r = Reader::new(item);
+    let user = user_of(&r)?;
+    let (guild, day) = day_key(&r)?;
+    let last = r.timestamp("l")?;
+    Ok((
+        day,
+        DayItem {
+            record: DayRecord {
+                total: r.u64("t")?,
+                active: r.u64("a")?,
+                deafened: r.u64("de")?,
+                alone: r.u64("al")?,
+                sessions: r.u64("s")?,
+                longest: r.u64("lg")?,
+                last_active: (last != Timestamp::EPOCH).then_some(last),
+                slots: binary(&r, "hb", bin::read_slots)?,
+                partners: binary(&r, "pt", bin::read_secs_by_id)?,
+                ended: binary(&r, "ss", |b| bin::read_sessions(b, user, guild))?,
+            },
+            version: version(&r)?,
+            listed: r.has("gm"),
+        },
+    ))
+}
+
+// ---------------------------------------------------------------- server
+
+/// The server item: configuration, shard, leaderboards and peaks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GuildItem {
+    pub config: GuildConfig,
+    /// The gateway shard that serves the server (its heartbeat caps calls in progress).
+    pub shard: Option<u32>,
+    pub board: Board,
+    pub version: u64,
+}
+
+pub(crate) fn read_guild(item: &Item) -> Result<GuildItem, StoreError> {
+    let r = Reader::new(item);
+    let config = if r.has("tz") {
+        let tz_name: String = r.parse("tz")?;
+        GuildConfig {
+            rule: RankingRule {
+                exclude_deafened: r.bool("xdeaf")?,
+                exclude_alone: r.bool("xalone")?,
+            },
+            timezone: parse_timezone(&tz_name)
+                .ok_or_else(|| r.error(format!("unknown timezone {tz_name:?}")))?,
+        }
+    } else {
+        GuildConfig::default()
+    };
+    let board = Board {
+        week: r.opt_parse("wk")?,
+        month: r.opt_parse("mk")?,
+        entries: if r.has("lbe") {
+            binary(&r, "lbe", bin::read_board_entries)?
+        } else {
+            BTreeMap::new()
+        },
+        floors: if r.has("lbf") {
+            binary(&r, "lbf", bin::read_figures)?
+        } else {
+            [0; 6]
+        },
+        gone: if r.has("gone") {
+            binary(&r, "gone", bin::read_instants)?
+        } else {
+            BTreeMap::new()
+        },
+        peaks: if r.has("pks") {
+            binary(&r, "pks", bin::read_peaks)?
+        } else {
+            BTreeMap::new()
+        },
+    };
+    Ok(GuildItem {
+        config,
+        shard: if r.has("sh") {
+            Some(u32::try_from(r.u64("sh")?).map_err(|_| r.error("sh too large"))?)
+        } else {
+            None
+        },
+        board,
+        version: version(&r)?,
+    })
+}
+
+/// The board's attributes, for an update that leaves the configuration alone.
+pub(crate) fn board_attrs(board: &Board) -> HashMap<&'static str, Option<AttributeValue>> {
+    HashMap::from([
+        ("wk", board.week.map(|w| s(w.to_string()))),
+        ("mk", board.month.map(|m| s(m.to_string()))),
+        ("lbe", Some(b(bin::board_entries(&board.entries)))),
+        ("lbf", Some(b(bin::figures(&board.floors)))),
+        ("gone", Some(b(bin::instants(&board.gone)))),
+        ("pks", Some(b(bin::peaks(&board.peaks)))),
+    ])
 }

@@ -5,9 +5,11 @@
 //! worth retrying ([`StoreError::is_retryable`]); a failed condition that means "already
 //! applied" is an outcome, not an error.
 
+mod bin;
 mod codec;
 mod error;
 mod expr;
+mod guilds;
 mod items;
 mod privacy;
 mod reads;
@@ -16,6 +18,7 @@ mod schema;
 mod sessions;
 mod settings;
 mod shards;
+mod table;
 
 use std::time::Duration;
 
@@ -30,12 +33,14 @@ use aws_sdk_dynamodb::types::{
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 pub use error::StoreError;
-pub use items::{LeaderboardEntry, Metric, SessionRecord};
-pub use privacy::{DeleteReport, GuildExport, UserExport};
+pub use guilds::BoardUpdate;
+pub use items::{AllTimeItem, DayItem, GuildItem, LastEnded, LiveCall, MemberState, MemberSummary};
+pub use privacy::{DeleteReport, GuildExport, PartnerSweep, UserExport};
+pub use reads::{MemberDay, MemberView};
 pub use retry::{Backoff, retrying};
 pub use schema::{
-    IndexDefinition, InvalidTableName, KeyType, LB_RANKED, LB_TOTAL, OPEN_BY_GUILD, Projection,
-    TableDefinition, TableName, table_definition,
+    GUILD_DAYS, GUILD_MEMBERS, IndexDefinition, InvalidTableName, KeyType, OPEN_BY_GUILD,
+    Projection, SCHEMA_VERSION, TableDefinition, TableName, table_definition,
 };
 pub use sessions::{EndOutcome, StartOutcome, UpdateOutcome};
 pub use shards::ResumeState;
@@ -160,7 +165,7 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| StoreError::rejected("create table", e.to_string()))?,
             ))
-            .set_key_schema(Some(key_schema(def.hash, def.range)?))
+            .set_key_schema(Some(key_schema(def.hash, Some(def.range))?))
             .set_global_secondary_indexes(Some(
                 def.indexes
                     .iter()
@@ -188,6 +193,7 @@ impl Store {
         match request.send().await {
             Ok(_) => {
                 self.wait_until_active().await?;
+                self.write_schema_version().await?;
                 Ok(TableStatusReport::Created)
             }
             Err(err)
@@ -197,7 +203,10 @@ impl Store {
             {
                 let described = self.describe().await?;
                 match schema_difference(&def, &described) {
-                    None => Ok(TableStatusReport::AlreadyMatches),
+                    None => {
+                        self.check_schema_version().await?;
+                        Ok(TableStatusReport::AlreadyMatches)
+                    }
                     Some(difference) => Err(StoreError::SchemaMismatch {
                         table: self.table.to_string(),
                         difference,
@@ -235,9 +244,61 @@ impl Store {
     }
 }
 
-fn key_schema(hash: &str, range: &str) -> Result<Vec<KeySchemaElement>, StoreError> {
-    [(hash, DdbKeyType::Hash), (range, DdbKeyType::Range)]
-        .into_iter()
+impl Store {
+    /// Writes the schema version of a table this program just created.
+    async fn write_schema_version(&self) -> Result<(), StoreError> {
+        let mut item = codec::key(schema::keys::META, schema::keys::SCHEMA);
+        item.insert("v".into(), codec::n(SCHEMA_VERSION));
+        self.client
+            .put_item()
+            .table_name(self.table.as_str())
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| error::classify("write schema version", e))?;
+        Ok(())
+    }
+
+    /// Checks that the table holds this program's schema version; both programs call it at
+    /// start. A table without one (made by an older callstats) or with another one is refused
+    /// with what to do.
+    pub async fn check_schema_version(&self) -> Result<(), StoreError> {
+        let item = self
+            .get_one(
+                "read schema version",
+                codec::key(schema::keys::META, schema::keys::SCHEMA),
+                table::Consistency::Strong,
+            )
+            .await?;
+        let found = item
+            .as_ref()
+            .map(|i| codec::Reader::new(i).u64("v"))
+            .transpose()?;
+        match found {
+            Some(SCHEMA_VERSION) => Ok(()),
+            Some(v) if v > SCHEMA_VERSION => Err(StoreError::SchemaMismatch {
+                table: self.table.to_string(),
+                difference: format!(
+                    "it holds schema version {v}, newer than this program's {SCHEMA_VERSION}: \
+                     run the callstats release that made it"
+                ),
+            }),
+            other => Err(StoreError::SchemaMismatch {
+                table: self.table.to_string(),
+                difference: format!(
+                    "it holds schema version {}, this program needs {SCHEMA_VERSION}: \
+                     create a new table with `callstats-sidecar create-table` and point \
+                     CALLSTATS_TABLE at it",
+                    other.map_or_else(|| "1 (none recorded)".to_owned(), |v| v.to_string())
+                ),
+            }),
+        }
+    }
+}
+
+fn key_schema(hash: &str, range: Option<&str>) -> Result<Vec<KeySchemaElement>, StoreError> {
+    std::iter::once((hash, DdbKeyType::Hash))
+        .chain(range.map(|r| (r, DdbKeyType::Range)))
         .map(|(name, kind)| {
             KeySchemaElement::builder()
                 .attribute_name(name)
@@ -289,7 +350,12 @@ fn schema_difference(def: &TableDefinition, table: &TableDescription) -> Option<
         else {
             return Some(format!("index {} is missing", index.name));
         };
-        if keys(found.key_schema()) != (index.hash.to_owned(), index.range.to_owned()) {
+        if keys(found.key_schema())
+            != (
+                index.hash.to_owned(),
+                index.range.unwrap_or_default().to_owned(),
+            )
+        {
             return Some(format!(
                 "index {} has keys {:?}",
                 index.name,

@@ -1,49 +1,38 @@
-//! Everything of one user at once: export, delete, and leaving or rejoining the leaderboards.
+//! Everything of one member at once: export, delete, and leaving or rejoining the server
+//! figures and leaderboards (opt-out, opt-in). Each step is safe to repeat.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::retry::Backoff;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 
-use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+use callstats_core::ids::{GuildId, UserId, parse_id};
+use callstats_core::member::{AllTime, DayRecord};
+use callstats_core::period::Day;
+use callstats_core::session::OpenSession;
+use callstats_core::settings::UserSettings;
+use callstats_core::time::Timestamp;
 
 use crate::Store;
-use crate::codec::{Reader, key, s};
+use crate::bin;
+use crate::codec::{Item, Reader, key, n, s};
 use crate::error::{StoreError, classify};
 use crate::expr::Expr;
-use crate::items::{
-    SessionRecord, read_all_time, read_day, read_open_session, read_period, read_session_record,
-};
+use crate::items::{b, read_all_time, read_day, read_member_state, read_secondary, version};
 use crate::schema::keys;
-use crate::sessions::all_items;
-use callstats_core::aggregate::Aggregate;
-use callstats_core::ids::{GuildId, UserId, parse_id};
-use callstats_core::period::{Day, MonthKey, PeriodKey, WeekKey};
-use callstats_core::session::{DayTotals, OpenSession, PeriodTotals};
-use callstats_core::settings::UserSettings;
+use crate::table::Consistency;
 
-/// `BatchWriteItem` takes at most 25 requests.
-const BATCH: usize = 25;
-/// Unprocessed batch items are sent again after this backoff.
-const UNPROCESSED_BACKOFF: Backoff = Backoff {
-    first: Duration::from_millis(50),
-    max: Duration::from_secs(2),
-};
-/// Concurrent single-item updates when changing leaderboard visibility.
+/// Concurrent single-item updates when changing visibility or sweeping partners.
 const PARALLEL_UPDATES: usize = 16;
 
-/// All of one user's data in one guild.
+/// All of one member's data in one server.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GuildExport {
-    pub all_time: Option<Aggregate>,
+    pub all_time: Option<AllTime>,
     pub open: Option<OpenSession>,
-    pub sessions: Vec<SessionRecord>,
-    pub days: Vec<(Day, DayTotals)>,
-    pub weeks: Vec<(WeekKey, PeriodTotals)>,
-    pub months: Vec<(MonthKey, PeriodTotals)>,
+    pub days: Vec<(Day, DayRecord)>,
 }
 
-/// All of one user's data.
+/// All of one member's data.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserExport {
     pub user: Option<UserId>,
@@ -58,87 +47,74 @@ pub struct DeleteReport {
     pub open_sessions: usize,
     pub all_time: usize,
     pub days: usize,
-    pub weeks_and_months: usize,
-    /// Settings removed (kept only as the opt-out flag when the user opted out).
+    /// Entries naming the member in other members' partner lists.
+    pub partner_entries: usize,
+    /// Servers whose leaderboards and names no longer hold the member.
+    pub servers: usize,
+    /// Settings removed (kept only as the opt-out flag when the member opted out).
     pub settings: bool,
 }
 
 impl DeleteReport {
     #[must_use]
     pub const fn items(&self) -> usize {
-        self.sessions
-            + self.open_sessions
-            + self.all_time
-            + self.days
-            + self.weeks_and_months
-            + self.settings as usize
+        self.open_sessions + self.all_time + self.days + self.settings as usize
     }
 }
 
-fn guild_of(r: &Reader<'_>, prefix: &str) -> Result<GuildId, StoreError> {
-    let rest = r.sk_suffix(prefix)?;
-    let guild = rest.split('#').next().unwrap_or_default();
-    parse_id(guild).ok_or_else(|| r.error("sort key does not name a guild"))
+/// The other members' day items that name a deleted member as a partner: swept at once, and
+/// again a minute later for ends that were in flight (`docs/storage.md`, delete).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartnerSweep {
+    pub user: UserId,
+    pub entries: BTreeSet<(UserId, GuildId, Day)>,
 }
 
 impl Store {
-    /// Reads every item of the user's partition into typed data. A malformed item fails the
+    /// Reads every item of the member's partition into typed data. A malformed item fails the
     /// export rather than being skipped.
     pub async fn export_user(&self, user: UserId) -> Result<UserExport, StoreError> {
-        let items = self.query_prefix(&keys::user(user), "", true).await?;
+        let items = self
+            .query_prefix(&keys::user(user), "", Consistency::Strong)
+            .await?;
         let mut export = UserExport {
             user: Some(user),
-            settings: self.user_settings(user).await?,
-            guilds: BTreeMap::new(),
+            ..UserExport::default()
         };
         for item in &items {
             let r = Reader::new(item);
             let sk = r.string("sk")?;
-            if sk == keys::SETTINGS {
-                continue;
-            }
-            let (prefix, guild) = [
-                keys::OPEN_PREFIX,
-                keys::SESSION_PREFIX,
-                keys::ALL_PREFIX,
-                keys::DAY_PREFIX,
-                keys::WEEK_PREFIX,
-                keys::MONTH_PREFIX,
-            ]
-            .iter()
-            .find(|p| sk.starts_with(**p))
-            .map(|p| Ok::<_, StoreError>((*p, guild_of(&r, p)?)))
-            .transpose()?
-            .ok_or_else(|| r.error("unknown item type"))?;
-            let g = export.guilds.entry(guild).or_default();
-            let period_suffix = || -> Result<&str, StoreError> {
-                let rest = r.sk_suffix(prefix)?;
-                rest.split_once('#')
-                    .map(|(_, p)| p)
-                    .ok_or_else(|| r.error("sort key has no period"))
-            };
-            match prefix {
-                keys::OPEN_PREFIX => g.open = Some(read_open_session(item)?),
-                keys::SESSION_PREFIX => g.sessions.push(read_session_record(item)?),
-                keys::ALL_PREFIX => g.all_time = Some(read_all_time(item)?),
-                keys::DAY_PREFIX => {
-                    let day = period_suffix()?.parse().map_err(|_| r.error("bad day"))?;
-                    g.days.push((day, read_day(item)?));
+            if sk == keys::USER {
+                let state = read_member_state(item)?;
+                export.settings = state.settings;
+                if let Some(open) = state.primary {
+                    let guild = open.guild;
+                    export.guilds.entry(guild).or_default().open = Some(open);
                 }
-                keys::WEEK_PREFIX => {
-                    let week = period_suffix()?.parse().map_err(|_| r.error("bad week"))?;
-                    g.weeks.push((week, read_period(item)?));
-                }
-                _ => {
-                    let month = period_suffix()?.parse().map_err(|_| r.error("bad month"))?;
-                    g.months.push((month, read_period(item)?));
-                }
+            } else if let Some(rest) = sk.strip_prefix(keys::OPEN_PREFIX) {
+                let open = read_secondary(item)?;
+                let guild = parse_id(rest).ok_or_else(|| r.error("sort key names no server"))?;
+                export.guilds.entry(guild).or_default().open = Some(open);
+            } else if let Some(rest) = sk.strip_prefix(keys::ALL_PREFIX) {
+                let guild = parse_id(rest).ok_or_else(|| r.error("sort key names no server"))?;
+                export.guilds.entry(guild).or_default().all_time = Some(read_all_time(item)?.all);
+            } else if sk.starts_with(keys::DAY_PREFIX) {
+                let (guild, _) = crate::items::day_key(&r)?;
+                let (day, d) = read_day(item)?;
+                export
+                    .guilds
+                    .entry(guild)
+                    .or_default()
+                    .days
+                    .push((day, d.record));
+            } else {
+                return Err(r.error("unknown item type"));
             }
         }
         Ok(export)
     }
 
-    /// How many items the user's partition holds, counting no further than `at_most`: one
+    /// How many items the member's partition holds, counting no further than `at_most`: one
     /// cheap query that tells whether an export or a deletion is small enough to finish at
     /// once.
     pub async fn user_item_count(&self, user: UserId, at_most: usize) -> Result<usize, StoreError> {
@@ -156,169 +132,262 @@ impl Store {
         Ok(usize::try_from(out.count).unwrap_or(0).min(at_most))
     }
 
-    /// Deletes every item of the user, in every guild, except the opt-out flag when it is set.
-    pub async fn delete_user(&self, user: UserId) -> Result<DeleteReport, StoreError> {
+    /// Deletes every item of the member in every server (the member state survives as the
+    /// opt-out flag when it is set, and as the instant of the deletion, which refuses any start
+    /// of a call that began before it); takes the member off every leaderboard, removes their
+    /// names, and sweeps them out of other members' partner lists. Returns the sweep, to run
+    /// again a minute later.
+    pub async fn delete_user(
+        &self,
+        user: UserId,
+        at: Timestamp,
+    ) -> Result<(DeleteReport, PartnerSweep), StoreError> {
         let pk = keys::user(user);
-        let settings = self.user_settings(user).await?;
-        let items = self.query_keys(&pk).await?;
+        // The instant first: from now on no start of a call that began earlier is accepted.
+        let mut e = Expr::new();
+        e.set("priv", n(at.unix()));
+        self.update_member(user, &e).await?;
+        let items = self.query_prefix(&pk, "", Consistency::Strong).await?;
         let mut report = DeleteReport::default();
+        let mut sweep = PartnerSweep {
+            user,
+            entries: BTreeSet::new(),
+        };
+        let mut guilds = BTreeSet::new();
         let mut deletes = Vec::new();
-        for sk in &items {
-            let kind = sk.get(..2).unwrap_or_default();
-            match kind {
-                "O#" => report.open_sessions += 1,
-                "S#" => report.sessions += 1,
-                "A#" => report.all_time += 1,
-                "D#" => report.days += 1,
-                "W#" | "M#" => report.weeks_and_months += 1,
-                _ => {}
-            }
-            if sk == keys::SETTINGS {
+        let mut state_version = 0;
+        let mut opted_out = false;
+        for item in &items {
+            let r = Reader::new(item);
+            let sk = r.string("sk")?;
+            if sk == keys::USER {
+                let state = read_member_state(item)?;
+                opted_out = state.settings.opted_out;
+                state_version = state.version;
                 report.settings = true;
-                if settings.opted_out {
-                    continue;
+                if let Some(o) = state.primary {
+                    report.open_sessions += 1;
+                    guilds.insert(o.guild);
+                }
+                continue;
+            }
+            if let Some(rest) = sk.strip_prefix(keys::OPEN_PREFIX) {
+                report.open_sessions += 1;
+                guilds.extend(parse_id(rest));
+            } else if let Some(rest) = sk.strip_prefix(keys::ALL_PREFIX) {
+                report.all_time += 1;
+                guilds.extend(parse_id(rest));
+            } else if sk.starts_with(keys::DAY_PREFIX) {
+                let (guild, _) = crate::items::day_key(&r)?;
+                let (day, d) = read_day(item)?;
+                report.days += 1;
+                report.sessions += d.record.ended.len();
+                guilds.insert(guild);
+                for partner in d.record.partners.keys() {
+                    sweep.entries.insert((*partner, guild, day));
                 }
             }
             let delete = DeleteRequest::builder()
                 .set_key(Some(key(&pk, sk)))
                 .build()
-                .map_err(|e| StoreError::rejected("delete user", e.to_string()))?;
+                .map_err(|e| StoreError::rejected("delete member", e.to_string()))?;
             deletes.push(WriteRequest::builder().delete_request(delete).build());
         }
         self.batch_write(deletes).await?;
-        if settings.opted_out && settings.timezone.is_some() {
-            self.set_user_timezone(user, None).await?;
+        self.reset_member(user, opted_out, at, state_version)
+            .await?;
+        for guild in &guilds {
+            self.leave_board(*guild, user, at).await?;
+            self.remove_name(*guild, user).await?;
         }
-        Ok(report)
+        report.servers = guilds.len();
+        report.partner_entries = self.sweep_partners(&sweep).await?;
+        Ok((report, sweep))
     }
 
-    /// Removes (or restores) the user's entries on every leaderboard of every guild.
-    pub async fn set_leaderboard_visibility(
+    /// The member state after a deletion: only the opt-out flag (when set) and the instant.
+    async fn reset_member(
         &self,
         user: UserId,
-        visible: bool,
-    ) -> Result<usize, StoreError> {
-        let pk = keys::user(user);
-        let mut targets: Vec<(String, String)> = Vec::new();
-        for sk in self.query_keys(&pk).await? {
-            let lb = if let Some(guild) = sk.strip_prefix(keys::ALL_PREFIX) {
-                parse_id::<callstats_core::ids::marker::GuildMarker>(guild)
-                    .map(|g| keys::leaderboard(g, PeriodKey::All))
-            } else if let Some(rest) = sk.strip_prefix(keys::WEEK_PREFIX) {
-                rest.split_once('#').and_then(|(g, w)| {
-                    Some(keys::leaderboard(
-                        parse_id(g)?,
-                        PeriodKey::Week(w.parse().ok()?),
-                    ))
-                })
-            } else if let Some(rest) = sk.strip_prefix(keys::MONTH_PREFIX) {
-                rest.split_once('#').and_then(|(g, m)| {
-                    Some(keys::leaderboard(
-                        parse_id(g)?,
-                        PeriodKey::Month(m.parse().ok()?),
-                    ))
-                })
-            } else {
-                continue;
-            };
-            let lb = lb.ok_or_else(|| {
-                StoreError::malformed(format!("{pk}/{sk}"), "sort key does not name a period")
-            })?;
-            targets.push((sk, lb));
+        opted_out: bool,
+        at: Timestamp,
+        mut read_version: u64,
+    ) -> Result<(), StoreError> {
+        for _ in 0..8 {
+            let mut item = key(keys::user(user), keys::USER);
+            if opted_out {
+                item.insert("optout".into(), AttributeValue::Bool(true));
+            }
+            item.insert("priv".into(), n(at.unix()));
+            item.insert("v".into(), n(read_version + 1));
+            let result = self
+                .client
+                .put_item()
+                .table_name(self.table.as_str())
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#v) OR #v = :v")
+                .expression_attribute_names("#v", "v")
+                .expression_attribute_values(":v", n(read_version))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(err) if crate::error::is_condition_failure(&err) => {
+                    read_version = self.member_state(user).await?.version;
+                }
+                Err(err) => return Err(classify("reset member", err)),
+            }
         }
-        let changed = targets.len();
+        Err(StoreError::Unavailable {
+            op: "reset member",
+            message: "the member state kept changing; try again".into(),
+        })
+    }
+
+    /// Removes the member from the partner lists `sweep` names; returns how many entries it
+    /// removed (none the second time, unless an end was in flight).
+    pub async fn sweep_partners(&self, sweep: &PartnerSweep) -> Result<usize, StoreError> {
+        let mut removed = 0;
         let mut tasks = tokio::task::JoinSet::new();
-        for (sk, lb) in targets {
+        for (partner, guild, day) in sweep.entries.iter().copied() {
             if tasks.len() >= PARALLEL_UPDATES
                 && let Some(done) = tasks.join_next().await
             {
-                {
-                    done.map_err(|e| {
-                        StoreError::rejected("leaderboard visibility", e.to_string())
-                    })??;
-                }
+                removed += done.map_err(|e| StoreError::rejected("sweep", e.to_string()))??;
+            }
+            let store = self.clone();
+            let user = sweep.user;
+            tasks.spawn(async move { store.remove_partner(partner, guild, day, user).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            removed += done.map_err(|e| StoreError::rejected("sweep", e.to_string()))??;
+        }
+        Ok(removed)
+    }
+
+    /// Removes `gone` from `partner`'s day item, on its version.
+    async fn remove_partner(
+        &self,
+        partner: UserId,
+        guild: GuildId,
+        day: Day,
+        gone: UserId,
+    ) -> Result<usize, StoreError> {
+        for _ in 0..8 {
+            let Some(item) = self
+                .get_one(
+                    "read partner day",
+                    key(keys::user(partner), keys::day(guild, day)),
+                    Consistency::Strong,
+                )
+                .await?
+            else {
+                return Ok(0);
+            };
+            let r = Reader::new(&item);
+            let read = version(&r)?;
+            let (_, d) = read_day(&item)?;
+            let mut partners = d.record.partners;
+            if partners.remove(&gone).is_none() {
+                return Ok(0);
+            }
+            let mut e = Expr::new();
+            e.set("pt", b(bin::secs_by_id(&partners)));
+            e.set("v", n(read + 1));
+            let v = e.name("v");
+            let read_value = e.value(n(read));
+            e.condition(format!("{v} = {read_value}"));
+            if self
+                .conditional_update(
+                    "sweep partner",
+                    keys::user(partner),
+                    keys::day(guild, day),
+                    &e,
+                )
+                .await?
+            {
+                return Ok(1);
+            }
+        }
+        Err(StoreError::Unavailable {
+            op: "sweep partner",
+            message: "a partner's day kept changing; try again".into(),
+        })
+    }
+
+    /// Takes the member's items out of (or back into) the server indexes and leaderboards:
+    /// opting out hides them from every server figure, opting in shows them again. Each item
+    /// is one conditional update (items deleted meanwhile are not recreated); returns how many
+    /// items changed.
+    pub async fn set_listed(
+        &self,
+        user: UserId,
+        listed: bool,
+        at: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let pk = keys::user(user);
+        let items = self.query_prefix(&pk, "", Consistency::Strong).await?;
+        let mut targets: Vec<(String, Item)> = Vec::new();
+        let mut boards: Vec<(GuildId, Option<callstats_core::member::MemberTotals>)> = Vec::new();
+        for item in &items {
+            let r = Reader::new(item);
+            let sk = r.string("sk")?.to_owned();
+            let mut set = Item::new();
+            if let Some(rest) = sk.strip_prefix(keys::ALL_PREFIX) {
+                let guild: GuildId =
+                    parse_id(rest).ok_or_else(|| r.error("sort key names no server"))?;
+                set.insert("ga".into(), s(guild.to_string()));
+                let totals = read_all_time(item)?.all.totals();
+                boards.push((guild, Some(totals)));
+            } else if sk.starts_with(keys::DAY_PREFIX) {
+                let (guild, day) = crate::items::day_key(&r)?;
+                set.insert("gm".into(), s(keys::guild_month(guild, day)));
+                set.insert("gd".into(), s(day.to_string()));
+            } else {
+                continue;
+            }
+            targets.push((sk, set));
+        }
+        let changed = targets.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (sk, attrs) in targets {
+            if tasks.len() >= PARALLEL_UPDATES
+                && let Some(done) = tasks.join_next().await
+            {
+                done.map_err(|e| StoreError::rejected("visibility", e.to_string()))??;
             }
             let store = self.clone();
             let pk = pk.clone();
             tasks.spawn(async move {
                 let mut e = Expr::new();
-                if visible {
-                    e.set("lb", s(lb));
-                } else {
-                    e.remove("lb");
+                for (attr, value) in attrs {
+                    if listed {
+                        e.set(&attr, value);
+                    } else {
+                        e.remove(&attr);
+                    }
                 }
+                let v = e.name("v");
+                let one = e.value(n(1));
+                e.set_raw(format!("{v} = {v} + {one}"));
                 // Only items that still exist: a concurrent delete must not recreate them.
                 let pk_name = e.name("pk");
                 e.condition(format!("attribute_exists({pk_name})"));
-                let result = store
-                    .client
-                    .update_item()
-                    .table_name(store.table.as_str())
-                    .set_key(Some(key(pk, sk)))
-                    .set_update_expression(e.update_expression())
-                    .set_condition_expression(e.condition_expression())
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .send()
-                    .await;
-                match result {
-                    Ok(_) => Ok(()),
-                    Err(err) if crate::error::is_condition_failure(&err) => Ok(()),
-                    Err(err) => Err(classify("leaderboard visibility", err)),
-                }
+                store
+                    .conditional_update("visibility", pk, sk, &e)
+                    .await
+                    .map(|_| ())
             });
         }
         while let Some(done) = tasks.join_next().await {
-            done.map_err(|e| StoreError::rejected("leaderboard visibility", e.to_string()))??;
+            done.map_err(|e| StoreError::rejected("visibility", e.to_string()))??;
         }
-        Ok(changed)
-    }
-
-    /// The sort keys of every item in a partition.
-    async fn query_keys(&self, pk: &str) -> Result<Vec<String>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(self.table.as_str())
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(pk))
-            .projection_expression("pk, sk")
-            .consistent_read(true);
-        all_items("list items", query)
-            .await?
-            .iter()
-            .map(|item| Ok(Reader::new(item).string("sk")?.to_owned()))
-            .collect()
-    }
-
-    /// Writes requests in batches of 25, retrying unprocessed ones with backoff.
-    pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        for chunk in requests.chunks(BATCH) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0.. {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(self.table.as_str(), pending)
-                    .send()
-                    .await
-                    .map_err(|e| classify("batch write", e))?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(self.table.as_str()))
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt >= 8 {
-                    return Err(StoreError::Unavailable {
-                        op: "batch write",
-                        message: format!("{} items still unprocessed after retries", pending.len()),
-                    });
-                }
-                tokio::time::sleep(UNPROCESSED_BACKOFF.delay(attempt)).await;
+        for (guild, totals) in boards {
+            match (listed, totals) {
+                (true, Some(t)) => self.rejoin_board(guild, user, &t, at).await?,
+                _ => self.leave_board(guild, user, at).await?,
             }
         }
-        Ok(())
+        Ok(changed)
     }
 }

@@ -1,35 +1,92 @@
-//! What `/callstats` and `/calltop` read.
+//! What the endpoint's commands read: a member's figures, their days and sessions, a server's
+//! item, its calls in progress, and the server figures read back through the indexes.
+
+use std::collections::BTreeMap;
+
+use callstats_core::ids::{ChannelId, GuildId, UserId, parse_id};
+use callstats_core::member::SlotSecs;
+use callstats_core::period::Day;
+use callstats_core::session::{OpenSession, SessionRecord};
 
 use crate::Store;
-use crate::codec::{Item, Reader, key, n, s};
+use crate::bin;
+use crate::codec::{Reader, key, s};
 use crate::error::{StoreError, classify};
 use crate::items::{
-    LeaderboardEntry, Metric, SessionRecord, read_all_time, read_day, read_leaderboard_entry,
-    read_period, read_session_record,
+    AllTimeItem, DayItem, GuildItem, LiveCall, MemberState, MemberSummary, read_all_time, read_day,
+    read_guild, read_live_call, read_member_summary, user_of,
 };
-use crate::schema::keys;
-use crate::sessions::Read;
-use crate::sessions::{all_items, count_all};
-use callstats_core::aggregate::Aggregate;
-use callstats_core::ids::{GuildId, UserId};
-use callstats_core::period::{Day, PeriodKey};
-use callstats_core::session::{DayTotals, PeriodTotals};
+use crate::schema::{GUILD_DAYS, GUILD_MEMBERS, OPEN_BY_GUILD, keys};
+use crate::table::{Consistency, all_items};
+
+/// What `/callstats show` reads of one member in one server, in one batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberView {
+    pub state: MemberState,
+    /// The open session in this server (primary or secondary).
+    pub open: Option<OpenSession>,
+    pub all_time: Option<AllTimeItem>,
+    pub guild: GuildItem,
+}
+
+/// One member's share of one server's UTC day, as the `guild-days` index holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberDay {
+    pub user: UserId,
+    pub day: Day,
+    pub slots: Vec<SlotSecs>,
+}
 
 impl Store {
-    /// All-time figures of a user in a guild; `None` before their first session ends.
-    pub async fn all_time(
+    /// The member's state (strongly consistent: an opt-out must be seen at once), their
+    /// all-time item in `guild` and the server item (eventually consistent), in two parallel
+    /// requests.
+    pub async fn member_view(
         &self,
         user: UserId,
         guild: GuildId,
-    ) -> Result<Option<Aggregate>, StoreError> {
+    ) -> Result<MemberView, StoreError> {
+        let wanted = vec![
+            key(keys::user(user), keys::all_time(guild)),
+            key(keys::guild(guild), keys::GUILD),
+        ];
+        let (state, items) = tokio::try_join!(
+            self.member_state(user),
+            self.batch_get("read member view", wanted, Consistency::Eventual),
+        )?;
+        let mut view = MemberView {
+            state,
+            ..MemberView::default()
+        };
+        for item in items {
+            let r = Reader::new(&item);
+            match r.string("sk")? {
+                keys::GUILD => view.guild = read_guild(&item)?,
+                _ => view.all_time = Some(read_all_time(&item)?),
+            }
+        }
+        view.open = match &view.state.primary {
+            Some(o) if o.guild == guild => Some(o.clone()),
+            _ if view.state.has_secondary(guild) => self.open_session(user, guild).await?,
+            _ => None,
+        };
+        Ok(view)
+    }
+
+    /// The server item: configuration, shard, leaderboards, peaks. Default when the server was
+    /// never seen.
+    pub async fn guild(&self, guild: GuildId) -> Result<GuildItem, StoreError> {
         let item = self
             .get_one(
-                "read all-time stats",
-                key(keys::user(user), keys::all_time(guild)),
-                Read::Eventual,
+                "read server",
+                key(keys::guild(guild), keys::GUILD),
+                Consistency::Eventual,
             )
             .await?;
-        item.as_ref().map(read_all_time).transpose()
+        item.as_ref()
+            .map(read_guild)
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 
     /// Day items from `first` to `last` inclusive, in day order (days without a call have none).
@@ -39,12 +96,11 @@ impl Store {
         guild: GuildId,
         first: Day,
         last: Day,
-    ) -> Result<Vec<(Day, DayTotals)>, StoreError> {
-        let prefix = format!("{}{guild}#", keys::DAY_PREFIX);
+    ) -> Result<Vec<(Day, DayItem)>, StoreError> {
         let query = self
             .client
             .query()
-            .table_name(self.table.as_str())
+            .table_name(self.table_name())
             .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
             .expression_attribute_values(":pk", s(keys::user(user)))
             .expression_attribute_values(":first", s(keys::day(guild, first)))
@@ -52,120 +108,177 @@ impl Store {
         all_items("read days", query)
             .await?
             .iter()
-            .map(|item| {
-                let r = Reader::new(item);
-                let day: Day = r
-                    .sk_suffix(&prefix)?
-                    .parse()
-                    .map_err(|_| r.error("sort key does not name a day"))?;
-                Ok((day, read_day(item)?))
-            })
+            .map(read_day)
             .collect()
     }
 
-    /// The most recent closed sessions of a user in a guild, newest first.
+    /// Every day item of a member in a server (partners over all time), in day order.
+    pub async fn all_days(
+        &self,
+        user: UserId,
+        guild: GuildId,
+    ) -> Result<Vec<(Day, DayItem)>, StoreError> {
+        self.query_prefix(
+            &keys::user(user),
+            &keys::days_of(guild),
+            Consistency::Eventual,
+        )
+        .await?
+        .iter()
+        .map(read_day)
+        .collect()
+    }
+
+    /// The most recent closed sessions of a member in a server, newest first: day items are
+    /// read from the latest back until `limit` sessions are found.
     pub async fn recent_sessions(
         &self,
         user: UserId,
         guild: GuildId,
-        limit: i32,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(self.table.as_str())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::user(user)))
-            .expression_attribute_values(":prefix", s(keys::sessions_of(guild)))
-            .scan_index_forward(false)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| classify("read recent sessions", e))?;
-        out.items().iter().map(read_session_record).collect()
-    }
-
-    /// A user's figures for one period (week, month or all time), if they have any.
-    pub async fn period_totals(
-        &self,
-        user: UserId,
-        guild: GuildId,
-        period: PeriodKey,
-    ) -> Result<Option<(PeriodTotals, bool)>, StoreError> {
-        let item = self
-            .get_one(
-                "read period",
-                key(keys::user(user), keys::period(guild, period)),
-                Read::Eventual,
-            )
-            .await?;
-        item.as_ref()
-            .map(|item| Ok((read_period(item)?, item.contains_key("lb"))))
-            .transpose()
-    }
-
-    /// Leaderboard entries `offset..offset + limit`, highest first. Users who opted out are not
-    /// in the index at all.
-    pub async fn leaderboard(
-        &self,
-        guild: GuildId,
-        period: PeriodKey,
-        metric: Metric,
-        offset: usize,
         limit: usize,
-    ) -> Result<Vec<LeaderboardEntry>, StoreError> {
-        let wanted = offset + limit;
-        let mut entries = Vec::with_capacity(wanted);
-        let mut start: Option<Item> = None;
-        while entries.len() < wanted {
-            let out = self
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut out: Vec<SessionRecord> = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
                 .client
                 .query()
-                .table_name(self.table.as_str())
-                .index_name(metric.index())
-                .key_condition_expression("lb = :lb")
-                .expression_attribute_values(":lb", s(keys::leaderboard(guild, period)))
+                .table_name(self.table_name())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::user(user)))
+                .expression_attribute_values(":prefix", s(keys::days_of(guild)))
                 .scan_index_forward(false)
-                .limit(i32::try_from(wanted - entries.len()).unwrap_or(i32::MAX))
+                .limit(8)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| classify("read leaderboard", e))?;
-            for item in out.items() {
-                entries.push(read_leaderboard_entry(item, metric)?);
+                .map_err(|e| classify("read recent sessions", e))?;
+            for item in page.items() {
+                let (_, day) = read_day(item)?;
+                out.extend(day.record.ended);
             }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() && out.len() < limit => start = Some(k),
                 _ => break,
             }
         }
-        Ok(entries.into_iter().skip(offset).take(limit).collect())
+        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.truncate(limit);
+        Ok(out)
     }
 
-    /// How many leaderboard entries have more than `secs` (so a user with `secs` ranks one
-    /// after them), or with `at_least`, how many have `secs` or more.
-    pub async fn count_above(
-        &self,
-        guild: GuildId,
-        period: PeriodKey,
-        metric: Metric,
-        secs: u64,
-        at_least: bool,
-    ) -> Result<u64, StoreError> {
-        let condition = if at_least {
-            "lb = :lb AND #m >= :v"
-        } else {
-            "lb = :lb AND #m > :v"
-        };
+    /// Calls in progress in a server, from the `open-by-guild` index.
+    pub async fn live_calls(&self, guild: GuildId) -> Result<Vec<LiveCall>, StoreError> {
         let query = self
             .client
             .query()
-            .table_name(self.table.as_str())
-            .index_name(metric.index())
-            .key_condition_expression(condition)
-            .expression_attribute_names("#m", metric.attr())
-            .expression_attribute_values(":lb", s(keys::leaderboard(guild, period)))
-            .expression_attribute_values(":v", n(secs));
-        count_all("count leaderboard", query).await
+            .table_name(self.table_name())
+            .index_name(OPEN_BY_GUILD)
+            .key_condition_expression("og = :g")
+            .expression_attribute_values(":g", s(guild.to_string()));
+        all_items("read calls in progress", query)
+            .await?
+            .iter()
+            .map(read_live_call)
+            .collect()
+    }
+
+    /// Every member's share of the server's UTC days from `first` to `last`, from the
+    /// `guild-days` index (one query per calendar month).
+    pub async fn guild_days(
+        &self,
+        guild: GuildId,
+        first: Day,
+        last: Day,
+    ) -> Result<Vec<MemberDay>, StoreError> {
+        let mut out = Vec::new();
+        let mut month_start = first;
+        while month_start <= last {
+            let query = self
+                .client
+                .query()
+                .table_name(self.table_name())
+                .index_name(GUILD_DAYS)
+                .key_condition_expression("gm = :m AND gd BETWEEN :first AND :last")
+                .expression_attribute_values(":m", s(keys::guild_month(guild, month_start)))
+                .expression_attribute_values(":first", s(month_start.to_string()))
+                .expression_attribute_values(":last", s(last.to_string()));
+            for item in all_items("read server days", query).await? {
+                let r = Reader::new(&item);
+                let (_, day) = crate::items::day_key(&r)?;
+                out.push(MemberDay {
+                    user: user_of(&r)?,
+                    day,
+                    slots: bin::read_slots(r.bytes("hb")?)
+                        .map_err(|e| r.error(format!("hb: {e}")))?,
+                });
+            }
+            month_start = month_start.first_of_next_month();
+        }
+        Ok(out)
+    }
+
+    /// Every listed member's all-time figures in a server, from the `guild-members` index.
+    pub async fn guild_members(&self, guild: GuildId) -> Result<Vec<MemberSummary>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(self.table_name())
+            .index_name(GUILD_MEMBERS)
+            .key_condition_expression("ga = :g")
+            .expression_attribute_values(":g", s(guild.to_string()));
+        all_items("read server members", query)
+            .await?
+            .iter()
+            .map(read_member_summary)
+            .collect()
+    }
+
+    /// The display names the sidecar last saw for `users` in a server (members never seen, or
+    /// whose name was removed, are missing).
+    pub async fn names(
+        &self,
+        guild: GuildId,
+        users: &[UserId],
+    ) -> Result<BTreeMap<UserId, String>, StoreError> {
+        if users.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let wanted = users
+            .iter()
+            .map(|u| key(keys::guild(guild), keys::name(*u)))
+            .collect();
+        let mut out = BTreeMap::new();
+        for item in self
+            .batch_get("read names", wanted, Consistency::Eventual)
+            .await?
+        {
+            let r = Reader::new(&item);
+            let user = r
+                .sk_suffix(keys::NAME_PREFIX)
+                .ok()
+                .and_then(parse_id)
+                .ok_or_else(|| r.error("sort key does not name a member"))?;
+            out.insert(user, r.string("n")?.to_owned());
+        }
+        Ok(out)
+    }
+
+    /// The voice channels everyone in a server can view, as the sidecar last saw them.
+    pub async fn public_channels(&self, guild: GuildId) -> Result<Vec<ChannelId>, StoreError> {
+        let item = self
+            .get_one(
+                "read public channels",
+                key(keys::guild(guild), keys::CHANNELS),
+                Consistency::Eventual,
+            )
+            .await?;
+        match item {
+            None => Ok(Vec::new()),
+            Some(item) => {
+                let r = Reader::new(&item);
+                bin::read_ids(r.bytes("ch")?).map_err(|e| r.error(format!("ch: {e}")))
+            }
+        }
     }
 }

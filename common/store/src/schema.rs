@@ -1,12 +1,11 @@
-//! The one table: its name, keys, indexes, and the key of every item type.
+//! The one table: its name, keys, indexes, schema version, and the key of every item type.
 //! `docs/storage.md` describes the same layout for people.
 
 use std::fmt;
 use std::str::FromStr;
 
 use callstats_core::ids::{GuildId, UserId};
-use callstats_core::period::{Day, MonthKey, PeriodKey, WeekKey};
-use callstats_core::session::SessionId;
+use callstats_core::period::Day;
 
 /// A valid DynamoDB table name: 3-255 of `a-z A-Z 0-9 _ - .`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -61,7 +60,8 @@ pub enum Projection {
 pub struct IndexDefinition {
     pub name: &'static str,
     pub hash: &'static str,
-    pub range: &'static str,
+    /// `None` for an index with a partition key only.
+    pub range: Option<&'static str>,
     pub projection: Projection,
 }
 
@@ -75,12 +75,22 @@ pub struct TableDefinition {
     pub indexes: Vec<IndexDefinition>,
 }
 
-/// Open sessions of a guild, for reconciliation. Sparse: only open-session items carry `og`.
+/// The layout version this program reads and writes (`docs/storage.md`, Schema version).
+pub const SCHEMA_VERSION: u64 = 2;
+
+/// Open sessions by server: reconciliation and calls in progress. Sparse: only open sessions
+/// carry `og`.
 pub const OPEN_BY_GUILD: &str = "open-by-guild";
-/// Leaderboard entries by guild and period, sorted by total seconds.
-pub const LB_TOTAL: &str = "lb-total";
-/// Leaderboard entries by guild and period, sorted by ranked seconds.
-pub const LB_RANKED: &str = "lb-ranked";
+/// All-time items by server, for the server view over all time. Sparse: `ga` is absent while
+/// the member is opted out.
+pub const GUILD_MEMBERS: &str = "guild-members";
+/// Day items by server and month, sorted by date, for the server view over days. Sparse like
+/// `guild-members`.
+pub const GUILD_DAYS: &str = "guild-days";
+
+/// Attributes of an open session the `open-by-guild` index copies: channel, session id, and the
+/// live summary (active and ranked seconds as of `ox`, whether they grow).
+pub const OPEN_SUMMARY: [&str; 6] = ["oc", "os", "oa", "or", "ox", "of"];
 
 #[must_use]
 pub fn table_definition() -> TableDefinition {
@@ -91,28 +101,28 @@ pub fn table_definition() -> TableDefinition {
             ("pk", KeyType::String),
             ("sk", KeyType::String),
             ("og", KeyType::String),
-            ("lb", KeyType::String),
-            ("total", KeyType::Number),
-            ("ranked", KeyType::Number),
+            ("ga", KeyType::String),
+            ("gm", KeyType::String),
+            ("gd", KeyType::String),
         ],
         indexes: vec![
             IndexDefinition {
                 name: OPEN_BY_GUILD,
                 hash: "og",
-                range: "pk",
-                projection: Projection::Include(vec!["ch", "sid"]),
+                range: None,
+                projection: Projection::Include(OPEN_SUMMARY.to_vec()),
             },
             IndexDefinition {
-                name: LB_TOTAL,
-                hash: "lb",
-                range: "total",
-                projection: Projection::KeysOnly,
+                name: GUILD_MEMBERS,
+                hash: "ga",
+                range: None,
+                projection: Projection::Include(vec!["t", "a", "s", "chn", "l"]),
             },
             IndexDefinition {
-                name: LB_RANKED,
-                hash: "lb",
-                range: "ranked",
-                projection: Projection::KeysOnly,
+                name: GUILD_DAYS,
+                hash: "gm",
+                range: Some("gd"),
+                projection: Projection::Include(vec!["hb"]),
             },
         ],
     }
@@ -120,19 +130,20 @@ pub fn table_definition() -> TableDefinition {
 
 /// Partition and sort keys of every item type.
 pub(crate) mod keys {
-    use super::{Day, GuildId, MonthKey, PeriodKey, SessionId, UserId, WeekKey};
+    use super::{Day, GuildId, UserId};
 
-    pub(crate) const SETTINGS: &str = "SETTINGS";
-    pub(crate) const CONFIG: &str = "CONFIG";
+    pub(crate) const META: &str = "META";
+    pub(crate) const SCHEMA: &str = "SCHEMA";
+    pub(crate) const USER: &str = "USER";
+    pub(crate) const GUILD: &str = "GUILD";
+    pub(crate) const CHANNELS: &str = "CHANNELS";
     pub(crate) const ALIVE: &str = "ALIVE";
     pub(crate) const RESUME: &str = "RESUME";
     pub(crate) const SNAPSHOT_PREFIX: &str = "SNAP#";
     pub(crate) const OPEN_PREFIX: &str = "O#";
-    pub(crate) const SESSION_PREFIX: &str = "S#";
     pub(crate) const ALL_PREFIX: &str = "A#";
     pub(crate) const DAY_PREFIX: &str = "D#";
-    pub(crate) const WEEK_PREFIX: &str = "W#";
-    pub(crate) const MONTH_PREFIX: &str = "M#";
+    pub(crate) const NAME_PREFIX: &str = "N#";
 
     pub(crate) fn user(user: UserId) -> String {
         format!("U#{user}")
@@ -150,42 +161,30 @@ pub(crate) mod keys {
         format!("{OPEN_PREFIX}{guild}")
     }
 
-    pub(crate) fn sessions_of(guild: GuildId) -> String {
-        format!("{SESSION_PREFIX}{guild}#")
-    }
-
-    pub(crate) fn session(guild: GuildId, id: SessionId) -> String {
-        format!("{SESSION_PREFIX}{guild}#{id}")
-    }
-
     pub(crate) fn all_time(guild: GuildId) -> String {
         format!("{ALL_PREFIX}{guild}")
+    }
+
+    pub(crate) fn days_of(guild: GuildId) -> String {
+        format!("{DAY_PREFIX}{guild}#")
     }
 
     pub(crate) fn day(guild: GuildId, day: Day) -> String {
         format!("{DAY_PREFIX}{guild}#{day}")
     }
 
-    pub(crate) fn week(guild: GuildId, week: WeekKey) -> String {
-        format!("{WEEK_PREFIX}{guild}#{week}")
+    pub(crate) fn name(user: UserId) -> String {
+        format!("{NAME_PREFIX}{user}")
     }
 
-    pub(crate) fn month(guild: GuildId, month: MonthKey) -> String {
-        format!("{MONTH_PREFIX}{guild}#{month}")
+    /// The `guild-days` partition of a server and month (`YYYY-MM` of a UTC day).
+    pub(crate) fn guild_month(guild: GuildId, day: Day) -> String {
+        format!("{guild}#{}", &day.to_string()[..7])
     }
 
-    /// The sort key of the item that holds a user's figures for `period`.
-    pub(crate) fn period(guild: GuildId, period: PeriodKey) -> String {
-        match period {
-            PeriodKey::All => all_time(guild),
-            PeriodKey::Week(w) => week(guild, w),
-            PeriodKey::Month(m) => month(guild, m),
-        }
-    }
-
-    /// The leaderboard index partition of a guild and period.
-    pub(crate) fn leaderboard(guild: GuildId, period: PeriodKey) -> String {
-        format!("{guild}#{period}")
+    /// The `e<guild>` attribute of the member state: the last session ended in that server.
+    pub(crate) fn last_ended(guild: GuildId) -> String {
+        format!("e{guild}")
     }
 }
 
@@ -206,7 +205,7 @@ mod tests {
     fn every_index_key_is_declared() {
         let def = table_definition();
         for index in &def.indexes {
-            for attr in [index.hash, index.range] {
+            for attr in std::iter::once(index.hash).chain(index.range) {
                 assert!(def.attributes.iter().any(|(a, _)| *a == attr), "{attr}");
             }
         }

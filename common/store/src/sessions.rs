@@ -1,45 +1,53 @@
-//! Session writes: start, flag changes, end. Each is conditional, so a replay or a duplicate
-//! is reported as already applied and changes nothing.
+//! Session writes: start, flag changes, end; and what reconciling a server reads. Each write
+//! is conditional, so a replay or a duplicate is reported as already applied and changes
+//! nothing (`docs/storage.md`, Operations).
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, Select, TransactWriteItem, Update,
-};
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+
+use callstats_core::breakdown::RankingRule;
+use callstats_core::ids::{GuildId, UserId, parse_id};
+use callstats_core::member::{self, AllTime, DayRecord, MemberTotals};
+use callstats_core::period::Day;
+use callstats_core::reconcile::OpenRef;
+use callstats_core::session::{ClosedSession, OpenSession};
+use callstats_core::settings::GuildConfig;
 
 use crate::Store;
 use crate::codec::{Item, Reader, key, n, s};
 use crate::error::{StoreError, classify, is_condition_failure};
 use crate::expr::Expr;
 use crate::items::{
-    BREAKDOWN_ATTRS, SessionRecord, breakdown_values, heatmap_value, open_session_item,
-    open_session_state, read_heatmap, read_open_session, session_record_item, user_of,
+    AllTimeItem, DayItem, GuildItem, LastEnded, MemberState, all_time_item, day_item,
+    last_ended_value, open_attrs, read_all_time, read_day, read_guild, read_member_state,
+    read_secondary, summary_attrs, user_of,
 };
-use crate::schema::{OPEN_BY_GUILD, keys};
-use callstats_core::heatmap::Heatmap;
-use callstats_core::ids::{GuildId, UserId, parse_id};
-use callstats_core::period::{Day, PeriodKey};
-use callstats_core::reconcile::OpenRef;
-use callstats_core::session::{ClosedSession, DayTotals, OpenSession, PeriodTotals};
-use callstats_core::settings::GuildConfig;
+use crate::schema::{OPEN_BY_GUILD, OPEN_SUMMARY, keys};
+use crate::table::{Consistency, Transacted, all_items};
 
 /// DynamoDB's limit on items in one transaction.
 const MAX_TRANSACTION_ITEMS: usize = 100;
-/// Attempts when a concurrent change moved a `longest` value between our read and our write.
-const LONGEST_ATTEMPTS: usize = 5;
+/// Attempts of an end when a concurrent change (a privacy action) moved a version between the
+/// read and the write.
+const END_ATTEMPTS: usize = 5;
+/// How long the member state remembers the last session ended in a server.
+const LAST_ENDED_SECS: u64 = 7 * 86_400;
+/// Day records a session keeps: enough for any "last N days" window (the longest is 30 days,
+/// and windows only move forward from the session's end).
+const KEPT_DAYS: u64 = 32;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StartOutcome {
     Started,
     /// This very session is already open: a replay.
     AlreadyStarted,
-    /// The user opted out; nothing was stored.
+    /// The member opted out; nothing was stored.
     OptedOut,
-    /// Another session of this user in this guild is open. The caller must end it first.
+    /// Another session of this member in this server is open. The caller must end it first.
     Conflict(Box<OpenSession>),
-    /// This very session was started and has already ended: a replay of an old start (from a
-    /// write journal, say). Nothing changed; reopening it would count it twice.
+    /// This session, or a later one of the member in this server, has ended, or the member
+    /// deleted their data after it began: a replay of an old start. Nothing changed.
     AlreadyEnded,
 }
 
@@ -52,115 +60,72 @@ pub enum UpdateOutcome {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndOutcome {
-    Ended,
+    /// Ended; the member's leaderboard figures are now these.
+    Ended(MemberTotals),
     /// The session was not open (already ended, never started, or deleted): nothing changed.
     AlreadyEnded,
 }
 
-/// The per-item cancellation codes of a cancelled transaction, if that is what failed.
-fn cancellation_codes<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<String>> {
-    match err.as_service_error()? {
-        TransactWriteItemsError::TransactionCanceledException(e) => Some(
-            e.cancellation_reasons()
-                .iter()
-                .map(|r| r.code().unwrap_or("None").to_owned())
-                .collect(),
-        ),
-        _ => None,
-    }
+/// Where an open session lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// The member state's `o`.
+    Primary,
+    /// An `O#<guild>` item of its own (a second server at the same time).
+    Secondary,
 }
 
-fn failed_condition(codes: &[String], index: usize) -> bool {
-    codes
-        .get(index)
-        .is_some_and(|c| c == "ConditionalCheckFailed")
+/// What ending a session reads first.
+struct EndRead {
+    state: MemberState,
+    slot: Slot,
+    all: AllTimeItem,
+    days: BTreeMap<Day, DayItem>,
 }
 
 impl Store {
-    fn table_name(&self) -> String {
-        self.table.as_str().to_owned()
-    }
-
-    /// Opens a session, in one transaction with a check that the user has not opted out and a
-    /// check that this session was not already recorded as ended (so a replayed start of a
-    /// finished session never reopens it).
-    pub async fn start_session(&self, session: &OpenSession) -> Result<StartOutcome, StoreError> {
-        let check = ConditionCheck::builder()
-            .table_name(self.table_name())
-            .set_key(Some(key(keys::user(session.user), keys::SETTINGS)))
-            .condition_expression("attribute_not_exists(#o) OR #o = :no")
-            .expression_attribute_names("#o", "optout")
-            .expression_attribute_values(":no", AttributeValue::Bool(false))
-            .build()
-            .map_err(|e| StoreError::rejected("start session", e.to_string()))?;
-        let put = Put::builder()
-            .table_name(self.table_name())
-            .set_item(Some(open_session_item(session)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::rejected("start session", e.to_string()))?;
-        let not_ended = ConditionCheck::builder()
-            .table_name(self.table_name())
-            .set_key(Some(key(
-                keys::user(session.user),
-                keys::session(session.guild, session.id),
-            )))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::rejected("start session", e.to_string()))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .condition_check(not_ended)
-                    .build(),
+    /// The member's state: settings, the primary open session, recent ends (strongly
+    /// consistent). Default when the member never had one.
+    pub async fn member_state(&self, user: UserId) -> Result<MemberState, StoreError> {
+        let item = self
+            .get_one(
+                "read member",
+                key(keys::user(user), keys::USER),
+                Consistency::Strong,
             )
-            .send()
-            .await;
-        let Err(err) = result else {
-            return Ok(StartOutcome::Started);
-        };
-        match cancellation_codes(&err) {
-            Some(codes) if failed_condition(&codes, 2) => Ok(StartOutcome::AlreadyEnded),
-            Some(codes) if failed_condition(&codes, 0) => Ok(StartOutcome::OptedOut),
-            Some(codes) if failed_condition(&codes, 1) => {
-                match self.open_session(session.user, session.guild).await? {
-                    Some(open) if open.id == session.id => Ok(StartOutcome::AlreadyStarted),
-                    Some(open) => Ok(StartOutcome::Conflict(Box::new(open))),
-                    None => Err(StoreError::Unavailable {
-                        op: "start session",
-                        message: "the open session changed during the start; try again".into(),
-                    }),
-                }
-            }
-            _ => Err(classify("start session", err)),
-        }
+            .await?;
+        item.as_ref()
+            .map(read_member_state)
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 
-    /// Writes what an open session has accounted so far (after a flag change). Conditional on
-    /// the same session being open and no later change having been written.
-    pub async fn update_session(&self, session: &OpenSession) -> Result<UpdateOutcome, StoreError> {
+    /// Opens a session: one conditional update of the member state (the opt-out, the
+    /// session's own end and a deletion since it began are checked in the same write), or, when
+    /// another server's session already holds the member state, a transaction with an item of
+    /// its own.
+    pub async fn start_session(
+        &self,
+        session: &OpenSession,
+        rule: RankingRule,
+    ) -> Result<StartOutcome, StoreError> {
         let mut e = Expr::new();
-        for (attr, value) in open_session_state(session)? {
-            if attr != "sid" {
-                e.set(&attr, value);
-            }
+        let o = e.name("o");
+        let og = e.name("og");
+        e.set("o", AttributeValue::M(open_attrs(session)));
+        for (attr, value) in summary_attrs(session, rule) {
+            e.set(&attr, value);
         }
-        let (sid, seg) = (e.name("sid"), e.name("seg"));
-        let sid_value = e.value(s(session.id.to_string()));
-        let seg_value = e.value(n(session.seg_start.unix()));
-        e.condition(format!("{sid} = {sid_value} AND {seg} <= {seg_value}"));
+        bump_version(&mut e);
+        start_conditions(&mut e, session);
+        e.condition(format!(
+            "attribute_not_exists({o}) AND attribute_not_exists({og})"
+        ));
         let result = self
             .client
             .update_item()
             .table_name(self.table_name())
-            .set_key(Some(key(
-                keys::user(session.user),
-                keys::open(session.guild),
-            )))
+            .set_key(Some(key(keys::user(session.user), keys::USER)))
             .set_update_expression(e.update_expression())
             .set_condition_expression(e.condition_expression())
             .set_expression_attribute_names(e.names())
@@ -168,248 +133,90 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(UpdateOutcome::Updated),
-            Err(err) if is_condition_failure(&err) => Ok(UpdateOutcome::Stale),
-            Err(err) => Err(classify("update session", err)),
+            Ok(_) => return Ok(StartOutcome::Started),
+            Err(err) if is_condition_failure(&err) => {}
+            Err(err) => return Err(classify("start session", err)),
         }
-    }
-
-    /// Ends a session: one transaction removes the open item (on condition that it is this
-    /// session), records the session, and adds it to the all-time, day, week and month items.
-    /// `on_leaderboards` is false when the user is opting out.
-    pub async fn end_session(
-        &self,
-        session: &ClosedSession,
-        config: &GuildConfig,
-        on_leaderboards: bool,
-    ) -> Result<EndOutcome, StoreError> {
-        let (days, periods) = fit_in_transaction(
-            session.day_totals(),
-            session.period_totals(config.rule, config.timezone),
-            Day::of(session.end),
-        );
-        for _ in 0..LONGEST_ATTEMPTS {
-            let items = self
-                .end_items(session, config, on_leaderboards, &days, &periods)
-                .await?;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            let Err(err) = result else {
-                return Ok(EndOutcome::Ended);
-            };
-            match cancellation_codes(&err) {
-                Some(codes) if failed_condition(&codes, 0) => return Ok(EndOutcome::AlreadyEnded),
-                // A `longest` moved under us (a concurrent delete): read again and retry.
-                Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed") => {}
-                _ => return Err(classify("end session", err)),
+        // Why: read the member state and decide.
+        let state = self.member_state(session.user).await?;
+        if let Some(outcome) = refused(&state, session) {
+            return Ok(outcome);
+        }
+        if let Some(open) = &state.primary {
+            if open.guild == session.guild {
+                return Ok(if open.id == session.id {
+                    StartOutcome::AlreadyStarted
+                } else {
+                    StartOutcome::Conflict(Box::new(open.clone()))
+                });
             }
+            return self.start_secondary(session, rule).await;
+        }
+        if let Some(open) = self.secondary(session.user, session.guild).await? {
+            return Ok(if open.id == session.id {
+                StartOutcome::AlreadyStarted
+            } else {
+                StartOutcome::Conflict(Box::new(open))
+            });
         }
         Err(StoreError::Unavailable {
-            op: "end session",
-            message: "aggregates kept changing during the end; try again".into(),
+            op: "start session",
+            message: "the member state changed during the start; try again".into(),
         })
     }
 
-    /// The transaction that ends `session`, with `longest` conditions from a fresh read.
-    async fn end_items(
+    /// A session in a second server while another holds the member state: its own item, in a
+    /// transaction with the member state's checks (and its mark `x<guild>`, which keeps a
+    /// primary start in that server out).
+    async fn start_secondary(
         &self,
-        session: &ClosedSession,
-        config: &GuildConfig,
-        on_leaderboards: bool,
-        days: &[(Day, DayTotals)],
-        periods: &[(PeriodKey, PeriodTotals)],
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let user_pk = keys::user(session.user);
-        let start_day = Day::of(session.start());
-        let (all_time, day_longest) = tokio::try_join!(
-            self.read_all_time_state(&user_pk, keys::all_time(session.guild)),
-            self.read_longest(&user_pk, keys::day(session.guild, start_day)),
-        )?;
-        let mut items = vec![
-            self.delete_open_item(session)?,
-            self.put_record_item(session)?,
-        ];
-        items.push(
-            self.update_item(&user_pk, keys::all_time(session.guild), |e| {
-                let class = session.class_secs();
-                e.add("total", n(session.duration()))
-                    .add("active", n(session.breakdown.active))
-                    .add("ranked", n(class.ranked(config.rule)))
-                    .add("sessions", n(1));
-                for (attr, value) in BREAKDOWN_ATTRS
-                    .iter()
-                    .zip(breakdown_values(&session.breakdown))
-                {
-                    e.add(attr, n(value));
-                }
-                // The heatmap is rewritten whole from what was read, on condition that its
-                // version is still the one read (a concurrent delete changes it).
-                let mut heatmap = all_time.heatmap.clone();
-                for (bucket, secs) in session.heatmap_buckets() {
-                    heatmap.add(bucket, secs);
-                }
-                e.set("hm", heatmap_value(&heatmap));
-                e.set("hv", n(all_time.version.map_or(1, |v| v + 1)));
-                let hv = e.name("hv");
-                match all_time.version {
-                    Some(version) => {
-                        let read = e.value(n(version));
-                        e.condition(format!("{hv} = {read}"));
-                    }
-                    None => {
-                        e.condition(format!("attribute_not_exists({hv})"));
-                    }
-                }
-                e.set("last", n(session.end.unix()));
-                if on_leaderboards {
-                    e.set("lb", s(keys::leaderboard(session.guild, PeriodKey::All)));
-                }
-                keep_longest(e, all_time.longest, session.duration());
-            })?,
-        );
-        for (day, t) in days {
-            items.push(
-                self.update_item(&user_pk, keys::day(session.guild, *day), |e| {
-                    e.add("total", n(t.total))
-                        .add("active", n(t.active))
-                        .add("de", n(t.deafened))
-                        .add("al", n(t.alone))
-                        .add("sessions", n(t.sessions));
-                    if *day == start_day {
-                        keep_longest(e, day_longest, t.longest);
-                    } else {
-                        e.set_if_missing("longest", n(0));
-                    }
-                    match t.last_active {
-                        Some(last) => e.set("last", n(last.unix())),
-                        None => e.set_if_missing("last", n(0)),
-                    };
-                })?,
-            );
-        }
-        for (period, t) in periods {
-            items.push(
-                self.update_item(&user_pk, keys::period(session.guild, *period), |e| {
-                    e.add("total", n(t.total))
-                        .add("active", n(t.active))
-                        .add("ranked", n(t.ranked))
-                        .add("sessions", n(t.sessions));
-                    if on_leaderboards {
-                        e.set("lb", s(keys::leaderboard(session.guild, *period)));
-                    }
-                })?,
-            );
-        }
-        Ok(items)
-    }
-
-    /// What an end rewrites of the all-time item: its longest, heatmap and heatmap version.
-    async fn read_all_time_state(&self, pk: &str, sk: String) -> Result<AllTimeState, StoreError> {
-        let item = self
-            .get_one(
-                "read all-time item",
-                key(pk, sk),
-                Read::StrongOnly("pk, sk, longest, hm, hv"),
-            )
-            .await?;
-        let Some(item) = item else {
-            return Ok(AllTimeState::default());
-        };
-        let r = Reader::new(&item);
-        Ok(AllTimeState {
-            longest: if r.has("longest") {
-                Some(r.u64("longest")?)
-            } else {
-                None
-            },
-            heatmap: if r.has("hm") {
-                read_heatmap(&r)?
-            } else {
-                Heatmap::default()
-            },
-            version: if r.has("hv") {
-                Some(r.u64("hv")?)
-            } else {
-                None
-            },
-        })
-    }
-
-    async fn read_longest(&self, pk: &str, sk: String) -> Result<Option<u64>, StoreError> {
-        let item = self
-            .get_one(
-                "read longest",
-                key(pk, sk),
-                Read::StrongOnly("pk, sk, longest"),
-            )
-            .await?;
-        match item {
-            Some(item) if item.contains_key("longest") => {
-                Reader::new(&item).u64("longest").map(Some)
-            }
-            _ => Ok(None),
-        }
-    }
-
-    fn delete_open_item(&self, session: &ClosedSession) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
-            .table_name(self.table_name())
-            .set_key(Some(key(
-                keys::user(session.user),
-                keys::open(session.guild),
-            )))
-            .condition_expression("#sid = :sid")
-            .expression_attribute_names("#sid", "sid")
-            .expression_attribute_values(":sid", s(session.id.to_string()))
-            .build()
-            .map_err(|e| StoreError::rejected("end session", e.to_string()))?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
-    }
-
-    fn put_record_item(&self, session: &ClosedSession) -> Result<TransactWriteItem, StoreError> {
-        let record = SessionRecord {
-            id: session.id,
-            user: session.user,
-            guild: session.guild,
-            channel: session.channel,
-            end: session.end,
-            estimated: session.estimated,
-            breakdown: session.breakdown,
-        };
+        session: &OpenSession,
+        rule: RankingRule,
+    ) -> Result<StartOutcome, StoreError> {
+        let mark = format!("x{}", session.guild);
+        let mut e = Expr::new();
+        let og = e.name("og");
+        let mark_name = e.name(&mark);
+        let guild_value = e.value(s(session.guild.to_string()));
+        e.set(&mark, s(session.id.to_string()));
+        start_conditions(&mut e, session);
+        e.condition(format!(
+            "attribute_not_exists({mark_name}) AND (attribute_not_exists({og}) OR {og} <> {guild_value})"
+        ));
+        let mut item = key(keys::user(session.user), keys::open(session.guild));
+        item.extend(open_attrs(session));
+        item.extend(summary_attrs(session, rule));
         let put = Put::builder()
             .table_name(self.table_name())
-            .set_item(Some(session_record_item(&record)))
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(|e| StoreError::rejected("end session", e.to_string()))?;
-        Ok(TransactWriteItem::builder().put(put).build())
+            .map_err(|e| StoreError::rejected("start session", e.to_string()))?;
+        let items = vec![
+            self.update_item("start session", keys::user(session.user), keys::USER, &e)?,
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        match self.transact("start session", items).await? {
+            Transacted::Done => Ok(StartOutcome::Started),
+            Transacted::Cancelled(_) => {
+                let state = self.member_state(session.user).await?;
+                if let Some(outcome) = refused(&state, session) {
+                    return Ok(outcome);
+                }
+                match self.secondary(session.user, session.guild).await? {
+                    Some(open) if open.id == session.id => Ok(StartOutcome::AlreadyStarted),
+                    Some(open) => Ok(StartOutcome::Conflict(Box::new(open))),
+                    None => Err(StoreError::Unavailable {
+                        op: "start session",
+                        message: "the member state changed during the start; try again".into(),
+                    }),
+                }
+            }
+        }
     }
 
-    fn update_item(
-        &self,
-        pk: &str,
-        sk: String,
-        build: impl FnOnce(&mut Expr),
-    ) -> Result<TransactWriteItem, StoreError> {
-        let mut e = Expr::new();
-        build(&mut e);
-        let update = Update::builder()
-            .table_name(self.table_name())
-            .set_key(Some(key(pk, sk)))
-            .set_update_expression(e.update_expression())
-            .set_condition_expression(e.condition_expression())
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .build()
-            .map_err(|e| StoreError::rejected("end session", e.to_string()))?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-
-    /// The open session of a user in a guild (strongly consistent read).
-    pub async fn open_session(
+    /// A secondary open session of the member in `guild`.
+    async fn secondary(
         &self,
         user: UserId,
         guild: GuildId,
@@ -418,24 +225,399 @@ impl Store {
             .get_one(
                 "get open session",
                 key(keys::user(user), keys::open(guild)),
-                Read::Strong,
+                Consistency::Strong,
             )
             .await?;
-        item.as_ref().map(read_open_session).transpose()
+        item.as_ref().map(read_secondary).transpose()
     }
 
-    /// Every open session of a user, in every guild.
+    /// Writes what an open session has accounted so far (after a flag change): on condition
+    /// that the same session is open and no later change was written. The index summary moves
+    /// only when the active or ranked seconds start or stop growing.
+    pub async fn update_session(
+        &self,
+        session: &OpenSession,
+        rule: RankingRule,
+    ) -> Result<UpdateOutcome, StoreError> {
+        let new_run = session.run_start == session.seg_start;
+        // The primary slot first (nearly always), then the secondary.
+        let mut e = Expr::new();
+        let (o, og) = (e.name("o"), e.name("og"));
+        for (attr, value) in open_attrs(session) {
+            if attr != "sid" && attr != "ch" {
+                e.set_path(&["o", &attr], value);
+            }
+        }
+        if new_run {
+            for (attr, value) in summary_attrs(session, rule) {
+                if OPEN_SUMMARY.contains(&attr.as_str()) {
+                    e.set(&attr, value);
+                }
+            }
+        }
+        let (sid, seg) = (e.name("sid"), e.name("seg"));
+        let (guild_value, sid_value, seg_value) = (
+            e.value(s(session.guild.to_string())),
+            e.value(s(session.id.to_string())),
+            e.value(n(session.seg_start.unix())),
+        );
+        e.condition(format!(
+            "{og} = {guild_value} AND {o}.{sid} = {sid_value} AND {o}.{seg} <= {seg_value}"
+        ));
+        if self
+            .conditional_update(
+                "update session",
+                keys::user(session.user),
+                keys::USER.to_owned(),
+                &e,
+            )
+            .await?
+        {
+            return Ok(UpdateOutcome::Updated);
+        }
+        let mut e = Expr::new();
+        for (attr, value) in open_attrs(session) {
+            if attr != "sid" && attr != "ch" {
+                e.set(&attr, value);
+            }
+        }
+        if new_run {
+            for (attr, value) in summary_attrs(session, rule) {
+                if OPEN_SUMMARY.contains(&attr.as_str()) {
+                    e.set(&attr, value);
+                }
+            }
+        }
+        let (sid, seg) = (e.name("sid"), e.name("seg"));
+        let (sid_value, seg_value) = (
+            e.value(s(session.id.to_string())),
+            e.value(n(session.seg_start.unix())),
+        );
+        e.condition(format!("{sid} = {sid_value} AND {seg} <= {seg_value}"));
+        Ok(
+            if self
+                .conditional_update(
+                    "update session",
+                    keys::user(session.user),
+                    keys::open(session.guild),
+                    &e,
+                )
+                .await?
+            {
+                UpdateOutcome::Updated
+            } else {
+                UpdateOutcome::Stale
+            },
+        )
+    }
+
+    /// Ends a session: reads the member's state, all-time item and the day items the session
+    /// touched, computes their new contents, and writes them in one transaction on condition
+    /// that the session is still open and nothing else changed them in between.
+    pub async fn end_session(
+        &self,
+        session: &ClosedSession,
+        config: &GuildConfig,
+    ) -> Result<EndOutcome, StoreError> {
+        let days = kept_days(session);
+        for _ in 0..END_ATTEMPTS {
+            let Some(read) = self.read_for_end(session, &days).await? else {
+                return Ok(EndOutcome::AlreadyEnded);
+            };
+            let (items, totals) = self.end_items(session, config, read)?;
+            match self.transact("end session", items).await? {
+                Transacted::Done => return Ok(EndOutcome::Ended(totals)),
+                // The session's own slot: no longer open (ended by someone else, deleted).
+                Transacted::Cancelled(c) if c.condition_failed(0) => {
+                    return Ok(EndOutcome::AlreadyEnded);
+                }
+                // A version moved (a privacy action in between): read again.
+                Transacted::Cancelled(_) => {}
+            }
+        }
+        Err(StoreError::Unavailable {
+            op: "end session",
+            message: "the member's items kept changing during the end; try again".into(),
+        })
+    }
+
+    async fn read_for_end(
+        &self,
+        session: &ClosedSession,
+        days: &[Day],
+    ) -> Result<Option<EndRead>, StoreError> {
+        let pk = keys::user(session.user);
+        let mut wanted = vec![
+            key(&pk, keys::USER),
+            key(&pk, keys::open(session.guild)),
+            key(&pk, keys::all_time(session.guild)),
+        ];
+        wanted.extend(days.iter().map(|d| key(&pk, keys::day(session.guild, *d))));
+        let items = self
+            .batch_get("read for end", wanted, Consistency::Strong)
+            .await?;
+        let mut state = MemberState::default();
+        let mut secondary = None;
+        let mut all = AllTimeItem::default();
+        let mut day_items: BTreeMap<Day, DayItem> = BTreeMap::new();
+        for item in &items {
+            let r = Reader::new(item);
+            let sk = r.string("sk")?;
+            if sk == keys::USER {
+                state = read_member_state(item)?;
+            } else if sk.starts_with(keys::OPEN_PREFIX) {
+                secondary = Some(read_secondary(item)?);
+            } else if sk.starts_with(keys::ALL_PREFIX) {
+                all = read_all_time(item)?;
+            } else {
+                let (day, d) = read_day(item)?;
+                day_items.insert(day, d);
+            }
+        }
+        let slot = if state
+            .primary
+            .as_ref()
+            .is_some_and(|o| o.id == session.id && o.guild == session.guild)
+        {
+            Slot::Primary
+        } else if secondary.as_ref().is_some_and(|o| o.id == session.id) {
+            Slot::Secondary
+        } else {
+            return Ok(None);
+        };
+        let listed = !state.settings.opted_out;
+        if all.version == 0 {
+            all.listed = listed;
+        }
+        for d in days {
+            day_items.entry(*d).or_insert_with(|| DayItem {
+                record: DayRecord::default(),
+                version: 0,
+                listed,
+            });
+        }
+        Ok(Some(EndRead {
+            state,
+            slot,
+            all,
+            days: day_items,
+        }))
+    }
+
+    /// The transaction that ends `session`: the slot first (its condition decides "already
+    /// ended"), then the all-time and day items on their versions.
+    fn end_items(
+        &self,
+        session: &ClosedSession,
+        config: &GuildConfig,
+        read: EndRead,
+    ) -> Result<(Vec<TransactWriteItem>, MemberTotals), StoreError> {
+        let EndRead {
+            state,
+            slot,
+            all: all_item,
+            days: day_items,
+        } = read;
+        let user_pk = keys::user(session.user);
+        let member_tz = state.settings.timezone_or_utc();
+        let mut all: AllTime = all_item.all.clone();
+        let mut records: BTreeMap<Day, DayRecord> = day_items
+            .iter()
+            .map(|(d, i)| (*d, i.record.clone()))
+            .collect();
+        member::apply_end(
+            &mut all,
+            &mut records,
+            session,
+            config.rule,
+            config.timezone,
+            member_tz,
+        );
+
+        let mut items = Vec::with_capacity(2 + records.len() + 1);
+        // The member state: close the slot, remember the end, forget old ends.
+        let mut e = Expr::new();
+        e.set(
+            &keys::last_ended(session.guild),
+            last_ended_value(LastEnded {
+                id: session.id,
+                end: session.end,
+            }),
+        );
+        let horizon = session.end.minus(LAST_ENDED_SECS);
+        for (guild, last) in &state.last_ended {
+            if *guild != session.guild && last.end < horizon {
+                e.remove(&keys::last_ended(*guild));
+            }
+        }
+        bump_version(&mut e);
+        let sid_value = e.value(s(session.id.to_string()));
+        match slot {
+            Slot::Primary => {
+                for attr in std::iter::once("o")
+                    .chain(std::iter::once("og"))
+                    .chain(OPEN_SUMMARY)
+                {
+                    e.remove(attr);
+                }
+                let (o, og, sid) = (e.name("o"), e.name("og"), e.name("sid"));
+                let guild_value = e.value(s(session.guild.to_string()));
+                e.condition(format!("{og} = {guild_value} AND {o}.{sid} = {sid_value}"));
+                items.push(self.update_item("end session", user_pk.clone(), keys::USER, &e)?);
+            }
+            Slot::Secondary => {
+                let delete = Delete::builder()
+                    .table_name(self.table_name())
+                    .set_key(Some(key(&user_pk, keys::open(session.guild))))
+                    .condition_expression("#sid = :sid")
+                    .expression_attribute_names("#sid", "sid")
+                    .expression_attribute_values(":sid", s(session.id.to_string()))
+                    .build()
+                    .map_err(|e| StoreError::rejected("end session", e.to_string()))?;
+                items.push(TransactWriteItem::builder().delete(delete).build());
+                let mark = format!("x{}", session.guild);
+                e.remove(&mark);
+                let mark_name = e.name(&mark);
+                e.condition(format!("{mark_name} = {sid_value}"));
+                items.push(self.update_item("end session", user_pk.clone(), keys::USER, &e)?);
+            }
+        }
+        let all_new = AllTimeItem {
+            all,
+            version: all_item.version + 1,
+            listed: all_item.listed,
+        };
+        items.push(self.versioned_put(
+            all_time_item(session.user, session.guild, &all_new),
+            all_item.version,
+        )?);
+        for (day, record) in records {
+            let before = &day_items[&day];
+            let new = DayItem {
+                record,
+                version: before.version + 1,
+                listed: before.listed,
+            };
+            items.push(self.versioned_put(
+                day_item(session.user, session.guild, day, &new),
+                before.version,
+            )?);
+        }
+        Ok((items, all_new.all.totals()))
+    }
+
+    /// A put on condition that the item's version is still `read` (0: that it does not exist).
+    fn versioned_put(&self, item: Item, read: u64) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(self.table_name())
+            .set_item(Some(item));
+        let put = if read == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("#v = :v")
+                .expression_attribute_names("#v", "v")
+                .expression_attribute_values(":v", n(read))
+        };
+        let put = put
+            .build()
+            .map_err(|e| StoreError::rejected("end session", e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    pub(crate) fn update_item(
+        &self,
+        op: &'static str,
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+        e: &Expr,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk, sk)))
+            .set_update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .build()
+            .map_err(|e| StoreError::rejected(op, e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// An `UpdateItem`; `false` when its condition failed.
+    pub(crate) async fn conditional_update(
+        &self,
+        op: &'static str,
+        pk: String,
+        sk: String,
+        e: &Expr,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk, sk)))
+            .set_update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(classify(op, err)),
+        }
+    }
+
+    /// The member's leaderboard figures in `guild` as stored (after an end that found its
+    /// session already ended: the board gets the stored figures again).
+    pub async fn member_totals(
+        &self,
+        user: UserId,
+        guild: GuildId,
+    ) -> Result<Option<MemberTotals>, StoreError> {
+        let item = self
+            .get_one(
+                "read all-time",
+                key(keys::user(user), keys::all_time(guild)),
+                Consistency::Strong,
+            )
+            .await?;
+        item.as_ref()
+            .map(|i| read_all_time(i).map(|a| a.listed.then(|| a.all.totals())))
+            .transpose()
+            .map(Option::flatten)
+    }
+
+    /// Every open session of a member, in every server.
     pub async fn open_sessions_of_user(
         &self,
         user: UserId,
     ) -> Result<Vec<OpenSession>, StoreError> {
-        let items = self
-            .query_prefix(&keys::user(user), keys::OPEN_PREFIX, true)
-            .await?;
-        items.iter().map(read_open_session).collect()
+        let mut out: Vec<OpenSession> =
+            self.member_state(user).await?.primary.into_iter().collect();
+        for item in self
+            .query_prefix(&keys::user(user), keys::OPEN_PREFIX, Consistency::Strong)
+            .await?
+        {
+            out.push(read_secondary(&item)?);
+        }
+        Ok(out)
     }
 
-    /// The open sessions of a guild, from the sparse index (eventually consistent: a session
+    /// The open session of a member in a server (strongly consistent).
+    pub async fn open_session(
+        &self,
+        user: UserId,
+        guild: GuildId,
+    ) -> Result<Option<OpenSession>, StoreError> {
+        match self.member_state(user).await?.primary {
+            Some(o) if o.guild == guild => Ok(Some(o)),
+            _ => self.secondary(user, guild).await,
+        }
+    }
+
+    /// The open sessions of a server from the sparse index (eventually consistent: a session
     /// opened a moment ago may be missing).
     pub async fn open_sessions_of_guild(&self, guild: GuildId) -> Result<Vec<OpenRef>, StoreError> {
         let query = self
@@ -450,180 +632,112 @@ impl Store {
             .iter()
             .map(|item| {
                 let r = Reader::new(item);
+                let id: callstats_core::SessionId = r.parse("os")?;
                 Ok(OpenRef {
                     user: user_of(&r)?,
-                    channel: parse_id(r.string("ch")?)
-                        .ok_or_else(|| r.error("ch is not a channel id"))?,
-                    id: r.parse("sid")?,
+                    channel: parse_id(r.string("oc")?)
+                        .ok_or_else(|| r.error("oc is not a channel id"))?,
+                    id,
                 })
             })
             .collect()
     }
 
-    /// Every item of partition `pk` whose sort key starts with `prefix`, all pages.
-    pub(crate) async fn query_prefix(
+    /// What reconciling a server needs, strongly consistent, in one batch: the open sessions in
+    /// `guild` of `users` (those the index lists and those present now) and the server item.
+    pub async fn reconcile_view(
         &self,
-        pk: &str,
-        prefix: &str,
-        consistent: bool,
-    ) -> Result<Vec<Item>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(self.table_name())
-            .expression_attribute_values(":pk", s(pk))
-            .consistent_read(consistent);
-        let query = if prefix.is_empty() {
-            query.key_condition_expression("pk = :pk")
-        } else {
-            query
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":prefix", s(prefix))
-        };
-        all_items("query", query).await
+        guild: GuildId,
+        users: &[UserId],
+    ) -> Result<(Vec<OpenSession>, GuildItem), StoreError> {
+        let mut wanted = vec![key(keys::guild(guild), keys::GUILD)];
+        for user in users {
+            wanted.push(key(keys::user(*user), keys::USER));
+            wanted.push(key(keys::user(*user), keys::open(guild)));
+        }
+        let items = self
+            .batch_get("read for reconcile", wanted, Consistency::Strong)
+            .await?;
+        let mut open = Vec::new();
+        let mut server = GuildItem::default();
+        for item in &items {
+            let r = Reader::new(item);
+            let sk = r.string("sk")?;
+            if sk == keys::GUILD {
+                server = read_guild(item)?;
+            } else if sk == keys::USER {
+                if let Some(o) = read_member_state(item)?.primary
+                    && o.guild == guild
+                {
+                    open.push(o);
+                }
+            } else {
+                open.push(read_secondary(item)?);
+            }
+        }
+        Ok((open, server))
     }
 }
 
-/// How a point read reads.
-#[derive(Clone, Copy)]
-pub(crate) enum Read {
-    /// Eventually consistent, every attribute.
-    Eventual,
-    /// Strongly consistent (an opt-out or a heartbeat must be seen at once), every attribute.
-    Strong,
-    /// Strongly consistent, only these attributes.
-    StrongOnly(&'static str),
+/// The conditions every start checks on the member state: not opted out, this session newer
+/// than the last one ended in the server, and not begun before a deletion.
+fn start_conditions(e: &mut Expr, session: &OpenSession) {
+    let optout = e.name("optout");
+    let no = e.value(AttributeValue::Bool(false));
+    let last = e.name(&keys::last_ended(session.guild));
+    let sid = e.value(s(session.id.to_string()));
+    let deleted = e.name("priv");
+    let start = e.value(n(session.start().unix()));
+    e.condition(format!(
+        "(attribute_not_exists({optout}) OR {optout} = {no}) \
+         AND (attribute_not_exists({last}) OR {last} < {sid}) \
+         AND (attribute_not_exists({deleted}) OR {deleted} <= {start})"
+    ));
 }
 
-impl Store {
-    /// One item by its key, `None` when there is none: every point read goes through here.
-    pub(crate) async fn get_one(
-        &self,
-        op: &'static str,
-        key: Item,
-        read: Read,
-    ) -> Result<Option<Item>, StoreError> {
-        let projection = match read {
-            Read::StrongOnly(attributes) => Some(attributes),
-            Read::Eventual | Read::Strong => None,
-        };
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table.as_str())
-            .set_key(Some(key))
-            .consistent_read(!matches!(read, Read::Eventual))
-            .set_projection_expression(projection.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|e| classify(op, e))?;
-        Ok(out.item)
+/// Why the member state refuses `session`, if it does.
+fn refused(state: &MemberState, session: &OpenSession) -> Option<StartOutcome> {
+    if state.settings.opted_out {
+        return Some(StartOutcome::OptedOut);
     }
+    let ended = state
+        .last_ended
+        .get(&session.guild)
+        .is_some_and(|last| last.id >= session.id);
+    let deleted_since = state.privacy_at.is_some_and(|at| at > session.start());
+    (ended || deleted_since).then_some(StartOutcome::AlreadyEnded)
 }
 
-/// Every item a query finds, over all its pages.
-pub(crate) async fn all_items(
-    op: &'static str,
-    query: QueryFluentBuilder,
-) -> Result<Vec<Item>, StoreError> {
-    let mut pages = query.into_paginator().items().send();
-    let mut items = Vec::new();
-    while let Some(item) = pages.next().await {
-        items.push(item.map_err(|e| classify(op, e))?);
-    }
-    Ok(items)
+/// `v = v + 1` (from 0 for a new item).
+fn bump_version(e: &mut Expr) {
+    let v = e.name("v");
+    let (zero, one) = (e.value(n(0)), e.value(n(1)));
+    e.set_raw(format!("{v} = if_not_exists({v}, {zero}) + {one}"));
 }
 
-/// How many items a query matches, over all its pages.
-pub(crate) async fn count_all(
-    op: &'static str,
-    query: QueryFluentBuilder,
-) -> Result<u64, StoreError> {
-    let mut pages = query.select(Select::Count).into_paginator().send();
-    let mut count = 0u64;
-    while let Some(page) = pages.next().await {
-        count += u64::try_from(page.map_err(|e| classify(op, e))?.count).unwrap_or(0);
-    }
-    Ok(count)
-}
-
-/// The part of an all-time item that an end reads before rewriting it.
-#[derive(Default)]
-struct AllTimeState {
-    longest: Option<u64>,
-    heatmap: Heatmap,
-    version: Option<u64>,
-}
-
-/// Day items a session must keep: enough for any future "last N days" window (the longest is
-/// 30 days, and windows only move forward from the session's end).
-const KEPT_DAYS: u64 = 32;
-
-/// Fits a session's item updates into one transaction (at most 100 items, 3 of them the open
-/// item, the record and the all-time item). Only sessions of more than about 80 days need it:
-/// their day items older than [`KEPT_DAYS`] before the end are left out first (no window can
-/// show them any more), then their oldest week and month items (past leaderboards nobody can
-/// ask for). The all-time item always gets every second, so totals stay exact; only an export
-/// shows the difference.
-fn fit_in_transaction(
-    mut days: Vec<(Day, DayTotals)>,
-    mut periods: Vec<(PeriodKey, PeriodTotals)>,
-    end_day: Day,
-) -> (DayItems, PeriodItems) {
+/// The days of `session` its end writes: all it touched, but for sessions too long for one
+/// transaction only the last [`KEPT_DAYS`] (no window can show older ones; the all-time item
+/// gets every second).
+fn kept_days(session: &ClosedSession) -> Vec<Day> {
+    let mut days = member::days_touched(session);
+    // The slot (one or two items) and the all-time item share the transaction.
     let room = MAX_TRANSACTION_ITEMS - 3;
-    if days.len() + periods.len() <= room {
-        return (days, periods);
+    if days.len() > room {
+        let oldest = Day::of(session.end).minus_days(KEPT_DAYS - 1);
+        days.retain(|d| *d >= oldest);
+        tracing::warn!(
+            days = days.len(),
+            "session too long for one transaction: its oldest day items are left out"
+        );
     }
-    let oldest_kept = end_day.minus_days(KEPT_DAYS - 1);
-    days.retain(|(day, _)| *day >= oldest_kept);
-    // Periods come in time order per kind; drop the oldest of either kind first.
-    while days.len() + periods.len() > room && !periods.is_empty() {
-        let oldest = periods
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, (key, _))| period_order(*key))
-            .map_or(0, |(i, _)| i);
-        periods.remove(oldest);
-    }
-    tracing::warn!(
-        days = days.len(),
-        periods = periods.len(),
-        "session too long for one transaction: its oldest day, week and month items are left out"
-    );
-    (days, periods)
-}
-
-type DayItems = Vec<(Day, DayTotals)>;
-type PeriodItems = Vec<(PeriodKey, PeriodTotals)>;
-
-/// Sorts weeks and months by when they start (roughly; enough to find the oldest).
-fn period_order(key: PeriodKey) -> (i32, u32) {
-    match key {
-        PeriodKey::All => (i32::MAX, 0),
-        PeriodKey::Week(w) => (w.year(), w.week() * 7),
-        PeriodKey::Month(m) => (m.year(), m.month() * 30),
-    }
-}
-
-/// Keeps `longest` the maximum of all sessions: set it when this one is longer than what was
-/// read, on condition that it has not grown since; otherwise require that it is still at least
-/// this long (so a concurrent delete is noticed and the end is retried).
-fn keep_longest(e: &mut Expr, current: Option<u64>, duration: u64) {
-    let name = e.name("longest");
-    let value = e.value(n(duration));
-    if current.is_none_or(|c| duration > c) {
-        e.set("longest", n(duration));
-        e.condition(format!("attribute_not_exists({name}) OR {name} <= {value}"));
-    } else {
-        e.condition(format!("{name} >= {value}"));
-    }
+    days
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use callstats_core::breakdown::Flags;
-    use callstats_core::session::{OpenSession, SessionId};
+    use callstats_core::session::SessionId;
     use callstats_core::time::Timestamp;
     use chrono_tz::Tz;
     use twilight_model::id::Id;
@@ -641,50 +755,19 @@ mod tests {
     }
 
     #[test]
-    fn short_sessions_keep_every_item() {
+    fn sessions_up_to_three_months_keep_every_day() {
         let s = long_session(60);
-        let (days, periods) = fit_in_transaction(
-            s.day_totals(),
-            s.period_totals(callstats_core::breakdown::RankingRule::default(), Tz::UTC),
-            Day::of(s.end),
-        );
-        assert_eq!(days.len(), 61);
-        assert_eq!(
-            days.len() + periods.len(),
-            s.day_totals().len()
-                + s.period_totals(callstats_core::breakdown::RankingRule::default(), Tz::UTC)
-                    .len()
-        );
+        assert_eq!(kept_days(&s).len(), 61);
     }
 
     #[test]
-    fn very_long_sessions_keep_the_recent_days_and_fit() {
-        for len in [90, 200, 400, 1000] {
+    fn very_long_sessions_keep_the_last_days_and_fit() {
+        for len in [100, 400, 1000] {
             let s = long_session(len);
-            let end_day = Day::of(s.end);
-            let (days, periods) = fit_in_transaction(
-                s.day_totals(),
-                s.period_totals(callstats_core::breakdown::RankingRule::default(), Tz::UTC),
-                end_day,
-            );
-            assert!(
-                3 + days.len() + periods.len() <= MAX_TRANSACTION_ITEMS,
-                "{len}"
-            );
-            assert_eq!(days.len(), 32, "{len}");
-            assert_eq!(days.last().map(|d| d.0), Some(end_day));
-            // The most recent week and month are always kept: they are on today's leaderboards.
-            let weeks: Vec<_> = periods
-                .iter()
-                .filter(|p| matches!(p.0, PeriodKey::Week(_)))
-                .collect();
-            assert!(weeks.iter().any(|p| p.0
-                == PeriodKey::Week(callstats_core::period::WeekKey::of(s.end.minus(1), Tz::UTC))));
-            assert!(periods.iter().any(|p| p.0
-                == PeriodKey::Month(callstats_core::period::MonthKey::of(
-                    s.end.minus(1),
-                    Tz::UTC
-                ))));
+            let days = kept_days(&s);
+            assert_eq!(days.len(), KEPT_DAYS as usize, "{len}");
+            assert_eq!(days.last().copied(), Some(Day::of(s.end)));
+            assert!(days.len() + 3 <= MAX_TRANSACTION_ITEMS);
         }
     }
 }

@@ -1,46 +1,25 @@
-//! User settings and guild configuration items.
+//! A member's settings, on their state item.
 
-use crate::sessions::Read;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use callstats_core::ids::UserId;
+use callstats_core::settings::UserSettings;
+use callstats_core::time::Timestamp;
+
 use crate::Store;
-use crate::codec::{Reader, key, s};
+use crate::codec::{key, n, s};
 use crate::error::{StoreError, classify};
 use crate::expr::Expr;
 use crate::schema::keys;
-use callstats_core::breakdown::RankingRule;
-use callstats_core::ids::{GuildId, UserId};
-use callstats_core::settings::{GuildConfig, UserSettings, parse_timezone};
 
 impl Store {
-    /// A user's settings; defaults when they never set anything. Strongly consistent: an
+    /// A member's settings; defaults when they never set anything. Strongly consistent: an
     /// opt-out must be seen at once.
     pub async fn user_settings(&self, user: UserId) -> Result<UserSettings, StoreError> {
-        let item = self
-            .get_one(
-                "read settings",
-                key(keys::user(user), keys::SETTINGS),
-                Read::Strong,
-            )
-            .await?;
-        let Some(item) = item else {
-            return Ok(UserSettings::default());
-        };
-        let r = Reader::new(&item);
-        let timezone = match r.opt_parse::<String>("tz")? {
-            Some(name) => Some(
-                parse_timezone(&name)
-                    .ok_or_else(|| r.error(format!("unknown timezone {name:?}")))?,
-            ),
-            None => None,
-        };
-        Ok(UserSettings {
-            opted_out: r.opt_bool("optout")?.unwrap_or(false),
-            timezone,
-        })
+        Ok(self.member_state(user).await?.settings)
     }
 
-    /// Sets (or with `None`, clears) a user's timezone.
+    /// Sets (or with `None`, clears) a member's timezone.
     pub async fn set_user_timezone(
         &self,
         user: UserId,
@@ -51,77 +30,38 @@ impl Store {
             Some(tz) => e.set("tz", s(tz.name())),
             None => e.remove("tz"),
         };
-        self.update_settings(user, &e).await
+        self.update_member(user, &e).await
     }
 
-    /// Records the opt-out flag. Ending open sessions and leaving the leaderboards are separate
-    /// steps (see `privacy`), in that order after this one.
-    pub async fn set_opted_out(&self, user: UserId, opted_out: bool) -> Result<(), StoreError> {
+    /// Records the opt-out flag and when it changed. Ending calls in progress and leaving the
+    /// indexes and boards are separate steps (see `privacy`), in that order after this one.
+    pub async fn set_opted_out(
+        &self,
+        user: UserId,
+        opted_out: bool,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut e = Expr::new();
         e.set("optout", AttributeValue::Bool(opted_out));
-        self.update_settings(user, &e).await
+        e.set("priv", n(at.unix()));
+        self.update_member(user, &e).await
     }
 
-    async fn update_settings(&self, user: UserId, e: &Expr) -> Result<(), StoreError> {
+    pub(crate) async fn update_member(&self, user: UserId, e: &Expr) -> Result<(), StoreError> {
+        let mut e_with_version = e.clone();
+        let v = e_with_version.name("v");
+        let (zero, one) = (e_with_version.value(n(0)), e_with_version.value(n(1)));
+        e_with_version.set_raw(format!("{v} = if_not_exists({v}, {zero}) + {one}"));
         self.client
             .update_item()
             .table_name(self.table.as_str())
-            .set_key(Some(key(keys::user(user), keys::SETTINGS)))
-            .set_update_expression(e.update_expression())
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
+            .set_key(Some(key(keys::user(user), keys::USER)))
+            .set_update_expression(e_with_version.update_expression())
+            .set_expression_attribute_names(e_with_version.names())
+            .set_expression_attribute_values(e_with_version.values())
             .send()
             .await
             .map_err(|e| classify("write settings", e))?;
-        Ok(())
-    }
-
-    /// A guild's configuration; defaults when an admin never set it.
-    pub async fn guild_config(&self, guild: GuildId) -> Result<GuildConfig, StoreError> {
-        let item = self
-            .get_one(
-                "read guild config",
-                key(keys::guild(guild), keys::CONFIG),
-                Read::Eventual,
-            )
-            .await?;
-        let Some(item) = item else {
-            return Ok(GuildConfig::default());
-        };
-        let r = Reader::new(&item);
-        let tz_name: String = r.parse("tz")?;
-        Ok(GuildConfig {
-            rule: RankingRule {
-                exclude_deafened: r.bool("xdeaf")?,
-                exclude_alone: r.bool("xalone")?,
-            },
-            timezone: parse_timezone(&tz_name)
-                .ok_or_else(|| r.error(format!("unknown timezone {tz_name:?}")))?,
-        })
-    }
-
-    pub async fn set_guild_config(
-        &self,
-        guild: GuildId,
-        config: &GuildConfig,
-    ) -> Result<(), StoreError> {
-        let mut item = key(keys::guild(guild), keys::CONFIG);
-        item.insert(
-            "xdeaf".into(),
-            AttributeValue::Bool(config.rule.exclude_deafened),
-        );
-        item.insert(
-            "xalone".into(),
-            AttributeValue::Bool(config.rule.exclude_alone),
-        );
-        item.insert("tz".into(), s(config.timezone.name()));
-        self.client
-            .put_item()
-            .table_name(self.table.as_str())
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| classify("write guild config", e))?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Per-shard items: the heartbeat ("alive at") and the saved gateway session for a resume.
 
-use crate::sessions::Read;
+use crate::table::Consistency;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 
@@ -25,14 +25,16 @@ pub struct ResumeState {
 }
 
 impl Store {
-    /// Records that `shard` was alive and tracking at `at`.
-    pub async fn heartbeat(&self, shard: u32, at: Timestamp) -> Result<(), StoreError> {
+    /// Records that `shard` was alive and tracking at `at`, and that it records this every
+    /// `every` seconds (readers count calls in progress no further than `at + every`).
+    pub async fn heartbeat(&self, shard: u32, at: Timestamp, every: u64) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(self.table.as_str())
             .set_item(Some({
                 let mut item = key(keys::shard(shard), keys::ALIVE);
                 item.insert("at".into(), n(at.unix()));
+                item.insert("every".into(), n(every));
                 item
             }))
             .send()
@@ -47,11 +49,32 @@ impl Store {
             .get_one(
                 "read heartbeat",
                 key(keys::shard(shard), keys::ALIVE),
-                Read::Strong,
+                Consistency::Strong,
             )
             .await?;
         item.as_ref()
             .map(|item| Reader::new(item).timestamp("at"))
+            .transpose()
+    }
+
+    /// When `shard` was last known alive and how often it records that; `None` when it never
+    /// did. Eventually consistent: for readers that cap calls in progress.
+    pub async fn shard_alive(&self, shard: u32) -> Result<Option<(Timestamp, u64)>, StoreError> {
+        let item = self
+            .get_one(
+                "read heartbeat",
+                key(keys::shard(shard), keys::ALIVE),
+                Consistency::Eventual,
+            )
+            .await?;
+        item.as_ref()
+            .map(|item| {
+                let r = Reader::new(item);
+                Ok((
+                    r.timestamp("at")?,
+                    if r.has("every") { r.u64("every")? } else { 30 },
+                ))
+            })
             .transpose()
     }
 
@@ -93,12 +116,14 @@ impl Store {
     pub async fn take_resume(&self, shard: u32) -> Result<Option<ResumeState>, StoreError> {
         let pk = keys::shard(shard);
         let item = self
-            .get_one("read resume", key(&pk, keys::RESUME), Read::Strong)
+            .get_one("read resume", key(&pk, keys::RESUME), Consistency::Strong)
             .await?;
         let Some(item) = item else {
             return Ok(None);
         };
-        let chunk_items = self.query_prefix(&pk, keys::SNAPSHOT_PREFIX, true).await?;
+        let chunk_items = self
+            .query_prefix(&pk, keys::SNAPSHOT_PREFIX, Consistency::Strong)
+            .await?;
         let r = Reader::new(&item);
         let chunks =
             usize::try_from(r.u64("chunks")?).map_err(|_| r.error("chunks out of range"))?;

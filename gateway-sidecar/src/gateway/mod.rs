@@ -147,6 +147,8 @@ pub struct ShardRunner {
     disconnects: u64,
     /// READY's `resume_gateway_url` (or the saved one this process resumed with).
     resume_url: Option<String>,
+    /// The most members in voice at once seen today (the server's local day), per server.
+    peaks: std::collections::HashMap<GuildId, (chrono::NaiveDate, u32)>,
 }
 
 impl ShardRunner {
@@ -175,6 +177,7 @@ impl ShardRunner {
             heartbeat_busy: Arc::new(AtomicBool::new(false)),
             disconnects: 0,
             resume_url: None,
+            peaks: std::collections::HashMap::new(),
         }
     }
 
@@ -261,8 +264,32 @@ impl ShardRunner {
         });
     }
 
-    fn submit(&self, writes: Vec<SessionWrite>) {
+    fn submit(&mut self, writes: Vec<SessionWrite>) {
+        // A start may set a server's peak of members in voice for the day.
+        let started: BTreeSet<(GuildId, Timestamp)> = writes
+            .iter()
+            .filter_map(|w| match w {
+                SessionWrite::Start { session, .. } => Some((session.guild, session.start())),
+                _ => None,
+            })
+            .collect();
         self.ctx.writer.submit(writes);
+        for (guild, at) in started {
+            let members = self.tracker.sessions_in(guild);
+            let tz = self
+                .tracker
+                .config_of(guild)
+                .map_or(chrono_tz::Tz::UTC, |c| c.timezone);
+            let date = callstats_core::period::local_date(at, tz);
+            let best = self.peaks.entry(guild).or_insert((date, 0));
+            if best.0 != date {
+                *best = (date, 0);
+            }
+            if members > best.1 {
+                best.1 = members;
+                self.ctx.writer.peak(guild, members, at);
+            }
+        }
     }
 
     fn disconnected(&mut self, now: Timestamp) {

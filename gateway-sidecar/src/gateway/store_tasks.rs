@@ -8,10 +8,9 @@ use std::sync::atomic::Ordering;
 use callstats_core::reconcile::OpenRef;
 use callstats_core::{GuildId, Timestamp, UserId};
 use callstats_store::retrying;
-use futures_util::StreamExt as _;
 use tokio::sync::OnceCell;
 
-use super::{AWAIT_GUILDS, Inbox, RECONCILE_READS, ShardContext, ShardRunner};
+use super::{AWAIT_GUILDS, Inbox, ShardContext, ShardRunner};
 use crate::metrics::inc;
 
 impl ShardRunner {
@@ -40,34 +39,30 @@ impl ShardRunner {
                 tracing::error!(shard, guild = %guild, error = %err, "cannot list open sessions");
                 Vec::new()
             });
-            // The index may lag: read every listed and present user's open session directly.
-            let users: BTreeSet<UserId> = refs.iter().map(|r| r.user).chain(present).collect();
-            let open: Vec<_> = futures_util::stream::iter(users)
-                .map(|user| {
-                    let ctx = &ctx;
-                    async move {
-                        retrying("get open session", backoff, || inc(&ctx.metrics.reads_retried), || {
-                            ctx.bounded(|| ctx.store.open_session(user, guild))
-                        })
-                        .await
-                        .unwrap_or_else(|err| {
-                            tracing::error!(shard, guild = %guild, user = %user, error = %err, "cannot read an open session");
-                            None
-                        })
-                    }
-                })
-                .buffer_unordered(RECONCILE_READS)
-                .filter_map(std::future::ready)
-                .collect()
-                .await;
-            let config = retrying("read guild config", backoff, || inc(&metrics.reads_retried), || {
-                ctx.bounded(|| ctx.store.guild_config(guild))
-            })
+            // The index may lag: read every listed and present member's state directly, with
+            // the server item, in one strongly consistent batch.
+            let users: Vec<UserId> = refs
+                .iter()
+                .map(|r| r.user)
+                .chain(present)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let (open, server) = retrying(
+                "read for reconcile",
+                backoff,
+                || inc(&metrics.reads_retried),
+                || ctx.bounded(|| ctx.store.reconcile_view(guild, &users)),
+            )
             .await
             .unwrap_or_else(|err| {
-                tracing::error!(shard, guild = %guild, error = %err, "cannot read the guild configuration; using defaults");
-                callstats_core::GuildConfig::default()
+                tracing::error!(shard, guild = %guild, error = %err, "cannot read the server's open sessions; using defaults");
+                (Vec::new(), callstats_store::GuildItem::default())
             });
+            if server.shard != Some(shard) {
+                ctx.writer.shard_of(guild, shard);
+            }
+            let config = server.config;
             let _ = tx.send(Inbox::Reconciled {
                 guild,
                 generation,
@@ -101,7 +96,12 @@ impl ShardRunner {
             // The heartbeat from before this process must be read before it is overwritten.
             let _ = last_seen_at_start(&ctx, &cell, shard).await;
             let at = ctx.clock.now();
-            match tokio::time::timeout(ctx.heartbeat, ctx.store.heartbeat(shard, at)).await {
+            match tokio::time::timeout(
+                ctx.heartbeat,
+                ctx.store.heartbeat(shard, at, ctx.heartbeat.as_secs()),
+            )
+            .await
+            {
                 Ok(Ok(())) => {
                     inc(&ctx.metrics.heartbeats_written);
                     // The infrastructure's "heartbeat stale" alarm counts this exact message.

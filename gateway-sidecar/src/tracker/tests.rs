@@ -93,7 +93,7 @@ fn describe(writes: &[SessionWrite]) -> Vec<String> {
                 session.channel.get() - 1000,
                 flags(session.flags)
             ),
-            SessionWrite::Update { session } => {
+            SessionWrite::Update { session, .. } => {
                 format!(
                     "update u{} {}",
                     session.user.get() - 100,
@@ -587,7 +587,7 @@ impl Model {
                     self.open
                         .insert((session.guild, session.user), session.clone());
                 }
-                SessionWrite::Update { session } => {
+                SessionWrite::Update { session, .. } => {
                     let open = self.open.get_mut(&(session.guild, session.user));
                     prop_assert!(open.is_some(), "update of a session that is not open");
                     let open = open.unwrap();

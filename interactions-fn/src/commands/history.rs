@@ -1,12 +1,13 @@
 //! `/callstats history [user]`: the most recent sessions in this server, newest first, with
 //! the session in progress on top. Always ephemeral: a list of someone's calls is for the
-//! asker only.
+//! asker only, and the channels only for the member themself.
 
 use twilight_model::application::interaction::application_command::CommandData;
 
 use super::{Options, target};
 use crate::context::App;
 use crate::error::{Failure, Notice};
+use crate::figures;
 use crate::interaction::{Ctx, Person};
 use crate::render::history::{HistoryView, LiveSession, MAX_SESSIONS, history};
 use crate::reply::{Message, Reply};
@@ -30,24 +31,23 @@ pub async fn run(app: &App, ctx: &Ctx, args: HistoryArgs) -> Result<Reply, Failu
     let store = app.store();
     let target = args.target.id;
     let own = target == ctx.invoker.id;
-    let limit = i32::try_from(MAX_SESSIONS).unwrap_or(i32::MAX);
-    let (settings, sessions, open) = tokio::try_join!(
-        async {
-            if own {
-                Ok(None)
-            } else {
-                store.user_settings(target).await.map(Some)
-            }
-        },
-        store.recent_sessions(target, guild, limit),
-        store.open_session(target, guild),
+    let (view, sessions) = tokio::try_join!(
+        store.member_view(target, guild),
+        store.recent_sessions(target, guild, MAX_SESSIONS),
     )?;
-    if settings.is_some_and(|s| s.opted_out) {
+    if !own && view.state.settings.opted_out {
         return Err(Notice::TargetOptedOut.into());
     }
-    let live = open.map(|o| {
+    let until = match &view.open {
+        Some(_) => figures::live_until(app, &view.guild, ctx.now).await?,
+        None => figures::LiveUntil {
+            at: ctx.now,
+            behind: false,
+        },
+    };
+    let live = view.open.map(|o| {
         // Only start and length are shown, which no timezone changes.
-        let l = o.live(ctx.now, chrono_tz::Tz::UTC);
+        let l = o.live(until.at, chrono_tz::Tz::UTC);
         LiveSession {
             start: l.start(),
             secs: l.duration(),
@@ -58,6 +58,8 @@ pub async fn run(app: &App, ctx: &Ctx, args: HistoryArgs) -> Result<Reply, Failu
         name: args.target.name,
         live,
         sessions,
+        channels_shown: own,
+        live_as_of: until.behind.then_some(until.at),
     };
     Ok(Reply::Message(Message::embed(history(&view)).ephemeral()))
 }

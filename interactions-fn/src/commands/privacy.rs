@@ -21,21 +21,24 @@ use crate::reply::{File, Message, Reply};
 pub const INLINE_ITEMS: usize = 500;
 
 /// Opting out, in the order that keeps every step safe to repeat: the flag first (the store
-/// refuses new sessions from then on), then calls in progress end now without leaderboard
-/// entries, then every existing entry leaves the leaderboards.
+/// refuses new sessions from then on), then calls in progress end now, then every item leaves
+/// the server figures and leaderboards.
 pub async fn optout(app: &App, ctx: &Ctx) -> Result<Reply, Failure> {
     let user = ctx.invoker.id;
     let store = app.store();
-    store.set_opted_out(user, true).await?;
+    store.set_opted_out(user, true, ctx.now).await?;
     let mut ended = 0;
     for session in store.open_sessions_of_user(user).await? {
         let config = store.guild_config(session.guild).await?;
         let closed = session.close(ctx.now, config.timezone, false);
-        if store.end_session(&closed, &config, false).await? == EndOutcome::Ended {
+        if matches!(
+            store.end_session(&closed, &config).await?,
+            EndOutcome::Ended(_)
+        ) {
             ended += 1;
         }
     }
-    let hidden = store.set_leaderboard_visibility(user, false).await?;
+    let hidden = store.set_listed(user, false, ctx.now).await?;
     tracing::info!(ended, hidden, "opted out");
     Ok(Reply::Message(
         Message::embed(privacy::opted_out(ended)).ephemeral(),
@@ -45,8 +48,8 @@ pub async fn optout(app: &App, ctx: &Ctx) -> Result<Reply, Failure> {
 pub async fn optin(app: &App, ctx: &Ctx) -> Result<Reply, Failure> {
     let user = ctx.invoker.id;
     let store = app.store();
-    store.set_opted_out(user, false).await?;
-    let shown = store.set_leaderboard_visibility(user, true).await?;
+    store.set_opted_out(user, false, ctx.now).await?;
+    let shown = store.set_listed(user, true, ctx.now).await?;
     tracing::info!(shown, "opted in");
     Ok(Reply::Message(
         Message::embed(privacy::opted_in()).ephemeral(),
@@ -98,14 +101,30 @@ async fn small(app: &App, user: UserId) -> Result<bool, Failure> {
     Ok(items <= INLINE_ITEMS)
 }
 
-/// Deletes everything of `user` and returns the message that reports it.
+/// Deletes everything of `user` and returns the message that reports it. The partner sweep
+/// runs again a minute later in the background, for ends that were in flight.
 pub async fn delete_job(app: &App, user: UserId) -> Result<Message, Failure> {
     let store = app.job_store();
-    let report = store.delete_user(user).await?;
+    let (report, sweep) = store.delete_user(user, app.now()).await?;
     let settings = store.user_settings(user).await?;
-    tracing::info!(items = report.items(), "deleted a user's data");
+    tracing::info!(
+        items = report.items(),
+        partners = report.partner_entries,
+        "deleted a user's data"
+    );
+    let again = store.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(SWEEP_AGAIN_AFTER).await;
+        match again.sweep_partners(&sweep).await {
+            Ok(removed) => tracing::info!(removed, "second partner sweep done"),
+            Err(err) => tracing::error!(cause = %err, "second partner sweep failed"),
+        }
+    });
     Ok(privacy::deleted(&report, settings.opted_out))
 }
+
+/// When the partner sweep of a deletion runs again: longer than any end's read-to-write.
+pub const SWEEP_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_mins(1);
 
 /// Exports everything of `user` as a JSON attachment.
 pub async fn export_job(app: &App, user: UserId) -> Result<Message, Failure> {
@@ -113,7 +132,12 @@ pub async fn export_job(app: &App, user: UserId) -> Result<Message, Failure> {
     let document = export::document(user, &data, app.now());
     let bytes =
         export::to_json(&document).map_err(|e| crate::error::Internal::Encode(e.to_string()))?;
-    let sessions = data.guilds.values().map(|g| g.sessions.len()).sum();
+    let sessions = data
+        .guilds
+        .values()
+        .flat_map(|g| &g.days)
+        .map(|(_, d)| d.ended.len())
+        .sum();
     tracing::info!(sessions, bytes = bytes.len(), "exported a user's data");
     let mut message = Message::embed(privacy::exported(sessions, data.guilds.len()));
     message.files.push(File {

@@ -1,24 +1,31 @@
 //! `/callstats show [user] [period] [private]` and the "Call stats" context menu.
 //!
-//! Windows are the last 7 or 30 **UTC days, today included** (day items are UTC days), and
-//! the session in progress counts live: its time inside the window adds to the window, its
-//! whole length to all time. Heatmaps are all time, shown in the viewer's timezone: as text
-//! and as an attached image (`attachment://heatmap.png`).
+//! Windows are the last 7 or 30 of the member's own calendar days, today included, cut
+//! exactly at their local midnights; the heatmaps cover the same stretch (all time: with
+//! today's offset). The call in progress counts live, up to the sidecar's last heartbeat: its
+//! time inside the window adds to the window, its whole length to all time. Which channels the
+//! member is or was in is shown to the member only.
 
 use twilight_model::application::interaction::application_command::CommandData;
 
-use callstats_core::heatmap::Heatmap;
-use callstats_core::period::Day;
-use callstats_core::period::utc_offset_secs;
-use callstats_core::session::DayTotals;
-use callstats_core::{Aggregate, ClosedSession, Stats};
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+
+use callstats_core::board::{Column, Metric};
+use callstats_core::heatmap::LocalHeatmap;
+use callstats_core::member::{AllTime, DayRecord};
+use callstats_core::period::{Day, PeriodKind, local_date, split_local_days, utc_offset_secs};
+use callstats_core::window::{LocalWindow, window_figures};
+use callstats_core::{ChannelId, ClosedSession, Stats, Timestamp};
 
 use super::{Options, target};
 use crate::context::App;
 use crate::error::{Failure, Internal, Notice};
+use crate::figures;
 use crate::interaction::{Ctx, Person};
 use crate::render::heatmap_png;
-use crate::render::show::{Live, ShowView, Window};
+use crate::render::show::{Live, Rank, ShowView, Window};
 use crate::reply::{File, Message, Reply};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,68 +67,119 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
     let store = app.store();
     let target = args.target.id;
     let own = target == ctx.invoker.id;
-    let range = match args.window {
+    let view = store.member_view(target, guild).await?;
+    if !own && view.state.settings.opted_out {
+        return Err(Notice::TargetOptedOut.into());
+    }
+    let config = view.guild.config;
+    // Personal figures are cut in the member's own days (`docs/behaviour.md`).
+    let tz = view.state.settings.timezone_or_utc();
+    let window = match args.window {
         Window::All => None,
-        Window::Days(n) => Some(Day::window(ctx.now, n)),
+        Window::Days(n) => Some(LocalWindow::last_days(ctx.now, n, tz)),
     };
-    let (viewer, target_settings, all_time, days, open, config) = tokio::try_join!(
-        store.user_settings(ctx.invoker.id),
+    let ((calls, until), days) = tokio::try_join!(
+        figures::live_calls(app, guild, &view.guild, ctx.now),
         async {
-            if own {
-                Ok(None)
-            } else {
-                store.user_settings(target).await.map(Some)
-            }
-        },
-        store.all_time(target, guild),
-        async {
-            match range {
-                Some((first, last)) => store.days(target, guild, first, last).await,
+            match window {
+                Some(w) => {
+                    let (first, _) = w.utc_days();
+                    store
+                        .days(target, guild, first, Day::of(ctx.now.plus(86_400)))
+                        .await
+                        .map_err(Failure::from)
+                }
                 None => Ok(Vec::new()),
             }
         },
-        store.open_session(target, guild),
-        store.guild_config(guild),
     )?;
-    if target_settings.is_some_and(|s| s.opted_out) {
-        return Err(Notice::TargetOptedOut.into());
+    let live = view
+        .open
+        .as_ref()
+        .map(|o| o.live(until.at, config.timezone));
+    let all = view.all_time.as_ref().map(|a| &a.all);
+    let today = local_date(ctx.now, tz);
+    let figures = match window {
+        None => all_time_figures(all, live.as_ref(), tz, ctx.now),
+        Some(w) => {
+            let records: Vec<(Day, DayRecord)> =
+                days.into_iter().map(|(d, i)| (d, i.record)).collect();
+            let f = window_figures(&w, &records, live.as_ref());
+            Figures {
+                stats: f.stats,
+                grid: f.grid,
+                daily: f.daily.into_iter().collect(),
+                channels: f.channels,
+            }
+        }
+    };
+    let live_today: u64 = live.as_ref().map_or(0, |l| {
+        split_local_days(l.start(), l.end, tz)
+            .into_iter()
+            .filter(|(d, _)| *d == today)
+            .map(|(_, s)| s)
+            .sum()
+    });
+    let (streak, best_streak) = all.map_or((0, 0), |a| a.streak.with_live(today, live_today));
+    let mut breakdown = all.map(|a| a.breakdown).unwrap_or_default();
+    if let Some(l) = &live {
+        breakdown.merge(&l.breakdown);
     }
-    let live = open.map(|o| o.live(ctx.now, config.timezone));
-    let timezone = viewer.timezone_or_utc();
-    let offset = utc_offset_secs(timezone, ctx.now);
-    let figures = figures(all_time.as_ref(), &days, live.as_ref(), range);
-    let image = if figures.heatmap.total() > 0 {
-        let bytes = heatmap_png::render(&figures.heatmap.localize_grid(offset))
-            .map_err(|e| Internal::Encode(e.to_string()))?;
-        Some(File {
+    let standings = figures::standings(
+        &view.guild.board,
+        Column::new(PeriodKind::Month, Metric::Ranked),
+        &figures::live_map(&calls, until.at),
+    );
+    let rank = if view.state.settings.opted_out {
+        None
+    } else {
+        standings.rank_of(target).map(|rank| Rank {
+            rank,
+            of: standings.lines.len(),
+            complete: standings.complete,
+        })
+    };
+    let mut files = Vec::new();
+    let grid_total: u64 = figures.grid.iter().flatten().sum();
+    if grid_total > 0 {
+        let bytes =
+            heatmap_png::render(&figures.grid).map_err(|e| Internal::Encode(e.to_string()))?;
+        files.push(File {
             name: heatmap_png::FILE_NAME.to_owned(),
             content_type: "image/png",
-            description: Some(format!(
-                "Call time by weekday and hour, all time, in {}",
-                timezone.name()
-            )),
+            description: Some(format!("Call time by weekday and hour, in {}", tz.name())),
             bytes,
-        })
-    } else {
-        None
-    };
+        });
+    }
+    let mut channels: Vec<(ChannelId, u64)> = figures.channels.into_iter().collect();
+    channels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let view = ShowView {
         name: args.target.name.clone(),
         window: args.window,
-        days: range,
+        dates: window.map(|w| (w.first, w.last)),
         stats: figures.stats,
         live: live.as_ref().map(|l| Live {
-            channel: l.channel,
+            channel: own.then_some(l.channel),
             secs: l.duration(),
         }),
-        heatmap: figures.heatmap.localize(offset),
-        timezone,
+        live_as_of: until.behind.then_some(until.at),
+        heatmap: grid_views(&figures.grid),
+        breakdown,
+        streak: (streak, best_streak),
+        rank,
+        top_channels: if own {
+            channels.into_iter().take(3).collect()
+        } else {
+            Vec::new()
+        },
+        channels_hidden: !own,
+        timezone: tz,
         rule: config.rule,
-        own_opted_out: own && viewer.opted_out,
-        image: image.as_ref().map(|f| f.name.clone()),
+        own_opted_out: own && view.state.settings.opted_out,
+        image: files.first().map(|f| f.name.clone()),
     };
     let mut message = Message::embed(crate::render::show::show(&view)).with_ephemeral(args.private);
-    message.files.extend(image);
+    message.files.extend(files);
     Ok(Reply::Message(message))
 }
 
@@ -129,55 +187,69 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Figures {
     pub stats: Stats,
-    /// All time, UTC buckets.
-    pub heatmap: Heatmap,
+    /// Seconds per local weekday and hour.
+    pub grid: [[u64; 24]; 7],
+    /// Seconds per local day, oldest first (the chart).
+    pub daily: Vec<(chrono::NaiveDate, u64)>,
+    pub channels: BTreeMap<ChannelId, u64>,
 }
 
-/// The figures for all time (`range` is `None`) or a window of days, the live session
-/// counted in: wholly for all time, by its days inside the window for a window.
+/// All-time figures: the all-time record and the call in progress, wholly; the heatmap with
+/// today's offset of `tz` for every bucket (`docs/behaviour.md`: all-time heatmaps and
+/// daylight-saving time), the chart from the record's last local days.
 #[must_use]
-pub fn figures(
-    all_time: Option<&Aggregate>,
-    days: &[(Day, DayTotals)],
+pub fn all_time_figures(
+    all: Option<&AllTime>,
     live: Option<&ClosedSession>,
-    range: Option<(Day, Day)>,
+    tz: Tz,
+    now: Timestamp,
 ) -> Figures {
-    let mut heatmap = all_time.map(|a| a.heatmap.clone()).unwrap_or_default();
+    let mut heatmap = all.map(|a| a.heatmap.clone()).unwrap_or_default();
+    let mut stats = all.map(|a| a.stats).unwrap_or_default();
+    let mut channels = all.map(|a| a.channels.clone()).unwrap_or_default();
+    let mut daily: BTreeMap<chrono::NaiveDate, u64> = all
+        .map(|a| a.recent.iter().map(|(d, s)| (*d, s.total)).collect())
+        .unwrap_or_default();
     if let Some(live) = live {
         for (bucket, secs) in live.heatmap_buckets() {
             heatmap.add(bucket, secs);
         }
-    }
-    let mut stats = Stats::default();
-    match range {
-        None => {
-            if let Some(a) = all_time {
-                stats = a.stats;
-            }
-            if let Some(live) = live {
-                stats.add_session(live);
-            }
-        }
-        Some((first, last)) => {
-            let inside = |d: &Day| first <= *d && *d <= last;
-            for (_, totals) in days.iter().filter(|(d, _)| inside(d)) {
-                stats.add_day(totals);
-            }
-            if let Some(live) = live {
-                for (_, totals) in live.day_totals().iter().filter(|(d, _)| inside(d)) {
-                    stats.add_day(totals);
-                }
-            }
+        stats.add_session(live);
+        *channels.entry(live.channel).or_default() += live.duration();
+        for (d, secs) in split_local_days(live.start(), live.end, tz) {
+            *daily.entry(d).or_default() += secs;
         }
     }
-    Figures { stats, heatmap }
+    let chart = LocalWindow::last_days(now, 30, tz);
+    Figures {
+        stats,
+        grid: heatmap.localize_grid(utc_offset_secs(tz, now)),
+        daily: chart
+            .dates()
+            .into_iter()
+            .map(|d| (d, daily.get(&d).copied().unwrap_or(0)))
+            .collect(),
+        channels,
+    }
+}
+
+/// The hour-of-day and day-of-week views of a weekday × hour grid.
+#[must_use]
+pub fn grid_views(grid: &[[u64; 24]; 7]) -> LocalHeatmap {
+    let mut local = LocalHeatmap::default();
+    for (day, hours) in grid.iter().enumerate() {
+        for (hour, secs) in hours.iter().enumerate() {
+            local.hours[hour] += secs;
+            local.days[day] += secs;
+        }
+    }
+    local
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callstats_core::{Flags, OpenSession, RankingRule, SessionId, Timestamp};
-    use chrono_tz::Tz;
+    use callstats_core::{Flags, OpenSession, RankingRule, SessionId};
     use twilight_model::id::Id;
 
     fn ts(s: i64) -> Timestamp {
@@ -196,23 +268,19 @@ mod tests {
     }
 
     #[test]
-    fn live_session_counts_wholly_for_all_time_and_by_days_in_a_window() {
-        // Noon of some day; the live session started at 23:00 the day before the window.
+    fn the_call_in_progress_counts_wholly_for_all_time() {
         let day = 86_400;
         let now = 20_418 * day + 12 * 3600;
-        let mut agg = Aggregate::default();
-        let old = closed(now - 20 * day, 600);
-        agg.add_session(&old, RankingRule::default());
+        let mut all = AllTime::default();
+        all.stats.add_session(&closed(now - 20 * day, 600));
+        all.heatmap.add(0, 600);
         let live = closed(now - 7 * day + 11 * 3600, (7 * day - 11 * 3600) as u64);
-        let range = Day::window(ts(now), 7);
-        let all = figures(Some(&agg), &[], Some(&live), None);
-        assert_eq!(all.stats.total, 600 + live.duration());
-        assert_eq!(all.stats.sessions, 2);
-        assert_eq!(all.heatmap.total(), all.stats.total);
-        let window = figures(Some(&agg), &[], Some(&live), Some(range));
-        // The live session began on the day before the window: only its time inside counts,
-        // and it did not start inside the window.
-        assert_eq!(window.stats.total, (6 * day + 12 * 3600) as u64);
-        assert_eq!(window.stats.sessions, 0);
+        let f = all_time_figures(Some(&all), Some(&live), Tz::UTC, ts(now));
+        assert_eq!(f.stats.total, 600 + live.duration());
+        assert_eq!(f.stats.sessions, 2);
+        assert_eq!(f.grid.iter().flatten().sum::<u64>(), f.stats.total);
+        assert_eq!(f.daily.len(), 30);
+        assert_eq!(f.daily.last().unwrap().1, 12 * 3600);
+        let _ = RankingRule::default();
     }
 }

@@ -1,19 +1,22 @@
 //! `/callstats export`: everything stored about one user, as the JSON document described in
-//! `docs/export-format.md` (format `callstats-export`, version 1).
+//! `docs/export-format.md` (format `callstats-export`, version 2).
 //!
 //! The document is its own stable shape, not the store's items: ids are strings (snowflakes
 //! exceed JavaScript's safe integers), instants are RFC 3339 UTC, durations whole seconds.
 
 use serde::Serialize;
 
-use callstats_core::aggregate::Aggregate;
-use callstats_core::period::{Day, MonthKey, WeekKey};
-use callstats_core::session::{DayTotals, PeriodTotals};
+use chrono_tz::Tz;
+
+use callstats_core::member::{DayRecord, STREAK_SECS};
+use callstats_core::period::Day;
+use callstats_core::session::SessionRecord;
+use callstats_core::window::{LocalWindow, window_figures};
 use callstats_core::{Breakdown, Flags, GuildId, OpenSession, Timestamp, UserId};
-use callstats_store::{GuildExport, SessionRecord, UserExport};
+use callstats_store::{GuildExport, UserExport};
 
 pub const FORMAT: &str = "callstats-export";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Document {
@@ -38,8 +41,8 @@ pub struct Guild {
     pub open_session: Option<Open>,
     pub sessions: Vec<Session>,
     pub days: Vec<DayItem>,
-    pub weeks: Vec<PeriodItem>,
-    pub months: Vec<PeriodItem>,
+    /// Local days (in the member's timezone) with at least ten minutes of calls.
+    pub streak_days: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -76,6 +79,33 @@ pub struct AllTime {
     pub breakdown: Seconds,
     /// 336 values: seconds per UTC half hour of the week, Monday 00:00 first.
     pub heatmap_utc_half_hours: Vec<u64>,
+    pub channels: Vec<ChannelSecs>,
+    pub this_week: Option<PeriodItem>,
+    pub this_month: Option<PeriodItem>,
+    pub streak_best_days: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChannelSecs {
+    pub channel_id: String,
+    pub secs: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PartnerSecs {
+    pub user_id: String,
+    pub secs: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HalfHour {
+    /// `0` is 00:00-00:30 UTC.
+    pub half_hour: u8,
+    pub channel_id: String,
+    pub total_secs: u64,
+    pub active_secs: u64,
+    /// Sessions that started in this half hour.
+    pub sessions_started: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -120,6 +150,9 @@ pub struct DayItem {
     pub sessions: u64,
     pub longest_secs: u64,
     pub last_active: Option<String>,
+    pub half_hours: Vec<HalfHour>,
+    /// Seconds in the same channel as each other member, by their id.
+    pub partners: Vec<PartnerSecs>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -128,14 +161,13 @@ pub struct PeriodItem {
     pub total_secs: u64,
     pub active_secs: u64,
     pub ranked_secs: u64,
-    pub sessions: u64,
 }
 
 fn time(t: Timestamp) -> String {
     t.to_string()
 }
 
-fn all_time(a: &Aggregate) -> AllTime {
+fn all_time(a: &callstats_core::member::AllTime) -> AllTime {
     AllTime {
         total_secs: a.stats.total,
         active_secs: a.stats.active,
@@ -145,6 +177,27 @@ fn all_time(a: &Aggregate) -> AllTime {
         last_active: a.stats.last_active.map(time),
         breakdown: (&a.breakdown).into(),
         heatmap_utc_half_hours: a.heatmap.buckets().to_vec(),
+        channels: a
+            .channels
+            .iter()
+            .map(|(c, secs)| ChannelSecs {
+                channel_id: c.to_string(),
+                secs: *secs,
+            })
+            .collect(),
+        this_week: a.week.map(|w| PeriodItem {
+            period: w.key.to_string(),
+            total_secs: w.total,
+            active_secs: w.active,
+            ranked_secs: w.ranked,
+        }),
+        this_month: a.month.map(|m| PeriodItem {
+            period: m.key.to_string(),
+            total_secs: m.total,
+            active_secs: m.active,
+            ranked_secs: m.ranked,
+        }),
+        streak_best_days: a.streak.best,
     }
 }
 
@@ -177,52 +230,68 @@ fn open(o: &OpenSession) -> Open {
     }
 }
 
-fn day((d, t): &(Day, DayTotals)) -> DayItem {
+fn day((d, r): &(Day, DayRecord)) -> DayItem {
     DayItem {
         day: d.to_string(),
-        total_secs: t.total,
-        active_secs: t.active,
-        deafened_secs: t.deafened,
-        alone_secs: t.alone,
-        sessions: t.sessions,
-        longest_secs: t.longest,
-        last_active: t.last_active.map(time),
+        total_secs: r.total,
+        active_secs: r.active,
+        deafened_secs: r.deafened,
+        alone_secs: r.alone,
+        sessions: r.sessions,
+        longest_secs: r.longest,
+        last_active: r.last_active.map(time),
+        half_hours: r
+            .slots
+            .iter()
+            .map(|s| HalfHour {
+                half_hour: s.half_hour,
+                channel_id: s.channel.to_string(),
+                total_secs: s.total,
+                active_secs: s.active,
+                sessions_started: s.starts,
+            })
+            .collect(),
+        partners: r
+            .partners
+            .iter()
+            .map(|(u, secs)| PartnerSecs {
+                user_id: u.to_string(),
+                secs: *secs,
+            })
+            .collect(),
     }
 }
 
-fn period(key: String, t: &PeriodTotals) -> PeriodItem {
-    PeriodItem {
-        period: key,
-        total_secs: t.total,
-        active_secs: t.active,
-        ranked_secs: t.ranked,
-        sessions: t.sessions,
-    }
+/// Local days of `tz` with at least ten minutes of calls.
+fn streak_days(days: &[(Day, DayRecord)], tz: Tz) -> Vec<String> {
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return Vec::new();
+    };
+    let window = LocalWindow {
+        first: first.0.date().pred_opt().unwrap_or(first.0.date()),
+        last: last.0.date().succ_opt().unwrap_or(last.0.date()),
+        tz,
+    };
+    window_figures(&window, days, None)
+        .daily
+        .into_iter()
+        .filter(|(_, secs)| *secs >= STREAK_SECS)
+        .map(|(d, _)| d.to_string())
+        .collect()
 }
 
-fn guild(id: GuildId, g: &GuildExport) -> Guild {
-    let mut sessions: Vec<&SessionRecord> = g.sessions.iter().collect();
-    sessions.sort_by_key(|s| s.id);
+fn guild(id: GuildId, g: &GuildExport, tz: Tz) -> Guild {
     let mut days = g.days.clone();
     days.sort_by_key(|(d, _)| *d);
-    let mut weeks: Vec<&(WeekKey, PeriodTotals)> = g.weeks.iter().collect();
-    weeks.sort_by_key(|(w, _)| *w);
-    let mut months: Vec<&(MonthKey, PeriodTotals)> = g.months.iter().collect();
-    months.sort_by_key(|(m, _)| *m);
+    let mut sessions: Vec<&SessionRecord> = days.iter().flat_map(|(_, r)| &r.ended).collect();
+    sessions.sort_by_key(|s| s.id);
     Guild {
         guild_id: id.to_string(),
         all_time: g.all_time.as_ref().map(all_time),
         open_session: g.open.as_ref().map(open),
         sessions: sessions.into_iter().map(session).collect(),
         days: days.iter().map(day).collect(),
-        weeks: weeks
-            .iter()
-            .map(|(w, t)| period(w.to_string(), t))
-            .collect(),
-        months: months
-            .iter()
-            .map(|(m, t)| period(m.to_string(), t))
-            .collect(),
+        streak_days: streak_days(&days, tz),
     }
 }
 
@@ -238,7 +307,11 @@ pub fn document(user: UserId, export: &UserExport, now: Timestamp) -> Document {
             opted_out: export.settings.opted_out,
             timezone: export.settings.timezone.map(|tz| tz.name().to_owned()),
         },
-        guilds: export.guilds.iter().map(|(id, g)| guild(*id, g)).collect(),
+        guilds: export
+            .guilds
+            .iter()
+            .map(|(id, g)| guild(*id, g, export.settings.timezone_or_utc()))
+            .collect(),
     }
 }
 
@@ -256,36 +329,43 @@ pub fn file_name(user: UserId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use callstats_core::breakdown::RankingRule;
+    use callstats_core::member::{AllTime as Record, apply_end, days_touched};
+    use callstats_core::session::PartnerSecs as Partner;
     use callstats_core::settings::UserSettings;
-    use callstats_core::{SessionId, Stats};
+    use callstats_core::{Flags as F, SessionId};
     use std::collections::BTreeMap;
     use twilight_model::id::Id;
 
     #[test]
     fn documents_every_part_with_string_ids_and_iso_times() {
         let start = Timestamp::new(1_795_000_000).unwrap();
-        let record = SessionRecord {
-            id: SessionId::new(start, 7),
-            user: Id::new(1),
-            guild: Id::new(2),
-            channel: Id::new(3),
-            end: start.plus(60),
-            estimated: true,
-            breakdown: Breakdown {
-                active: 60,
-                ..Breakdown::default()
-            },
-        };
-        let aggregate = Aggregate {
-            stats: Stats {
-                total: 60,
-                active: 60,
-                sessions: 1,
-                longest: 60,
-                last_active: Some(start.plus(60)),
-            },
-            ..Aggregate::default()
-        };
+        let mut closed = OpenSession::new(
+            SessionId::new(start, 7),
+            Id::new(1),
+            Id::new(2),
+            Id::new(3),
+            F::NONE,
+        )
+        .close(start.plus(900), chrono_tz::UTC, true);
+        closed.partners = vec![Partner {
+            day: Day::of(start),
+            user: Id::new(9),
+            secs: 300,
+        }];
+        let mut all = Record::default();
+        let mut days = BTreeMap::new();
+        for d in days_touched(&closed) {
+            days.entry(d).or_default();
+        }
+        apply_end(
+            &mut all,
+            &mut days,
+            &closed,
+            RankingRule::default(),
+            chrono_tz::UTC,
+            chrono_tz::UTC,
+        );
         let export = UserExport {
             user: Some(Id::new(1)),
             settings: UserSettings {
@@ -295,9 +375,9 @@ mod tests {
             guilds: BTreeMap::from([(
                 Id::new(2),
                 GuildExport {
-                    all_time: Some(aggregate),
-                    sessions: vec![record],
-                    ..GuildExport::default()
+                    all_time: Some(all),
+                    days: days.into_iter().collect(),
+                    open: None,
                 },
             )]),
         };
@@ -305,7 +385,7 @@ mod tests {
             serde_json::from_slice(&to_json(&document(Id::new(1), &export, start)).unwrap())
                 .unwrap();
         assert_eq!(json["format"], "callstats-export");
-        assert_eq!(json["version"], 1);
+        assert_eq!(json["version"], 2);
         assert_eq!(json["user_id"], "1");
         assert_eq!(json["settings"]["timezone"], "Asia/Kolkata");
         let g = &json["guilds"][0];
@@ -313,6 +393,10 @@ mod tests {
         assert_eq!(g["sessions"][0]["session_id"], "001795000000-00000007");
         assert_eq!(g["sessions"][0]["start"], "2026-11-18T11:06:40Z");
         assert_eq!(g["sessions"][0]["estimated_end"], true);
+        assert_eq!(g["days"][0]["partners"][0]["user_id"], "9");
+        assert_eq!(g["days"][0]["half_hours"][0]["channel_id"], "3");
+        assert_eq!(g["all_time"]["channels"][0]["secs"], 900);
+        assert_eq!(g["streak_days"][0], "2026-11-18");
         assert_eq!(
             g["all_time"]["heatmap_utc_half_hours"]
                 .as_array()

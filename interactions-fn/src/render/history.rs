@@ -1,8 +1,8 @@
 //! `/callstats history`: the most recent sessions, newest first.
 
 use crate::render::format::human_duration;
+use callstats_core::session::SessionRecord;
 use callstats_core::{ChannelId, Timestamp};
-use callstats_store::SessionRecord;
 use twilight_model::channel::message::Embed;
 
 use super::{COUNTS, embed, footer, limits, name, when};
@@ -24,20 +24,33 @@ pub struct HistoryView {
     pub live: Option<LiveSession>,
     /// Newest first.
     pub sessions: Vec<SessionRecord>,
+    /// The member looks at themself: channels are shown.
+    pub channels_shown: bool,
+    /// The call in progress counts up to this instant: the tracker has not reported since.
+    pub live_as_of: Option<Timestamp>,
 }
 
-/// One line per session: start, end, duration, channel; `≈` marks an estimated end.
+/// One line per session: start, end, duration, and the channel when `channel` is true; `≈`
+/// marks an estimated end.
 #[must_use]
-pub fn line(record: &SessionRecord) -> String {
+pub fn line(record: &SessionRecord, channel: bool) -> String {
     let end_style = if record.duration() < 86_400 { 't' } else { 'f' };
     format!(
-        "{} → {}{} · **{}** · <#{}>",
+        "{} → {}{} · **{}**{}",
         when(record.start(), 'f'),
         if record.estimated { "≈ " } else { "" },
         when(record.end, end_style),
         human_duration(record.duration()),
-        record.channel
+        channel_part(record.channel, channel),
     )
+}
+
+fn channel_part(channel: ChannelId, shown: bool) -> String {
+    if shown {
+        format!(" · <#{channel}>")
+    } else {
+        String::new()
+    }
 }
 
 #[must_use]
@@ -46,14 +59,23 @@ pub fn history(view: &HistoryView) -> Embed {
     e.title = Some(format!("Recent calls · {}", name(&view.name, 100)));
     let mut lines = Vec::new();
     if let Some(live) = view.live {
+        let until = view.live_as_of.map_or_else(
+            || "now".to_owned(),
+            |at| format!("{} (last report)", when(at, 't')),
+        );
         lines.push(format!(
-            "🔴 {} → now · **{}** · <#{}> · in a call now",
+            "🔴 {} → {until} · **{}**{} · in a call now",
             when(live.start, 'f'),
             human_duration(live.secs),
-            live.channel
+            channel_part(live.channel, view.channels_shown),
         ));
     }
-    lines.extend(view.sessions.iter().take(MAX_SESSIONS).map(line));
+    lines.extend(
+        view.sessions
+            .iter()
+            .take(MAX_SESSIONS)
+            .map(|r| line(r, view.channels_shown)),
+    );
     e.description = Some(if lines.is_empty() {
         "No calls recorded in this server yet.".into()
     } else {
@@ -95,12 +117,16 @@ mod tests {
     #[test]
     fn lines_show_start_end_duration_channel() {
         assert_eq!(
-            line(&record(1_795_000_000, 3900, false)),
+            line(&record(1_795_000_000, 3900, false), true),
             "<t:1795000000:f> → <t:1795003900:t> · **1 h 05 min** · <#3>"
         );
         assert_eq!(
-            line(&record(1_795_000_000, 90_000, true)),
+            line(&record(1_795_000_000, 90_000, true), true),
             "<t:1795000000:f> → ≈ <t:1795090000:f> · **25 h 00 min** · <#3>"
+        );
+        assert_eq!(
+            line(&record(1_795_000_000, 3900, false), false),
+            "<t:1795000000:f> → <t:1795003900:t> · **1 h 05 min**"
         );
     }
 
@@ -120,6 +146,8 @@ mod tests {
                     r
                 })
                 .collect(),
+            channels_shown: true,
+            live_as_of: Some(Timestamp::MAX),
         };
         let e = history(&view);
         assert_eq!(e.description.as_ref().unwrap().lines().count(), 16);

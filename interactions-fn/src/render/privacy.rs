@@ -106,8 +106,8 @@ pub fn deleted(report: &DeleteReport, opted_out: bool) -> Message {
         field("Server totals", report.all_time.to_string(), true),
         field("Daily figures", report.days.to_string(), true),
         field(
-            "Weekly and monthly figures",
-            report.weeks_and_months.to_string(),
+            "Entries in others' partner lists",
+            report.partner_entries.to_string(),
             true,
         ),
         field(
@@ -116,7 +116,10 @@ pub fn deleted(report: &DeleteReport, opted_out: bool) -> Message {
             true,
         ),
     ];
-    e.footer = footer("Leaderboard entries went with the figures they ranked.");
+    e.footer = footer(format!(
+        "Leaderboard entries and names went too, in {}.",
+        counted(report.servers, "server", "servers")
+    ));
     limits::fit(&mut e, limits::EMBEDS_TOTAL);
     Message {
         embeds: vec![e],
@@ -165,7 +168,8 @@ mod tests {
                     open_sessions: 3,
                     all_time: 9,
                     days: 1000,
-                    weeks_and_months: 300,
+                    partner_entries: 300,
+                    servers: usize::MAX,
                     settings: true,
                 },
                 true,

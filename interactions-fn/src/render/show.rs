@@ -4,8 +4,8 @@
 use crate::render::format::{human_duration, percent};
 use crate::render::heatmap_text;
 use callstats_core::heatmap::LocalHeatmap;
-use callstats_core::period::Day;
-use callstats_core::{ChannelId, RankingRule, Stats};
+use callstats_core::{Breakdown, ChannelId, RankingRule, Stats, Timestamp};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use twilight_model::channel::message::Embed;
 use twilight_model::channel::message::embed::EmbedImage;
@@ -16,16 +16,27 @@ use super::{COUNTS, embed, field, footer, limits, name, when};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Window {
     All,
-    /// The last `n` UTC days, today included.
+    /// The last `n` of the member's calendar days, today included.
     Days(u64),
 }
 
-/// The session in progress, counted up to now.
+/// The session in progress, counted up to now (or to the sidecar's last heartbeat).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Live {
-    pub channel: ChannelId,
+    /// The channel, only when the member looks at themself.
+    pub channel: Option<ChannelId>,
     /// Seconds so far, the whole session (not only the part inside a window).
     pub secs: u64,
+}
+
+/// The member's place on this month's board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rank {
+    pub rank: usize,
+    /// Members on the board above its floor.
+    pub of: usize,
+    /// The board holds every member with time this month.
+    pub complete: bool,
 }
 
 /// Everything the stats embed shows.
@@ -34,14 +45,25 @@ pub struct ShowView {
     /// The member's display name, as Discord gave it (escaped here).
     pub name: String,
     pub window: Window,
-    /// First and last UTC day of a window.
-    pub days: Option<(Day, Day)>,
+    /// First and last local day of a window.
+    pub dates: Option<(NaiveDate, NaiveDate)>,
     /// Figures for the window, the live session included.
     pub stats: Stats,
     pub live: Option<Live>,
-    /// All-time heatmap in `timezone`, the live session included.
+    /// Live figures stop here: the sidecar has not been heard from since.
+    pub live_as_of: Option<Timestamp>,
+    /// Hours of the day and days of the week over the window, in `timezone`.
     pub heatmap: LocalHeatmap,
-    /// The viewer's timezone: heatmaps are shown in it.
+    /// Where the time went, all time, the live session included.
+    pub breakdown: Breakdown,
+    /// Current and best run of days with at least ten minutes.
+    pub streak: (u32, u32),
+    pub rank: Option<Rank>,
+    /// Up to three channels with their seconds (only for the member themself).
+    pub top_channels: Vec<(ChannelId, u64)>,
+    /// Someone else looks: channels are not shown.
+    pub channels_hidden: bool,
+    /// The member's timezone: days and heatmaps are cut in it.
     pub timezone: Tz,
     /// The guild's ranking rule, for the footer.
     pub rule: RankingRule,
@@ -56,10 +78,13 @@ pub struct ShowView {
 pub fn show(view: &ShowView) -> Embed {
     let mut e = embed();
     e.title = Some(format!("Call stats · {}", name(&view.name, 100)));
-    let mut description = match (view.window, view.days) {
+    let mut description = match (view.window, view.dates) {
         (Window::All, _) => "All time in this server.".to_owned(),
         (Window::Days(n), Some((first, last))) => {
-            format!("Last {n} days in this server: {first} to {last} (UTC days, today included).")
+            format!(
+                "Last {n} days in this server: {first} to {last} (days in {}).",
+                view.timezone.name()
+            )
         }
         (Window::Days(n), None) => format!("Last {n} days in this server."),
     };
@@ -69,6 +94,12 @@ pub fn show(view: &ShowView) -> Embed {
              `/callstats optin` resumes tracking.",
         );
     }
+    if let Some(at) = view.live_as_of {
+        description.push_str(&format!(
+            "\nThe call in progress is counted as of {}: the tracker has not reported since.",
+            when(at, 't')
+        ));
+    }
     let s = &view.stats;
     if s.sessions == 0 && s.total == 0 && view.live.is_none() {
         description.push_str("\nNo calls recorded here yet.");
@@ -77,11 +108,8 @@ pub fn show(view: &ShowView) -> Embed {
         limits::fit(&mut e, limits::EMBEDS_TOTAL);
         return e;
     }
-    if view.window != Window::All {
-        description.push_str(" Heatmaps cover all time.");
-    }
     e.description = Some(description);
-    e.fields = vec![
+    let mut fields = vec![
         field("Total time", human_duration(s.total), true),
         field(
             "Active time",
@@ -96,17 +124,50 @@ pub fn show(view: &ShowView) -> Embed {
         field("Average session", human_duration(s.average()), true),
         field("Longest session", human_duration(s.longest), true),
         field("Last active", last_active(s, view.live), true),
-        field(
-            format!("Hours of the day ({})", view.timezone.name()),
-            format!("```\n{}\n```", heatmap_text::hours(&view.heatmap)),
-            false,
-        ),
-        field(
-            format!("Days of the week ({})", view.timezone.name()),
-            format!("```\n{}\n```", heatmap_text::days(&view.heatmap)),
-            false,
-        ),
+        field("Streak", streak_text(view.streak), true),
     ];
+    if let Some(rank) = view.rank {
+        let of = if rank.complete {
+            rank.of.to_string()
+        } else {
+            format!("{}+", rank.of)
+        };
+        fields.push(field("This month", format!("#{} of {of}", rank.rank), true));
+    }
+    fields.push(field(
+        "Where the time went (all time)",
+        breakdown_text(&view.breakdown),
+        false,
+    ));
+    if !view.top_channels.is_empty() {
+        let lines: Vec<String> = view
+            .top_channels
+            .iter()
+            .map(|(c, secs)| {
+                format!(
+                    "<#{c}> · {} ({} %)",
+                    human_duration(*secs),
+                    percent(*secs, s.total)
+                )
+            })
+            .collect();
+        fields.push(field(
+            "Top channels (only you see these)",
+            lines.join("\n"),
+            false,
+        ));
+    }
+    fields.push(field(
+        format!("Hours of the day ({})", view.timezone.name()),
+        format!("```\n{}\n```", heatmap_text::hours(&view.heatmap)),
+        false,
+    ));
+    fields.push(field(
+        format!("Days of the week ({})", view.timezone.name()),
+        format!("```\n{}\n```", heatmap_text::days(&view.heatmap)),
+        false,
+    ));
+    e.fields = fields;
     if let Some(file) = &view.image {
         e.image = Some(EmbedImage {
             height: None,
@@ -124,23 +185,65 @@ pub fn show(view: &ShowView) -> Embed {
     e
 }
 
-/// "in a call now, 35 min 00 s", a relative time, or "never".
+/// "in a call now, 35 min 00 s", with the channel for the member themself, a relative time,
+/// or "never".
 #[must_use]
 pub fn last_active(stats: &Stats, live: Option<Live>) -> String {
     match (live, stats.last_active) {
-        (Some(live), _) => format!(
-            "in a call now, {} (<#{}>)",
-            human_duration(live.secs),
-            live.channel
-        ),
+        (
+            Some(Live {
+                channel: Some(c),
+                secs,
+            }),
+            _,
+        ) => {
+            format!("in a call now, {} (<#{c}>)", human_duration(secs))
+        }
+        (
+            Some(Live {
+                channel: None,
+                secs,
+            }),
+            _,
+        ) => {
+            format!("in a call now, {}", human_duration(secs))
+        }
         (None, Some(at)) => when(at, 'R'),
         (None, None) => "never".into(),
     }
 }
 
+fn streak_text((current, best): (u32, u32)) -> String {
+    let days = |n: u32| {
+        if n == 1 {
+            "1 day".to_owned()
+        } else {
+            format!("{n} days")
+        }
+    };
+    format!("{} (best {})", days(current), days(best))
+}
+
+/// "active 9 h 00 min · muted 2 h 00 min · deafened …": every state of the breakdown.
+#[must_use]
+pub fn breakdown_text(b: &Breakdown) -> String {
+    [
+        ("active", b.active),
+        ("muted", b.muted),
+        ("deafened", b.deafened),
+        ("alone", b.alone),
+        ("streaming", b.streaming),
+        ("video", b.video),
+    ]
+    .iter()
+    .map(|(label, secs)| format!("{label} {}", human_duration(*secs)))
+    .collect::<Vec<_>>()
+    .join(" · ")
+}
+
 fn footer_text(view: &ShowView) -> String {
     format!(
-        "{COUNTS} · ranking {} · times in {}",
+        "{COUNTS} · ranking {} · days and times in {}",
         view.rule.describe(),
         view.timezone.name()
     )
@@ -150,7 +253,6 @@ fn footer_text(view: &ShowView) -> String {
 mod tests {
     use super::*;
     use crate::reply::Message;
-    use callstats_core::Timestamp;
     use twilight_model::id::Id;
 
     fn view() -> ShowView {
@@ -160,7 +262,7 @@ mod tests {
         ShowView {
             name: "Ada".into(),
             window: Window::All,
-            days: None,
+            dates: None,
             stats: Stats {
                 total: 7200,
                 active: 5400,
@@ -169,7 +271,21 @@ mod tests {
                 last_active: Timestamp::new(1_795_000_000),
             },
             live: None,
+            live_as_of: None,
             heatmap,
+            breakdown: Breakdown {
+                active: 5400,
+                muted: 600,
+                ..Breakdown::default()
+            },
+            streak: (2, 5),
+            rank: Some(Rank {
+                rank: 3,
+                of: 41,
+                complete: true,
+            }),
+            top_channels: vec![(Id::new(9), 3600)],
+            channels_hidden: false,
             timezone: chrono_tz::Europe::Berlin,
             rule: RankingRule::default(),
             own_opted_out: false,
@@ -177,36 +293,64 @@ mod tests {
         }
     }
 
+    fn get(e: &Embed, n: &str) -> String {
+        e.fields
+            .iter()
+            .find(|f| f.name == n)
+            .map(|f| f.value.clone())
+            .unwrap()
+    }
+
     #[test]
     fn shows_every_figure() {
         let e = show(&view());
-        let get = |n: &str| {
-            e.fields
-                .iter()
-                .find(|f| f.name == n)
-                .map(|f| f.value.clone())
+        assert_eq!(get(&e, "Total time"), "2 h 00 min");
+        assert_eq!(get(&e, "Active time"), "1 h 30 min (75 %)");
+        assert_eq!(get(&e, "Sessions"), "3");
+        assert_eq!(get(&e, "Average session"), "40 min 00 s");
+        assert_eq!(get(&e, "Longest session"), "1 h 00 min");
+        assert_eq!(get(&e, "Last active"), "<t:1795000000:R>");
+        assert_eq!(get(&e, "Streak"), "2 days (best 5 days)");
+        assert_eq!(get(&e, "This month"), "#3 of 41");
+        assert!(
+            get(&e, "Where the time went (all time)")
+                .starts_with("active 1 h 30 min · muted 10 min 00 s")
+        );
+        assert_eq!(
+            get(&e, "Top channels (only you see these)"),
+            "<#9> · 1 h 00 min (50 %)"
+        );
+        assert!(get(&e, "Hours of the day (Europe/Berlin)").starts_with("```\n"));
+        assert!(
+            e.footer
                 .unwrap()
-        };
-        assert_eq!(get("Total time"), "2 h 00 min");
-        assert_eq!(get("Active time"), "1 h 30 min (75 %)");
-        assert_eq!(get("Sessions"), "3");
-        assert_eq!(get("Average session"), "40 min 00 s");
-        assert_eq!(get("Longest session"), "1 h 00 min");
-        assert_eq!(get("Last active"), "<t:1795000000:R>");
-        assert!(get("Hours of the day (Europe/Berlin)").starts_with("```\n"));
-        assert!(e.footer.unwrap().text.ends_with("times in Europe/Berlin"));
+                .text
+                .ends_with("days and times in Europe/Berlin")
+        );
     }
 
     #[test]
     fn live_session_and_empty_states() {
         let mut v = view();
         v.live = Some(Live {
-            channel: Id::new(9),
+            channel: Some(Id::new(9)),
             secs: 35 * 60,
         });
         assert_eq!(
             last_active(&v.stats, v.live),
             "in a call now, 35 min 00 s (<#9>)"
+        );
+        v.live = Some(Live {
+            channel: None,
+            secs: 35 * 60,
+        });
+        assert_eq!(last_active(&v.stats, v.live), "in a call now, 35 min 00 s");
+        v.live_as_of = Timestamp::new(1_795_000_000);
+        assert!(
+            show(&v)
+                .description
+                .unwrap()
+                .contains("as of <t:1795000000:t>")
         );
         v.stats = Stats::default();
         v.live = None;
@@ -220,7 +364,7 @@ mod tests {
         let mut v = view();
         v.name = "𝕬".repeat(40);
         v.window = Window::Days(30);
-        v.days = Some((Day::of(Timestamp::EPOCH), Day::of(Timestamp::MAX)));
+        v.dates = Some((NaiveDate::MIN, NaiveDate::MAX));
         // A century in calls: far beyond any real figure, still exact arithmetic.
         let century = 100 * 366 * 86_400;
         v.stats.total = century;
@@ -229,11 +373,22 @@ mod tests {
         v.stats.longest = century;
         v.heatmap.hours = [century / 24; 24];
         v.heatmap.days = [century / 7; 7];
+        v.breakdown = Breakdown {
+            muted: century,
+            deafened: century,
+            streaming: century,
+            video: century,
+            alone: century,
+            active: century,
+        };
+        v.streak = (u32::MAX, u32::MAX);
+        v.top_channels = vec![(Id::new(u64::MAX), century); 3];
         v.timezone = chrono_tz::America::Argentina::ComodRivadavia;
         v.own_opted_out = true;
+        v.live_as_of = Some(Timestamp::MAX);
         v.image = Some("heatmap.png".into());
         v.live = Some(Live {
-            channel: Id::new(u64::MAX),
+            channel: Some(Id::new(u64::MAX)),
             secs: century,
         });
         let m = Message::embed(show(&v));

@@ -1,19 +1,29 @@
 //! `/calltop`: one page of a guild's leaderboard, the invoker's own rank, and the buttons.
 
 use crate::render::format::human_duration;
+use callstats_core::board::Metric;
 use callstats_core::period::PeriodKey;
 use callstats_core::{RankingRule, UserId};
-use callstats_store::{LeaderboardEntry, Metric};
 use chrono_tz::Tz;
 use twilight_model::channel::message::Component;
 use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle};
 
-use super::{COUNTS, embed, footer, limits};
+use super::{COUNTS, embed, footer, limits, name};
 use crate::custom_id::{Action, MAX_PAGE, TopPage};
 use crate::reply::Message;
 
 /// Entries per page.
 pub const PAGE_SIZE: u32 = 10;
+
+/// One line of a board.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub user: UserId,
+    pub secs: u64,
+    /// The display name the tracker last saw (escaped when rendered); `None` shows a mention
+    /// (which never pings: replies allow no mentions).
+    pub name: Option<String>,
+}
 
 /// The invoker's own line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +31,10 @@ pub enum You {
     Ranked {
         rank: u64,
         secs: u64,
+    },
+    /// On a board too long to rank everyone: below its last ranked place.
+    Below {
+        place: u64,
     },
     /// No time in this period yet.
     NotRanked,
@@ -40,9 +54,12 @@ pub struct TopView {
     pub page: u32,
     /// At least 1.
     pub pages: u32,
-    /// This page's entries, highest first.
-    pub entries: Vec<LeaderboardEntry>,
+    /// This page's lines, highest first.
+    pub entries: Vec<Line>,
     pub you: You,
+    /// Calls in progress count up to this instant, before now: the tracker has not reported
+    /// since.
+    pub live_as_of: Option<callstats_core::Timestamp>,
 }
 
 /// The pages a leaderboard of `entries` entries has (at least one, at most [`MAX_PAGE`]).
@@ -91,9 +108,12 @@ pub fn top(view: &TopView) -> Message {
             } else {
                 ""
             };
+            let who = entry
+                .name
+                .as_deref()
+                .map_or_else(|| format!("<@{}>", entry.user), |n| name(n, 40));
             format!(
-                "`#{position}` {medal}<@{}> · **{}**{you}",
-                entry.user,
+                "`#{position}` {medal}{who} · **{}**{you}",
                 human_duration(entry.secs)
             )
         })
@@ -110,9 +130,16 @@ pub fn top(view: &TopView) -> Message {
         You::Ranked { rank, secs } => {
             format!("**Your rank:** #{rank} · {}", human_duration(secs))
         }
+        You::Below { place } => format!("**Your rank:** below #{place}"),
         You::NotRanked => "**Your rank:** no call time in this period yet.".into(),
         You::OptedOut => "**Your rank:** you opted out, so you are not listed.".into(),
     });
+    if let Some(at) = view.live_as_of {
+        lines.push(format!(
+            "Calls in progress are counted as of {}: the tracker has not reported since.",
+            super::when(at, 't')
+        ));
+    }
     e.description = Some(lines.join("\n"));
     let boundaries = match view.period {
         PeriodKey::All => String::new(),
@@ -120,7 +147,7 @@ pub fn top(view: &TopView) -> Message {
         PeriodKey::Month(_) => format!(" · months in {}", view.timezone.name()),
     };
     e.footer = footer(format!(
-        "Page {} of {} · {}{boundaries} · {COUNTS}",
+        "Page {} of {} · {}{boundaries} · calls in progress count · {COUNTS}",
         view.page,
         view.pages.max(view.page),
         metric_text(view.metric, view.rule),
@@ -185,15 +212,17 @@ mod tests {
             page,
             pages,
             entries: (0..n)
-                .map(|i| LeaderboardEntry {
+                .map(|i| Line {
                     user: Id::new(100 + i),
                     secs: 10_000 - i,
+                    name: (i > 0).then(|| format!("member_{i}")),
                 })
                 .collect(),
             you: You::Ranked {
                 rank: 14,
                 secs: 3600,
             },
+            live_as_of: None,
         }
     }
 
@@ -215,6 +244,7 @@ mod tests {
         let m = top(&view(2, 3, 10));
         let d = m.embeds[0].description.clone().unwrap();
         assert!(d.starts_with("`#11` <@100> · **2 h 46 min**"), "{d}");
+        assert!(d.contains("`#12` member\\_1 · **2 h 46 min**"), "{d}");
         assert!(d.ends_with("**Your rank:** #14 · 1 h 00 min"));
         assert_eq!(
             ids(&m),
@@ -248,7 +278,9 @@ mod tests {
         for e in &mut v.entries {
             e.user = Id::new(u64::MAX);
             e.secs = 100 * 366 * 86_400;
+            e.name = Some("𝕬".repeat(200));
         }
+        v.live_as_of = Some(callstats_core::Timestamp::MAX);
         v.you = You::Ranked {
             rank: u64::MAX,
             secs: 100 * 366 * 86_400,
