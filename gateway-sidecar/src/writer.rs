@@ -82,6 +82,9 @@ pub enum Outcome {
     /// A session ended; the member's leaderboard figures are now these (`None`: the member is
     /// off the boards: opted out, or their data was deleted).
     Ended(Option<MemberTotals>),
+    /// A session started after ending one left open from before (estimated); the member's
+    /// leaderboard figures after that end.
+    Replaced(Option<MemberTotals>),
     /// The store already had it (replay or duplicate).
     AlreadyApplied,
     /// A start for a user who opted out: nothing to track.
@@ -577,23 +580,24 @@ impl Task {
         let mut ack_now = true;
         match result {
             Ok(outcome) => {
-                if let (Outcome::Ended(totals), SessionWrite::End { session, .. }) =
-                    (outcome, write)
-                {
+                // An end (or a start that ended a session left open) changes the member's
+                // figures: the board gets them before the write is acknowledged.
+                if let Outcome::Ended(totals) | Outcome::Replaced(totals) = outcome {
                     let update = BoardUpdate {
-                        user: session.user,
+                        user,
                         totals: totals.unwrap_or_default(),
                         as_of: self.wall_now(),
                     };
-                    self.board(session.guild).ends.push((entry.seq, update));
+                    self.board(write.guild()).ends.push((entry.seq, update));
                     ack_now = false;
                 }
                 let counter = match (outcome, write) {
-                    (Outcome::Applied, SessionWrite::Start { .. }) => &self.metrics.writes_started,
-                    (Outcome::Applied, SessionWrite::Update { .. }) => &self.metrics.writes_updated,
-                    (Outcome::Applied, SessionWrite::End { .. }) | (Outcome::Ended(_), _) => {
-                        &self.metrics.writes_ended
+                    (Outcome::Applied | Outcome::Replaced(_), SessionWrite::Start { .. }) => {
+                        &self.metrics.writes_started
                     }
+                    (Outcome::Applied, SessionWrite::Update { .. }) => &self.metrics.writes_updated,
+                    (Outcome::Applied, SessionWrite::End { .. })
+                    | (Outcome::Ended(_) | Outcome::Replaced(_), _) => &self.metrics.writes_ended,
                     (Outcome::AlreadyApplied, _) => &self.metrics.writes_already_applied,
                     (Outcome::OptedOut, _) => &self.metrics.writes_opted_out,
                     (Outcome::Superseded, _) => &self.metrics.writes_superseded,
@@ -767,13 +771,16 @@ pub async fn apply(
             }
         }
         SessionWrite::Start { session, config } => {
+            let mut replaced = None;
             for _ in 0..START_ATTEMPTS {
                 let outcome = retrying("start session", backoff, retried, || {
                     store.start_session(session, config.rule)
                 })
                 .await?;
                 let other = match outcome {
-                    StartOutcome::Started => return Ok(Outcome::Applied),
+                    StartOutcome::Started => {
+                        return Ok(replaced.map_or(Outcome::Applied, Outcome::Replaced));
+                    }
                     StartOutcome::AlreadyStarted | StartOutcome::AlreadyEnded => {
                         return Ok(Outcome::AlreadyApplied);
                     }
@@ -799,10 +806,13 @@ pub async fn apply(
                     ended_at = %end,
                     "ending a session left open from before, estimated, to start a new one"
                 );
-                retrying("end session", backoff, retried, || {
+                if let EndOutcome::Ended(totals) = retrying("end session", backoff, retried, || {
                     store.end_session(&stale, config)
                 })
-                .await?;
+                .await?
+                {
+                    replaced = Some(Some(totals));
+                }
                 inc(&metrics.conflicts_resolved);
             }
             Err(StoreError::Rejected {

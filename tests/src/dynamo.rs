@@ -3,10 +3,15 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use callstats_core::period::PeriodKey;
-use callstats_core::session::PeriodTotals;
-use callstats_core::{Aggregate, GuildId, UserId};
-use callstats_store::{SessionRecord, Store, TableName, Timeouts};
+use chrono::Datelike as _;
+
+use callstats_core::board::Column;
+use callstats_core::member::{AllTime, DayRecord};
+use callstats_core::period::{Day, PeriodKey};
+use callstats_core::session::SessionRecord;
+use callstats_core::window::{LocalWindow, window_figures};
+use callstats_core::{GuildId, UserId};
+use callstats_store::{Store, TableName, Timeouts};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -47,7 +52,7 @@ pub async fn fresh_store() -> Store {
 /// A user's closed sessions in a guild, oldest first.
 pub async fn sessions(store: &Store, user: UserId, guild: GuildId) -> Vec<SessionRecord> {
     let mut sessions = store
-        .recent_sessions(user, guild, 1000)
+        .recent_sessions(user, guild, usize::MAX)
         .await
         .expect("read sessions");
     sessions.reverse();
@@ -64,26 +69,95 @@ pub async fn assert_nothing_stored(store: &Store, user: UserId) {
     );
 }
 
-/// A user's all-time aggregate in a guild, which must exist.
-pub async fn all_time(store: &Store, user: UserId, guild: GuildId) -> Aggregate {
+/// A user's all-time record in a guild, which must exist.
+pub async fn all_time(store: &Store, user: UserId, guild: GuildId) -> AllTime {
     store
-        .all_time(user, guild)
+        .member_view(user, guild)
         .await
-        .expect("read the all-time aggregate")
-        .expect("an all-time aggregate")
+        .expect("read the all-time record")
+        .all_time
+        .expect("an all-time record")
+        .all
 }
 
-/// A user's totals of one period in a guild, which must exist, and whether they are on its
-/// leaderboards.
+/// What a user has in one period in a guild (the server's timezone, from the store's day
+/// records): total, active and started sessions; the ranked seconds when the period is the
+/// member's current week or month (the store keeps ranked seconds only for those), and whether
+/// the member is listed on the server's figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeriodFigures {
+    pub total: u64,
+    pub active: u64,
+    pub ranked: Option<u64>,
+    pub sessions: u64,
+    pub listed: bool,
+}
+
+/// A user's figures for `period` in a guild, which must have some.
 pub async fn period_totals(
     store: &Store,
     user: UserId,
     guild: GuildId,
     period: PeriodKey,
-) -> (PeriodTotals, bool) {
-    store
-        .period_totals(user, guild, period)
+) -> PeriodFigures {
+    let view = store
+        .member_view(user, guild)
         .await
-        .expect("read the period")
-        .expect("the period's totals")
+        .expect("read the member");
+    let tz = view.guild.config.timezone;
+    let item = view.all_time.expect("an all-time record");
+    let all = &item.all;
+    let dates: Vec<chrono::NaiveDate> = match period {
+        PeriodKey::All => panic!("all time is all_time()"),
+        PeriodKey::Week(w) => {
+            let monday =
+                chrono::NaiveDate::from_isoywd_opt(w.year(), w.week(), chrono::Weekday::Mon)
+                    .expect("a week");
+            monday.iter_days().take(7).collect()
+        }
+        PeriodKey::Month(m) => {
+            let first = chrono::NaiveDate::from_ymd_opt(m.year(), m.month(), 1).expect("a month");
+            first
+                .iter_days()
+                .take_while(|d| d.month() == m.month())
+                .collect()
+        }
+    };
+    let window = LocalWindow {
+        first: dates[0],
+        last: *dates.last().expect("days"),
+        tz,
+    };
+    let days: Vec<(Day, DayRecord)> = store
+        .all_days(user, guild)
+        .await
+        .expect("read days")
+        .into_iter()
+        .map(|(d, i)| (d, i.record))
+        .collect();
+    let f = window_figures(&window, &days, None);
+    let ranked = match period {
+        PeriodKey::Week(w) => all.week.filter(|f| f.key == w).map(|f| f.ranked),
+        PeriodKey::Month(m) => all.month.filter(|f| f.key == m).map(|f| f.ranked),
+        PeriodKey::All => None,
+    };
+    PeriodFigures {
+        total: f.stats.total,
+        active: f.stats.active,
+        ranked,
+        sessions: f.stats.sessions,
+        listed: item.listed,
+    }
+}
+
+/// A server's leaderboard of `column` as stored (calls in progress not counted).
+pub async fn board(store: &Store, guild: GuildId, column: Column) -> Vec<(UserId, u64)> {
+    let server = store.guild(guild).await.expect("read the server");
+    server
+        .board
+        .standings(column, &std::collections::BTreeMap::new())
+        .lines
+        .into_iter()
+        .map(|l| (l.user, l.secs))
+        .collect()
 }

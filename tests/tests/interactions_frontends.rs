@@ -164,8 +164,10 @@ async fn lambda_runtime_path() {
 #[tokio::test]
 async fn lambda_defers_long_work_to_an_asynchronous_self_invocation() {
     let store = callstats_tests::dynamo::fresh_store().await;
-    // More items than an export answered at once may read.
-    seed_many(&store, ADA, GUILD, at(2026, 1, 1, 0, 0, 0), 600).await;
+    // More items than an export answered at once may read: a call an hour, one item a day.
+    let days = callstats_interactions::commands::privacy::INLINE_ITEMS as u64 + 10;
+    let sessions = days * 24;
+    seed_many(&store, ADA, GUILD, at(2026, 1, 1, 0, 0, 0), sessions).await;
     let runtime = LambdaRuntime::start().await;
     let rest = FakeDiscord::start().await;
     let mut child = spawn_function(&store, &runtime, &rest);
@@ -195,7 +197,10 @@ async fn lambda_defers_long_work_to_an_asynchronous_self_invocation() {
     let content_type = edit.headers["content-type"].to_str().unwrap().to_owned();
     let parts = parse_multipart(&content_type, &edit.body).unwrap();
     let doc: Value = serde_json::from_slice(&parts[1].body).unwrap();
-    assert_eq!(doc["guilds"][0]["sessions"].as_array().unwrap().len(), 600);
+    assert_eq!(
+        doc["guilds"][0]["sessions"].as_array().unwrap().len() as u64,
+        sessions
+    );
     assert!(runtime.errors().is_empty());
 
     // A job event sent through the Function URL would carry routeKey "$default": it is an

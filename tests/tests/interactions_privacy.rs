@@ -1,12 +1,13 @@
 //! Opt-out and opt-in, delete, export, timezone, the context menu, `/callconfig` and the
 //! heatmap image, against the local DynamoDB server with signed requests.
 
-use callstats_core::period::PeriodKey;
+use callstats_core::board::{Column, Metric};
+use callstats_core::period::PeriodKind;
 use callstats_core::{ClosedSession, Flags, GuildConfig, GuildId, RankingRule, Timestamp, UserId};
 use callstats_interactions::render::heatmap_png::{
     EMPTY, HEIGHT, LEVELS, WIDTH, cell_center, color,
 };
-use callstats_store::{Metric, StartOutcome, Store};
+use callstats_store::{StartOutcome, Store};
 use callstats_tests::interactions::{
     ADA, BOB, CHANNEL, Endpoint, GUILD, Interaction, OTHER_GUILD, decode_png, open, partition_keys,
     seed, seed_open,
@@ -72,17 +73,15 @@ async fn seed_tuesday_evening(endpoint: &Endpoint) {
 async fn assert_off_the_board(
     store: &Store,
     guild: u64,
-    period: PeriodKey,
+    period: PeriodKind,
     metric: Metric,
     user: u64,
 ) {
-    let board = store
-        .leaderboard(gid(guild), period, metric, 0, 100)
-        .await
-        .unwrap();
+    let board =
+        callstats_tests::dynamo::board(store, gid(guild), Column::new(period, metric)).await;
     assert!(
-        board.iter().all(|e| e.user != id(user)),
-        "{period} {metric:?}"
+        board.iter().all(|(u, _)| *u != id(user)),
+        "{period:?} {metric:?}"
     );
 }
 
@@ -94,14 +93,7 @@ async fn assert_hidden(endpoint: &Endpoint, user: u64) {
         "{}",
         without.description()
     );
-    for period in [
-        PeriodKey::All,
-        PeriodKey::current(
-            callstats_core::period::PeriodKind::Month,
-            now(),
-            chrono_tz::UTC,
-        ),
-    ] {
+    for period in [PeriodKind::All, PeriodKind::Week, PeriodKind::Month] {
         assert_off_the_board(&endpoint.store, GUILD, period, Metric::Total, user).await;
     }
     let looked_up = endpoint.send(&lookup(ADA, "Ada", user, "Someone")).await;
@@ -153,7 +145,10 @@ async fn opting_out_mid_session_ends_it_hides_the_user_and_blocks_new_sessions()
     // A new join is not stored.
     let rejoin = open(BOB, GUILD, CHANNEL, now().plus(60), Flags::NONE);
     assert_eq!(
-        store.start_session(&rejoin).await.unwrap(),
+        store
+            .start_session(&rejoin, RankingRule::default())
+            .await
+            .unwrap(),
         StartOutcome::OptedOut
     );
     assert_eq!(store.open_session(id(BOB), gid(GUILD)).await.unwrap(), None);
@@ -231,7 +226,7 @@ async fn delete_needs_the_users_own_confirmation_then_removes_everything() {
     )
     .await;
     let before = partition_keys(&endpoint.store, ADA).await;
-    assert!(before.len() > 10, "{before:?}");
+    assert!(before.len() > 6, "{before:?}");
 
     let question = endpoint.send(&callstats("delete", ADA, "Ada")).await;
     assert!(question.ephemeral());
@@ -276,10 +271,14 @@ async fn delete_needs_the_users_own_confirmation_then_removes_everything() {
     assert_eq!(done.field("Server totals"), "2");
     assert_eq!(done.field("Settings"), "removed");
     assert!(done.description().contains("Tracking continues"));
-    assert!(partition_keys(&endpoint.store, ADA).await.is_empty());
+    // Only the instant of the deletion is left (it refuses replays of older starts).
+    assert_eq!(
+        partition_keys(&endpoint.store, ADA).await,
+        vec!["USER".to_owned()]
+    );
     for guild in [GUILD, OTHER_GUILD] {
         for metric in [Metric::Total, Metric::Ranked] {
-            assert_off_the_board(&endpoint.store, guild, PeriodKey::All, metric, ADA).await;
+            assert_off_the_board(&endpoint.store, guild, PeriodKind::All, metric, ADA).await;
         }
     }
     // Others' data is untouched.
@@ -297,7 +296,7 @@ async fn delete_keeps_only_the_opt_out_flag_of_a_user_who_opted_out() {
     assert!(done.description().contains("You stay opted out"));
     assert_eq!(
         partition_keys(&endpoint.store, BOB).await,
-        vec!["SETTINGS".to_owned()]
+        vec!["USER".to_owned()]
     );
     let settings = endpoint.store.user_settings(id(BOB)).await.unwrap();
     assert!(settings.opted_out);
@@ -332,31 +331,40 @@ async fn assert_aggregates(endpoint: &Endpoint, guilds: &[Value]) {
             json!(all.heatmap.buckets().to_vec())
         );
         assert_eq!(g["days"].as_array().unwrap().len(), held.days.len());
-        assert_eq!(g["weeks"].as_array().unwrap().len(), held.weeks.len());
-        assert_eq!(g["months"].as_array().unwrap().len(), held.months.len());
-        for (day, totals) in &held.days {
+        for (day, record) in &held.days {
             let d = g["days"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .find(|d| d["day"] == day.to_string())
                 .unwrap();
-            assert_eq!(d["total_secs"], totals.total);
-            assert_eq!(d["active_secs"], totals.active);
-            assert_eq!(d["sessions"], totals.sessions);
-        }
-        for (week, totals) in &held.weeks {
-            let w = g["weeks"]
-                .as_array()
-                .unwrap()
+            assert_eq!(d["total_secs"], record.total);
+            assert_eq!(d["active_secs"], record.active);
+            assert_eq!(d["sessions"], record.sessions);
+            // Every half hour of the day, by channel, adds up to the day.
+            let half_hours = d["half_hours"].as_array().unwrap();
+            assert_eq!(half_hours.len(), record.slots.len());
+            let sum: u64 = half_hours
                 .iter()
-                .find(|w| w["period"] == week.to_string())
-                .unwrap();
-            assert_eq!(
-                (w["total_secs"].as_u64(), w["ranked_secs"].as_u64()),
-                (Some(totals.total), Some(totals.ranked))
-            );
+                .map(|h| h["total_secs"].as_u64().unwrap())
+                .sum();
+            assert_eq!(sum, record.total);
         }
+        // This week and month, as the leaderboards rank them.
+        let week = all.week.unwrap();
+        assert_eq!(
+            g["all_time"]["this_week"],
+            json!({
+                "period": week.key.to_string(),
+                "total_secs": week.total,
+                "active_secs": week.active,
+                "ranked_secs": week.ranked,
+            })
+        );
+        assert_eq!(
+            g["all_time"]["this_month"]["total_secs"],
+            all.month.unwrap().total
+        );
         let day_total: u64 = g["days"]
             .as_array()
             .unwrap()
@@ -391,7 +399,7 @@ async fn export_round_trips_every_session_and_aggregate() {
 
     let doc: Value = serde_json::from_slice(&file.body).unwrap();
     assert_eq!(doc["format"], "callstats-export");
-    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["version"], 2);
     assert_eq!(doc["user_id"], ADA.to_string());
     assert_eq!(doc["exported_at"], "2026-11-26T12:00:00Z");
     assert_eq!(

@@ -1,7 +1,7 @@
 //! `/callstats show`, `/callstats history` and `/calltop` against the local DynamoDB server
 //! with seeded sessions: exact figures, order, pages, ranks, and who may see what.
 
-use callstats_core::{Flags, GuildConfig, Timestamp};
+use callstats_core::{Flags, GuildConfig, RankingRule, Timestamp};
 use callstats_store::{EndOutcome, StartOutcome};
 use callstats_tests::interactions::{
     ADA, BOB, CHANNEL, Endpoint, GUILD, Interaction, OTHER_GUILD, open, seed,
@@ -18,8 +18,26 @@ fn now() -> Timestamp {
 /// Ada's calls: one long ago, two this week (one deafened at the end, one alone at the
 /// start and across midnight), one in another server, and one in progress.
 async fn seed_ada(endpoint: &Endpoint) {
+    seed_ada_long_ago(endpoint).await;
+    seed_ada_this_week(endpoint).await;
+}
+
+async fn seed_ada_long_ago(endpoint: &Endpoint) {
+    seed(
+        &endpoint.store,
+        ADA,
+        GUILD,
+        at(2026, 11, 10, 20, 0, 0),
+        7200,
+        &[],
+    )
+    .await;
+}
+
+/// The store takes a member's calls in a server in the order they happened (an older start
+/// after a later end is a replay), so seeds go in time order too.
+async fn seed_ada_this_week(endpoint: &Endpoint) {
     let store = &endpoint.store;
-    seed(store, ADA, GUILD, at(2026, 11, 10, 20, 0, 0), 7200, &[]).await;
     seed(
         store,
         ADA,
@@ -55,7 +73,10 @@ async fn seed_ada(endpoint: &Endpoint) {
         Flags::MUTED,
     );
     assert_eq!(
-        store.start_session(&live).await.unwrap(),
+        store
+            .start_session(&live, RankingRule::default())
+            .await
+            .unwrap(),
         StartOutcome::Started
     );
 }
@@ -93,7 +114,7 @@ async fn show_all_time_and_last_7_days_exactly() {
     assert_eq!(
         all.footer(),
         "AFK channel excluded · active = neither deafened nor alone · ranking excluding \
-         deafened and alone time · times in UTC"
+         deafened and alone time · days and times in UTC"
     );
 
     let week = endpoint
@@ -109,19 +130,20 @@ async fn show_all_time_and_last_7_days_exactly() {
     assert!(week.ephemeral());
     assert_eq!(
         week.description(),
-        "Last 7 days in this server: 2026-11-20 to 2026-11-26 (UTC days, today included). \
-         Heatmaps cover all time."
+        "Last 7 days in this server: 2026-11-20 to 2026-11-26 (days in UTC)."
     );
     assert_eq!(week.field("Total time"), "2 h 35 min"); // 3600 + 3600 + 2100
     assert_eq!(week.field("Active time"), "2 h 10 min (83 %)"); // 7800 of 9300
     assert_eq!(week.field("Sessions"), "3");
     assert_eq!(week.field("Average session"), "51 min 40 s");
     assert_eq!(week.field("Longest session"), "1 h 00 min");
-    // Same heatmaps: they are all time.
-    assert_eq!(
-        week.field("Hours of the day (UTC)"),
-        all.field("Hours of the day (UTC)")
-    );
+    // The heatmaps cover the window too: 20:00 had a call on 10 November only.
+    let hour = |field: String, h: usize| field.lines().nth(1).unwrap().chars().nth(h).unwrap();
+    assert_eq!(hour(week.field("Hours of the day (UTC)"), 20), '·');
+    assert_ne!(hour(all.field("Hours of the day (UTC)"), 20), '·');
+    for h in [0, 11, 21, 23] {
+        assert_ne!(hour(week.field("Hours of the day (UTC)"), h), '·', "{h}");
+    }
 }
 
 #[tokio::test]
@@ -187,7 +209,7 @@ async fn looking_up_others_respects_opt_out_and_bots() {
 
     endpoint
         .store
-        .set_opted_out(callstats_core::UserId::new(BOB), true)
+        .set_opted_out(callstats_core::UserId::new(BOB), true, now())
         .await
         .unwrap();
     let refused = endpoint.send(&bob_by_ada()).await;
@@ -228,7 +250,8 @@ async fn looking_up_others_respects_opt_out_and_bots() {
 #[tokio::test]
 async fn history_lists_newest_first_with_estimated_ends_marked() {
     let endpoint = Endpoint::new(now()).await;
-    // A session whose end was inferred after an outage (before the live one opens).
+    seed_ada_long_ago(&endpoint).await;
+    // A session whose end was inferred after an outage.
     let estimated = open(
         ADA,
         GUILD,
@@ -237,19 +260,23 @@ async fn history_lists_newest_first_with_estimated_ends_marked() {
         Flags::NONE,
     );
     assert_eq!(
-        endpoint.store.start_session(&estimated).await.unwrap(),
+        endpoint
+            .store
+            .start_session(&estimated, RankingRule::default())
+            .await
+            .unwrap(),
         StartOutcome::Started
     );
     let closed = estimated.close(at(2026, 11, 20, 8, 45, 0), Tz::UTC, true);
-    assert_eq!(
+    assert!(matches!(
         endpoint
             .store
-            .end_session(&closed, &GuildConfig::default(), true)
+            .end_session(&closed, &GuildConfig::default())
             .await
             .unwrap(),
-        EndOutcome::Ended
-    );
-    seed_ada(&endpoint).await;
+        EndOutcome::Ended(_)
+    ));
+    seed_ada_this_week(&endpoint).await;
 
     let answer = endpoint
         .send(&Interaction::callstats("history", json!([])).by(ADA, "Ada"))

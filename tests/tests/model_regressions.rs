@@ -79,7 +79,7 @@ async fn a_deploy_after_a_failed_reconnect_attempt_still_resumes() {
     sidecar.voice(&s.fake, guild(), user(1), None, none).await;
     sidecar.wait_idle().await;
 
-    let spans = |records: Vec<callstats_store::SessionRecord>| -> Vec<(i64, u64, bool)> {
+    let spans = |records: Vec<callstats_core::session::SessionRecord>| -> Vec<(i64, u64, bool)> {
         records
             .iter()
             .map(|r| (r.start().unix() - t0.unix(), r.duration(), r.estimated))

@@ -363,7 +363,7 @@ async fn alone_changes_as_a_second_user_joins_and_leaves() {
 async fn an_opted_out_user_leaves_nothing_but_still_keeps_company() {
     let t0 = at(2026, 11, 26, 10, 0, 0);
     let s = scene(vec![spec(1)], t0).await;
-    s.store.set_opted_out(user(9), true).await.unwrap();
+    s.store.set_opted_out(user(9), true, t0).await.unwrap();
     let g = guild(1);
     s.join(g, user(1), chan(1)).await;
     s.join(g, user(9), chan(1)).await;
@@ -470,12 +470,16 @@ async fn a_scripted_hour_gives_exact_totals_heatmaps_and_periods() {
         let got = s.store.days(user(u), g, sunday, monday).await.unwrap();
         let got: Vec<(Day, DayFigures)> = got
             .iter()
-            .map(|(d, t)| (*d, (t.total, t.active, t.deafened, t.alone, t.sessions)))
+            .map(|(d, t)| {
+                let t = &t.record;
+                (*d, (t.total, t.active, t.deafened, t.alone, t.sessions))
+            })
             .collect();
         assert_eq!(got, [(sunday, sun), (monday, mon)], "user {u}");
     }
 
-    // Week and month items (UTC, the guild's default): (total, active, ranked, sessions).
+    // Weeks and months (UTC, the guild's default): (total, active, ranked, sessions). The
+    // ranked seconds are kept for the current week and month only (what the boards rank).
     let w22 = PeriodKey::Week(WeekKey::of(t0, Tz::UTC));
     let w23 = PeriodKey::Week(WeekKey::of(t0.plus(1800), Tz::UTC));
     let may = PeriodKey::Month(MonthKey::of(t0, Tz::UTC));
@@ -490,14 +494,20 @@ async fn a_scripted_hour_gives_exact_totals_heatmaps_and_periods() {
         (3, (600, 300, 300, 1), (600, 600, 600, 0)),
     ];
     for (u, before, after) in periods {
-        for (key, want) in [(w22, before), (may, before), (w23, after), (june, after)] {
-            let (t, on_board) = period_totals(&s.store, user(u), g, key).await;
+        for (key, want, current) in [
+            (w22, before, false),
+            (may, before, false),
+            (w23, after, true),
+            (june, after, true),
+        ] {
+            let t = period_totals(&s.store, user(u), g, key).await;
             assert_eq!(
-                (t.total, t.active, t.ranked, t.sessions),
-                want,
+                (t.total, t.active, t.sessions),
+                (want.0, want.1, want.3),
                 "user {u} {key}"
             );
-            assert!(on_board);
+            assert_eq!(t.ranked, current.then_some(want.2), "user {u} {key}");
+            assert!(t.listed);
         }
     }
     assert_eq!(GuildConfig::default().timezone, Tz::UTC);
@@ -542,12 +552,13 @@ async fn the_guild_timezone_and_ranking_rule_apply() {
     );
     let week = PeriodKey::Week(WeekKey::of(t0, kolkata));
     // (total, active, ranked, sessions): deafened time counts for the ranking here.
+    // November is over: only the current month's ranked seconds are kept.
     for (key, want) in [
-        (november, (1800, 1200, 1800, 1)),
-        (december, (1800, 1800, 1800, 0)),
-        (week, (3600, 3000, 3600, 1)),
+        (november, (1800, 1200, None, 1)),
+        (december, (1800, 1800, Some(1800), 0)),
+        (week, (3600, 3000, Some(3600), 1)),
     ] {
-        let (t, _) = period_totals(&s.store, user(1), g, key).await;
+        let t = period_totals(&s.store, user(1), g, key).await;
         assert_eq!((t.total, t.active, t.ranked, t.sessions), want, "{key}");
     }
     let all = all_time(&s.store, user(1), g).await;

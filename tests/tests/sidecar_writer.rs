@@ -13,7 +13,7 @@ use callstats_sidecar::Backoff;
 use callstats_sidecar::writer::{Outcome, apply};
 use callstats_sidecar::{Metrics, SessionWrite};
 use callstats_store::Store;
-use callstats_tests::dynamo::{fresh_store, sessions};
+use callstats_tests::dynamo::{all_time, fresh_store, sessions};
 use callstats_tests::scene::scene;
 use callstats_tests::time::at;
 use chrono_tz::Tz;
@@ -68,18 +68,29 @@ async fn replayed_writes_change_nothing() {
     let mut s = open(1, t0, 1);
     assert_eq!(run(&store, &metrics, start(&s)).await, Outcome::Applied);
     s.set_flags(t0.plus(60), Flags::MUTED, Tz::UTC);
-    let update = SessionWrite::Update { session: s.clone() };
+    let update = SessionWrite::Update {
+        session: s.clone(),
+        config: GuildConfig::default(),
+    };
     assert_eq!(
         run(&store, &metrics, update.clone()).await,
         Outcome::Applied
     );
     let closed = s.clone().close(t0.plus(100), Tz::UTC, false);
-    assert_eq!(run(&store, &metrics, end(&closed)).await, Outcome::Applied);
+    let Outcome::Ended(Some(totals)) = run(&store, &metrics, end(&closed)).await else {
+        panic!("the end did not end the session");
+    };
+    assert_eq!(totals.all_total, 100);
 
     // The whole journal again, as after a crash that lost the acknowledgements.
-    for write in [start(&open(1, t0, 1)), update, end(&closed)] {
+    for write in [start(&open(1, t0, 1)), update] {
         assert_eq!(run(&store, &metrics, write).await, Outcome::AlreadyApplied);
     }
+    // A replayed end changes nothing and gives the board the stored figures again.
+    assert_eq!(
+        run(&store, &metrics, end(&closed)).await,
+        Outcome::Ended(Some(totals))
+    );
     assert!(
         store
             .open_session(user(1), guild())
@@ -87,7 +98,7 @@ async fn replayed_writes_change_nothing() {
             .unwrap()
             .is_none()
     );
-    let all = store.all_time(user(1), guild()).await.unwrap().unwrap();
+    let all = all_time(&store, user(1), guild()).await;
     assert_eq!(
         (all.stats.total, all.stats.sessions, all.breakdown.muted),
         (100, 1, 40)
@@ -103,10 +114,22 @@ async fn a_start_ends_a_session_left_open_from_before() {
     let mut stale = open(2, t0, 1);
     assert_eq!(run(&store, &metrics, start(&stale)).await, Outcome::Applied);
     stale.set_flags(t0.plus(300), Flags::MUTED, Tz::UTC);
-    run(&store, &metrics, SessionWrite::Update { session: stale }).await;
+    run(
+        &store,
+        &metrics,
+        SessionWrite::Update {
+            session: stale,
+            config: GuildConfig::default(),
+        },
+    )
+    .await;
 
     let fresh = open(2, t0.plus(1000), 2);
-    assert_eq!(run(&store, &metrics, start(&fresh)).await, Outcome::Applied);
+    // The start ends the stale session first; the board gets the figures after that end.
+    let Outcome::Replaced(Some(totals)) = run(&store, &metrics, start(&fresh)).await else {
+        panic!("the start did not replace the stale session");
+    };
+    assert_eq!(totals.all_total, 300);
     let got = sessions(&store, user(2), guild()).await;
     assert_eq!(got.len(), 1);
     assert_eq!(
@@ -145,8 +168,20 @@ async fn a_write_refused_for_good_is_dead_lettered_and_holds_nothing_up() {
         .put_item()
         .table_name(s.store.table().as_str())
         .item("pk", AttributeValue::S(format!("U#{}", user(3))))
-        .item("sk", AttributeValue::S(format!("O#{}", guild())))
-        .item("sid", AttributeValue::S("not a session id".into()))
+        .item("sk", AttributeValue::S("USER".into()))
+        .item(
+            "o",
+            AttributeValue::M(
+                [
+                    ("og".to_owned(), AttributeValue::S(guild().to_string())),
+                    (
+                        "sid".to_owned(),
+                        AttributeValue::S("not a session id".into()),
+                    ),
+                ]
+                .into(),
+            ),
+        )
         .send()
         .await
         .unwrap();

@@ -1,16 +1,21 @@
 //! The store against the local DynamoDB server: every operation, its conditions and its
-//! exact aggregates.
+//! exact figures (`docs/storage.md`).
+
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use callstats_core::period::{Day, PeriodKey};
+use callstats_core::board::{Column, Metric};
+use callstats_core::member::MemberTotals;
+use callstats_core::period::{Day, PeriodKey, PeriodKind};
+use callstats_core::session::PartnerSecs;
 use callstats_core::{
     ClosedSession, Flags, GuildConfig, OpenSession, RankingRule, SessionId, Timestamp,
 };
-use callstats_store::Store;
 use callstats_store::{
-    EndOutcome, Metric, ResumeState, StartOutcome, StoreError, TableStatusReport, UpdateOutcome,
+    BoardUpdate, EndOutcome, ResumeState, StartOutcome, Store, StoreError, TableStatusReport,
+    UpdateOutcome,
 };
-use callstats_tests::dynamo::{all_time, fresh_store, period_totals};
+use callstats_tests::dynamo::{all_time, board, fresh_store, period_totals};
 use callstats_tests::time::at;
 use chrono_tz::Tz;
 use twilight_model::id::Id;
@@ -19,56 +24,68 @@ const GUILD: u64 = 500;
 const CHANNEL: u64 = 600;
 
 fn open(user: u64, start: Timestamp, nonce: u32) -> OpenSession {
+    open_in(user, GUILD, start, nonce)
+}
+
+fn open_in(user: u64, guild: u64, start: Timestamp, nonce: u32) -> OpenSession {
     OpenSession::new(
         SessionId::new(start, nonce),
         Id::new(user),
-        Id::new(GUILD),
+        Id::new(guild),
         Id::new(CHANNEL),
         Flags::NONE,
     )
 }
 
-/// Starts, then ends after `secs`, with the default config.
+/// Starts, then ends after `secs`, with the default config; returns the session and the
+/// member's new leaderboard figures.
 async fn session(store: &Store, user: u64, start: Timestamp, secs: u64) -> ClosedSession {
-    session_with(store, user, start, secs, &GuildConfig::default()).await
+    session_with(store, user, start, secs, &GuildConfig::default())
+        .await
+        .0
 }
 
-/// Starts, then ends after `secs`, in a guild configured with `config`.
+/// Starts, then ends after `secs`, in a server configured with `config`.
 async fn session_with(
     store: &Store,
     user: u64,
     start: Timestamp,
     secs: u64,
     config: &GuildConfig,
-) -> ClosedSession {
+) -> (ClosedSession, MemberTotals) {
     let s = open(user, start, 1);
     assert_eq!(
-        store.start_session(&s).await.unwrap(),
+        store.start_session(&s, config.rule).await.unwrap(),
         StartOutcome::Started
     );
     let closed = s.close(start.plus(secs), config.timezone, false);
-    assert_eq!(
-        store.end_session(&closed, config, true).await.unwrap(),
-        EndOutcome::Ended
-    );
-    closed
+    let totals = ended(store.end_session(&closed, config).await.unwrap());
+    (closed, totals)
 }
 
-/// Ends `closed` with the default config, on the leaderboards.
+fn ended(outcome: EndOutcome) -> MemberTotals {
+    match outcome {
+        EndOutcome::Ended(totals) => totals,
+        EndOutcome::AlreadyEnded => panic!("the session was not open"),
+    }
+}
+
+/// Ends `closed` with the default config.
 async fn end_session(store: &Store, closed: &ClosedSession) -> EndOutcome {
     store
-        .end_session(closed, &GuildConfig::default(), true)
+        .end_session(closed, &GuildConfig::default())
         .await
         .unwrap()
 }
 
-async fn partition(store: &Store, user: u64) -> Vec<String> {
+/// The sort keys of a partition, as stored.
+async fn partition(store: &Store, pk: &str) -> Vec<String> {
     let out = store
         .client()
         .query()
         .table_name(store.table().as_str())
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("U#{user}")))
+        .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
         .send()
         .await
         .unwrap();
@@ -78,6 +95,14 @@ async fn partition(store: &Store, user: u64) -> Vec<String> {
         .collect()
 }
 
+async fn user_items(store: &Store, user: u64) -> Vec<String> {
+    partition(store, &format!("U#{user}")).await
+}
+
+fn all_column() -> Column {
+    Column::new(PeriodKind::All, Metric::Total)
+}
+
 #[tokio::test]
 async fn create_table_is_idempotent_and_detects_mismatch() {
     let store = fresh_store().await;
@@ -85,6 +110,7 @@ async fn create_table_is_idempotent_and_detects_mismatch() {
         store.create_table().await.unwrap(),
         TableStatusReport::AlreadyMatches
     );
+    store.check_schema_version().await.unwrap();
 
     // A table with the same name but other keys is refused, not silently used.
     let other = Store::new(
@@ -121,32 +147,53 @@ async fn create_table_is_idempotent_and_detects_mismatch() {
 }
 
 #[tokio::test]
-async fn lifecycle_with_flags_gives_exact_aggregates() {
+async fn a_table_of_another_schema_version_is_refused() {
     let store = fresh_store().await;
+    store
+        .client()
+        .put_item()
+        .table_name(store.table().as_str())
+        .item("pk", AttributeValue::S("META".into()))
+        .item("sk", AttributeValue::S("SCHEMA".into()))
+        .item("v", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let err = store.check_schema_version().await.unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.to_string().contains('1'), "{err}");
+}
+
+#[tokio::test]
+async fn lifecycle_with_flags_gives_exact_figures() {
+    let store = fresh_store().await;
+    let rule = RankingRule::default();
     let t0 = at(2026, 11, 26, 10, 0, 0);
     let mut s = open(1, t0, 7);
     assert_eq!(
-        store.start_session(&s).await.unwrap(),
+        store.start_session(&s, rule).await.unwrap(),
         StartOutcome::Started
     );
     assert_eq!(
-        store.start_session(&s).await.unwrap(),
+        store.start_session(&s, rule).await.unwrap(),
         StartOutcome::AlreadyStarted
     );
+    // One item: the member state holds the session.
+    assert_eq!(user_items(&store, 1).await, vec!["USER".to_owned()]);
 
     s.set_flags(t0.plus(600), Flags::MUTED, Tz::UTC);
     assert_eq!(
-        store.update_session(&s).await.unwrap(),
+        store.update_session(&s, rule).await.unwrap(),
         UpdateOutcome::Updated
     );
     // A replay of the same change is harmless.
     assert_eq!(
-        store.update_session(&s).await.unwrap(),
+        store.update_session(&s, rule).await.unwrap(),
         UpdateOutcome::Updated
     );
     s.set_flags(t0.plus(900), Flags::DEAFENED, Tz::UTC);
     assert_eq!(
-        store.update_session(&s).await.unwrap(),
+        store.update_session(&s, rule).await.unwrap(),
         UpdateOutcome::Updated
     );
     assert_eq!(
@@ -159,15 +206,29 @@ async fn lifecycle_with_flags_gives_exact_aggregates() {
     let refs = store.open_sessions_of_guild(Id::new(GUILD)).await.unwrap();
     assert_eq!(refs.len(), 1);
     assert_eq!((refs[0].user, refs[0].id), (Id::new(1), s.id));
+    // The index's live summary: 900 active seconds, no longer growing while deafened.
+    let live = store.live_calls(Id::new(GUILD)).await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].at(t0.plus(1200)).1, 900);
 
     let closed = s.clone().close(t0.plus(1500), Tz::UTC, false);
-    assert_eq!(end_session(&store, &closed).await, EndOutcome::Ended);
+    let totals = ended(end_session(&store, &closed).await);
+    assert_eq!((totals.all_total, totals.all_ranked), (1500, 900));
+    let week = totals.week.unwrap();
+    assert_eq!(
+        (week.key.to_string().as_str(), week.total, week.ranked),
+        ("2026-W48", 1500, 900)
+    );
     // After the end, older writes are stale and a second end changes nothing.
     assert_eq!(
-        store.update_session(&s).await.unwrap(),
+        store.update_session(&s, rule).await.unwrap(),
         UpdateOutcome::Stale
     );
     assert_eq!(end_session(&store, &closed).await, EndOutcome::AlreadyEnded);
+    assert_eq!(
+        store.start_session(&s, rule).await.unwrap(),
+        StartOutcome::AlreadyEnded
+    );
     assert!(
         store
             .open_session(Id::new(1), Id::new(GUILD))
@@ -175,8 +236,24 @@ async fn lifecycle_with_flags_gives_exact_aggregates() {
             .unwrap()
             .is_none()
     );
+    assert!(store.live_calls(Id::new(GUILD)).await.unwrap().is_empty());
+    assert_eq!(
+        user_items(&store, 1).await,
+        vec![
+            format!("A#{GUILD}"),
+            format!("D#{GUILD}#2026-11-26"),
+            "USER".to_owned()
+        ]
+    );
 
-    let all = all_time(&store, Id::new(1), Id::new(GUILD)).await;
+    assert_lifecycle_figures(&store, &closed, totals).await;
+}
+
+/// What `lifecycle_with_flags_gives_exact_figures` recorded: 25 minutes from 10:00, muted from
+/// 10:10, deafened from 10:15.
+async fn assert_lifecycle_figures(store: &Store, closed: &ClosedSession, totals: MemberTotals) {
+    let t0 = closed.start();
+    let all = all_time(store, Id::new(1), Id::new(GUILD)).await;
     assert_eq!(all.stats.total, 1500);
     assert_eq!(all.stats.active, 900);
     assert_eq!(all.stats.sessions, 1);
@@ -188,46 +265,131 @@ async fn lifecycle_with_flags_gives_exact_aggregates() {
     assert_eq!(all.heatmap.total(), 1500);
     // 10:00-10:25 UTC on a Thursday.
     assert_eq!(all.heatmap.get(3 * 48 + 20), 1500);
+    assert_eq!(all.channels[&Id::new(CHANNEL)], 1500);
+    assert_eq!(all.totals(), totals);
 
     let history = store
         .recent_sessions(Id::new(1), Id::new(GUILD), 10)
         .await
         .unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!(history[0].id, s.id);
+    assert_eq!(history[0].id, closed.id);
     assert_eq!(history[0].duration(), 1500);
     assert!(!history[0].estimated);
     assert_eq!(history[0].breakdown, closed.breakdown);
 
     let week = period_totals(
-        &store,
+        store,
         Id::new(1),
         Id::new(GUILD),
-        PeriodKey::current(callstats_core::period::PeriodKind::Week, t0, Tz::UTC),
+        PeriodKey::current(PeriodKind::Week, t0, Tz::UTC),
     )
     .await;
     assert_eq!(
-        (week.0.total, week.0.ranked, week.0.sessions, week.1),
-        (1500, 900, 1, true)
+        (
+            week.total,
+            week.active,
+            week.ranked,
+            week.sessions,
+            week.listed
+        ),
+        (1500, 900, Some(900), 1, true)
     );
 }
 
 #[tokio::test]
 async fn ending_a_session_that_is_not_open_writes_nothing() {
     let store = fresh_store().await;
+    let rule = RankingRule::default();
     let t0 = at(2026, 11, 26, 10, 0, 0);
     let closed = open(2, t0, 1).close(t0.plus(60), Tz::UTC, false);
     assert_eq!(end_session(&store, &closed).await, EndOutcome::AlreadyEnded);
-    assert!(partition(&store, 2).await.is_empty());
+    assert!(user_items(&store, 2).await.is_empty());
 
     // Another session open: ending a different id leaves it and writes nothing.
     let other = open(2, t0, 2);
-    store.start_session(&other).await.unwrap();
+    store.start_session(&other, rule).await.unwrap();
     assert_eq!(end_session(&store, &closed).await, EndOutcome::AlreadyEnded);
-    assert_eq!(partition(&store, 2).await, vec![format!("O#{GUILD}")]);
+    assert_eq!(user_items(&store, 2).await, vec!["USER".to_owned()]);
     assert_eq!(
-        store.start_session(&open(2, t0.plus(5), 3)).await.unwrap(),
+        store
+            .open_session(Id::new(2), Id::new(GUILD))
+            .await
+            .unwrap(),
+        Some(other.clone())
+    );
+    assert_eq!(
+        store
+            .start_session(&open(2, t0.plus(5), 3), rule)
+            .await
+            .unwrap(),
         StartOutcome::Conflict(Box::new(other))
+    );
+}
+
+#[tokio::test]
+async fn sessions_in_two_servers_at_once_keep_their_own_items() {
+    let store = fresh_store().await;
+    let rule = RankingRule::default();
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let first = open_in(3, GUILD, t0, 1);
+    let second = open_in(3, 501, t0.plus(60), 2);
+    store.start_session(&first, rule).await.unwrap();
+    assert_eq!(
+        store.start_session(&second, rule).await.unwrap(),
+        StartOutcome::Started
+    );
+    assert_eq!(
+        store.start_session(&second, rule).await.unwrap(),
+        StartOutcome::AlreadyStarted
+    );
+    assert_eq!(
+        user_items(&store, 3).await,
+        vec!["O#501".to_owned(), "USER".to_owned()]
+    );
+    let mut both = store.open_sessions_of_user(Id::new(3)).await.unwrap();
+    both.sort_by_key(|s| s.guild);
+    assert_eq!(both, vec![first.clone(), second.clone()]);
+
+    // Reconciling each server sees its own session, strongly consistent, with the server item.
+    let (open_here, _) = store
+        .reconcile_view(Id::new(501), &[Id::new(3), Id::new(4)])
+        .await
+        .unwrap();
+    assert_eq!(open_here, vec![second.clone()]);
+    let (open_first, _) = store
+        .reconcile_view(Id::new(GUILD), &[Id::new(3)])
+        .await
+        .unwrap();
+    assert_eq!(open_first, vec![first.clone()]);
+
+    // The primary ends first; the secondary still ends from its own item.
+    ended(end_session(&store, &first.close(t0.plus(600), Tz::UTC, false)).await);
+    let cfg = GuildConfig::default();
+    let totals = ended(
+        store
+            .end_session(&second.close(t0.plus(660), Tz::UTC, false), &cfg)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(totals.all_total, 600);
+    assert!(
+        store
+            .open_sessions_of_user(Id::new(3))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        all_time(&store, Id::new(3), Id::new(501)).await.stats.total,
+        600
+    );
+    assert_eq!(
+        all_time(&store, Id::new(3), Id::new(GUILD))
+            .await
+            .stats
+            .total,
+        600
     );
 }
 
@@ -247,65 +409,62 @@ async fn across_midnight_lands_in_two_days_and_the_right_periods() {
         .await
         .unwrap();
     assert_eq!(days.len(), 2);
+    let (d0, d1) = (&days[0].1.record, &days[1].1.record);
     assert_eq!(days[0].0.to_string(), "2026-11-29");
+    // The start day counts the session and its length; the day of its last second keeps it.
     assert_eq!(
         (
-            days[0].1.total,
-            days[0].1.sessions,
-            days[0].1.longest,
-            days[0].1.last_active
+            d0.total,
+            d0.sessions,
+            d0.longest,
+            d0.last_active,
+            d0.ended.len()
         ),
-        (1800, 1, 4500, None)
+        (1800, 1, 4500, None, 0)
     );
     assert_eq!(days[1].0.to_string(), "2026-11-30");
     assert_eq!(
-        (days[1].1.total, days[1].1.sessions, days[1].1.longest),
-        (2700, 0, 0)
+        (d1.total, d1.sessions, d1.longest, d1.ended.len()),
+        (2700, 0, 0, 1)
     );
-    assert_eq!(days[1].1.last_active, Some(t0.plus(4500)));
+    assert_eq!(d1.last_active, Some(t0.plus(4500)));
+    assert_eq!(d0.slots.iter().map(|s| s.starts).sum::<u64>(), 1);
 
     let get = |user: u64, p: &str| {
         let store = store.clone();
         let p: PeriodKey = p.parse().unwrap();
-        async move {
-            period_totals(&store, Id::new(user), Id::new(GUILD), p)
-                .await
-                .0
-        }
+        async move { period_totals(&store, Id::new(user), Id::new(GUILD), p).await }
     };
-    assert_eq!(
-        (
-            get(3, "W2026-W48").await.total,
-            get(3, "W2026-W48").await.sessions
-        ),
-        (1800, 1)
-    );
-    assert_eq!(
-        (
-            get(3, "W2026-W49").await.total,
-            get(3, "W2026-W49").await.sessions
-        ),
-        (2700, 0)
-    );
-    assert_eq!(
-        (
-            get(3, "M2026-11").await.total,
-            get(3, "M2026-11").await.sessions
-        ),
-        (4500, 1)
-    );
+    let w48 = get(3, "W2026-W48").await;
+    assert_eq!((w48.total, w48.sessions), (1800, 1));
+    // The all-time record keeps only the latest week's ranked figures for the board.
+    assert_eq!(w48.ranked, None);
+    let w49 = get(3, "W2026-W49").await;
+    assert_eq!((w49.total, w49.sessions, w49.ranked), (2700, 0, Some(2700)));
+    let nov = get(3, "M2026-11").await;
+    assert_eq!((nov.total, nov.sessions, nov.ranked), (4500, 1, Some(4500)));
 
     // The same in Asia/Kolkata: the local month ends 2026-11-30 18:30 UTC.
     let kolkata = GuildConfig {
         rule: RankingRule::default(),
         timezone: "Asia/Kolkata".parse().unwrap(),
     };
+    store
+        .set_guild_config(Id::new(GUILD), &kolkata)
+        .await
+        .unwrap();
     let t1 = at(2026, 11, 30, 18, 0, 0);
-    session_with(&store, 4, t1, 3600, &kolkata).await;
+    let (_, totals) = session_with(&store, 4, t1, 3600, &kolkata).await;
     let (nov, dec) = (get(4, "M2026-11").await, get(4, "M2026-12").await);
     assert_eq!(
         (nov.total, nov.sessions, dec.total, dec.sessions),
         (1800, 1, 1800, 0)
+    );
+    // The board ranks the server's current local month: December's half.
+    let month = totals.month.unwrap();
+    assert_eq!(
+        (month.key.to_string().as_str(), month.total),
+        ("2026-12", 1800)
     );
 }
 
@@ -325,24 +484,39 @@ async fn longest_is_the_maximum_in_any_order() {
         .days(Id::new(5), Id::new(GUILD), Day::of(t0), Day::of(t0))
         .await
         .unwrap();
-    assert_eq!((days[0].1.longest, days[0].1.sessions), (300, 3));
+    let d = &days[0].1.record;
+    assert_eq!((d.longest, d.sessions, d.ended.len()), (300, 3, 3));
     assert_eq!(all.stats.last_active, Some(t0.plus(2200)));
 }
 
 #[tokio::test]
-async fn opted_out_user_cannot_start() {
+async fn opted_out_member_cannot_start() {
     let store = fresh_store().await;
-    store.set_opted_out(Id::new(6), true).await.unwrap();
+    let rule = RankingRule::default();
     let t0 = at(2026, 11, 26, 10, 0, 0);
+    store
+        .set_opted_out(Id::new(6), true, t0.minus(60))
+        .await
+        .unwrap();
     assert_eq!(
-        store.start_session(&open(6, t0, 1)).await.unwrap(),
+        store.start_session(&open(6, t0, 1), rule).await.unwrap(),
         StartOutcome::OptedOut
     );
-    assert_eq!(partition(&store, 6).await, vec!["SETTINGS".to_owned()]);
-    store.set_opted_out(Id::new(6), false).await.unwrap();
+    assert_eq!(user_items(&store, 6).await, vec!["USER".to_owned()]);
+    store
+        .set_opted_out(Id::new(6), false, t0.minus(30))
+        .await
+        .unwrap();
     assert_eq!(
-        store.start_session(&open(6, t0, 1)).await.unwrap(),
+        store.start_session(&open(6, t0, 1), rule).await.unwrap(),
         StartOutcome::Started
+    );
+    // A call that began before the last privacy change is refused: its start is an old
+    // replay.
+    let before = open_in(6, 501, t0.minus(120), 2);
+    assert_eq!(
+        store.start_session(&before, rule).await.unwrap(),
+        StartOutcome::AlreadyEnded
     );
 }
 
@@ -358,7 +532,10 @@ async fn settings_and_guild_config_round_trip() {
         .set_user_timezone(user, Some(chrono_tz::Asia::Kolkata))
         .await
         .unwrap();
-    store.set_opted_out(user, true).await.unwrap();
+    store
+        .set_opted_out(user, true, at(2026, 11, 26, 0, 0, 0))
+        .await
+        .unwrap();
     let settings = store.user_settings(user).await.unwrap();
     assert_eq!(
         (settings.opted_out, settings.timezone),
@@ -381,6 +558,42 @@ async fn settings_and_guild_config_round_trip() {
     };
     store.set_guild_config(guild, &config).await.unwrap();
     assert_eq!(store.guild_config(guild).await.unwrap(), config);
+    // The server item holds the configuration and the board together: a flush keeps it.
+    store
+        .flush_board(guild, &[], &[], Some(0), at(2026, 11, 26, 0, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(store.guild_config(guild).await.unwrap(), config);
+    assert_eq!(store.guild(guild).await.unwrap().shard, Some(0));
+}
+
+#[tokio::test]
+async fn names_and_public_channels_round_trip() {
+    let store = fresh_store().await;
+    let guild = Id::new(GUILD);
+    store.set_name(guild, Id::new(1), "Ada").await.unwrap();
+    store.set_name(guild, Id::new(2), "Grace").await.unwrap();
+    store.set_name(guild, Id::new(2), "Grace H.").await.unwrap();
+    let names = store
+        .names(guild, &[Id::new(1), Id::new(2), Id::new(3)])
+        .await
+        .unwrap();
+    assert_eq!(
+        names,
+        BTreeMap::from([(Id::new(1), "Ada".into()), (Id::new(2), "Grace H.".into())])
+    );
+    store.remove_name(guild, Id::new(1)).await.unwrap();
+    assert_eq!(store.names(guild, &[Id::new(1)]).await.unwrap().len(), 0);
+
+    assert!(store.public_channels(guild).await.unwrap().is_empty());
+    store
+        .set_public_channels(guild, &[Id::new(10), Id::new(11)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.public_channels(guild).await.unwrap(),
+        vec![Id::new(10), Id::new(11)]
+    );
 }
 
 #[tokio::test]
@@ -388,9 +601,10 @@ async fn heartbeat_and_resume_state() {
     let store = fresh_store().await;
     assert_eq!(store.last_heartbeat(0).await.unwrap(), None);
     let t0 = at(2026, 11, 26, 10, 0, 0);
-    store.heartbeat(0, t0).await.unwrap();
-    store.heartbeat(0, t0.plus(30)).await.unwrap();
+    store.heartbeat(0, t0, 30).await.unwrap();
+    store.heartbeat(0, t0.plus(30), 30).await.unwrap();
     assert_eq!(store.last_heartbeat(0).await.unwrap(), Some(t0.plus(30)));
+    assert_eq!(store.shard_alive(0).await.unwrap(), Some((t0.plus(30), 30)));
     assert_eq!(store.last_heartbeat(1).await.unwrap(), None);
 
     // A snapshot bigger than one item is cut into chunks and read back whole, once.
@@ -408,113 +622,178 @@ async fn heartbeat_and_resume_state() {
 }
 
 #[tokio::test]
-async fn leaderboard_pages_ranks_and_visibility() {
+async fn the_board_ranks_members_and_leaves_out_those_who_leave() {
     let store = fresh_store().await;
-    let t0 = at(2026, 11, 26, 10, 0, 0);
-    // 25 users with 100..=2500 seconds; user 100+i has (i+1)*100.
-    for i in 0..25u64 {
-        session(&store, 100 + i, t0, (i + 1) * 100).await;
-    }
     let guild = Id::new(GUILD);
-    let week: PeriodKey = "W2026-W48".parse().unwrap();
-    let page0 = store
-        .leaderboard(guild, week, Metric::Total, 0, 10)
-        .await
-        .unwrap();
-    assert_eq!(page0.len(), 10);
-    assert_eq!((page0[0].user, page0[0].secs), (Id::new(124), 2500));
-    let page2 = store
-        .leaderboard(guild, week, Metric::Total, 20, 10)
-        .await
-        .unwrap();
-    assert_eq!(page2.len(), 5);
-    assert_eq!((page2[4].user, page2[4].secs), (Id::new(100), 100));
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    // 25 members with 100..=2500 seconds; member 100+i has (i+1)*100.
+    let mut updates = Vec::new();
+    for i in 0..25u64 {
+        let (closed, totals) =
+            session_with(&store, 100 + i, t0, (i + 1) * 100, &GuildConfig::default()).await;
+        updates.push(BoardUpdate {
+            user: closed.user,
+            totals,
+            as_of: closed.end,
+        });
+    }
+    let now = t0.plus(3000);
     assert_eq!(
         store
-            .count_above(guild, week, Metric::Total, 1000, false)
-            .await
-            .unwrap(),
-        15
-    );
-    assert_eq!(
-        store
-            .count_above(guild, week, Metric::Ranked, 0, true)
+            .flush_board(guild, &updates, &[(25, t0.plus(100))], None, now)
             .await
             .unwrap(),
         25
     );
-    assert_eq!(
-        store
-            .leaderboard(guild, PeriodKey::All, Metric::Ranked, 0, 1)
-            .await
-            .unwrap()[0]
-            .secs,
-        2500
-    );
-
-    // Leaving the leaderboards removes every entry at once; coming back restores them.
-    assert_eq!(
-        store
-            .set_leaderboard_visibility(Id::new(124), false)
-            .await
-            .unwrap(),
-        3
-    );
-    let top = store
-        .leaderboard(guild, week, Metric::Total, 0, 1)
-        .await
-        .unwrap();
-    assert_eq!(top[0].user, Id::new(123));
-    let all = store
-        .leaderboard(guild, PeriodKey::All, Metric::Total, 0, 100)
-        .await
-        .unwrap();
-    assert!(all.iter().all(|e| e.user != Id::new(124)));
-    assert_eq!(all.len(), 24);
+    // A replayed flush changes nothing.
     store
-        .set_leaderboard_visibility(Id::new(124), true)
+        .flush_board(guild, &updates, &[], None, now)
+        .await
+        .unwrap();
+    let week = board(&store, guild, Column::new(PeriodKind::Week, Metric::Total)).await;
+    assert_eq!(week.len(), 25);
+    assert_eq!(week[0], (Id::new(124), 2500));
+    assert_eq!(week[24], (Id::new(100), 100));
+    assert_eq!(
+        board(&store, guild, all_column())
+            .await
+            .iter()
+            .map(|l| l.1)
+            .sum::<u64>(),
+        (1..=25).map(|i| i * 100).sum::<u64>()
+    );
+    let server = store.guild(guild).await.unwrap();
+    assert_eq!(server.board.peaks.values().next().unwrap().members, 25);
+
+    // Leaving the boards removes every figure at once; coming back restores them.
+    store.leave_board(guild, Id::new(124), now).await.unwrap();
+    let all = board(&store, guild, all_column()).await;
+    assert_eq!(all.len(), 24);
+    assert!(all.iter().all(|(u, _)| *u != Id::new(124)));
+    // A late flush of the member who left does not put them back.
+    store
+        .flush_board(guild, &updates[24..], &[], None, now)
+        .await
+        .unwrap();
+    assert_eq!(board(&store, guild, all_column()).await.len(), 24);
+    store
+        .rejoin_board(guild, Id::new(124), &updates[24].totals, now.plus(10))
         .await
         .unwrap();
     assert_eq!(
-        store
-            .leaderboard(guild, week, Metric::Total, 0, 1)
-            .await
-            .unwrap()[0]
-            .user,
-        Id::new(124)
+        board(&store, guild, all_column()).await[0],
+        (Id::new(124), 2500)
     );
 }
 
 #[tokio::test]
-async fn concurrent_ends_in_one_guild_all_count() {
+async fn concurrent_ends_and_flushes_in_one_server_all_count() {
     let store = fresh_store().await;
+    let guild = Id::new(GUILD);
     let t0 = at(2026, 11, 26, 10, 0, 0);
     let mut tasks = tokio::task::JoinSet::new();
     for user in 200..240u64 {
         let store = store.clone();
-        tasks.spawn(async move { session(&store, user, t0, user).await });
+        tasks.spawn(async move {
+            let (closed, totals) =
+                session_with(&store, user, t0, user, &GuildConfig::default()).await;
+            BoardUpdate {
+                user: closed.user,
+                totals,
+                as_of: closed.end,
+            }
+        });
     }
+    let mut updates = Vec::new();
     while let Some(r) = tasks.join_next().await {
+        updates.push(r.unwrap());
+    }
+    // Eight writers of the server item at once (sidecar tasks, privacy actions, settings):
+    // every write is versioned, so none is lost.
+    let mut flushes = tokio::task::JoinSet::new();
+    for chunk in updates.chunks(5) {
+        let (store, chunk) = (store.clone(), chunk.to_vec());
+        flushes.spawn(async move {
+            store
+                .flush_board(Id::new(GUILD), &chunk, &[], None, t0.plus(1000))
+                .await
+                .unwrap()
+        });
+    }
+    while let Some(r) = flushes.join_next().await {
         r.unwrap();
     }
-    let entries = store
-        .leaderboard(Id::new(GUILD), PeriodKey::All, Metric::Total, 0, 100)
-        .await
-        .unwrap();
+    let entries = board(&store, guild, all_column()).await;
     assert_eq!(entries.len(), 40);
     assert_eq!(
-        entries.iter().map(|e| e.secs).sum::<u64>(),
+        entries.iter().map(|e| e.1).sum::<u64>(),
         (200..240).sum::<u64>()
+    );
+    let members = store.guild_members(guild).await.unwrap();
+    assert_eq!(members.len(), 40);
+}
+
+#[tokio::test]
+async fn opting_out_hides_every_server_figure_and_opting_in_shows_them_again() {
+    let store = fresh_store().await;
+    let guild = Id::new(GUILD);
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    session(&store, 20, t0, 600).await;
+    session(&store, 21, t0, 300).await;
+    let day = Day::of(t0);
+    assert_eq!(store.guild_members(guild).await.unwrap().len(), 2);
+    assert_eq!(store.guild_days(guild, day, day).await.unwrap().len(), 2);
+
+    let off = t0.plus(1000);
+    store.set_opted_out(Id::new(20), true, off).await.unwrap();
+    assert_eq!(store.set_listed(Id::new(20), false, off).await.unwrap(), 2);
+    let members = store.guild_members(guild).await.unwrap();
+    assert_eq!(
+        members.iter().map(|m| m.user).collect::<Vec<_>>(),
+        vec![Id::new(21)]
+    );
+    let days = store.guild_days(guild, day, day).await.unwrap();
+    assert_eq!(
+        days.iter().map(|d| d.user).collect::<Vec<_>>(),
+        vec![Id::new(21)]
+    );
+    // The member's own figures stay theirs.
+    let own = period_totals(&store, Id::new(20), guild, "W2026-W48".parse().unwrap()).await;
+    assert_eq!((own.total, own.listed), (600, false));
+    assert_eq!(store.member_totals(Id::new(20), guild).await.unwrap(), None);
+
+    let on = off.plus(1000);
+    store.set_opted_out(Id::new(20), false, on).await.unwrap();
+    assert_eq!(store.set_listed(Id::new(20), true, on).await.unwrap(), 2);
+    assert_eq!(store.guild_members(guild).await.unwrap().len(), 2);
+    assert_eq!(store.guild_days(guild, day, day).await.unwrap().len(), 2);
+    assert_eq!(
+        board(&store, guild, all_column()).await,
+        vec![(Id::new(20), 600)]
     );
 }
 
 #[tokio::test]
-async fn export_and_delete_everything_of_one_user() {
+async fn export_and_delete_everything_of_one_member_and_their_partner_entries() {
     let store = fresh_store().await;
+    let rule = RankingRule::default();
     let t0 = at(2026, 11, 25, 23, 0, 0);
-    session(&store, 8, t0, 7200).await;
+    // Members 8 and 9 were in a call together for 100 seconds.
+    let partnered = |user: u64, partner: u64, nonce: u32| {
+        let mut s = open(user, t0, nonce).close(t0.plus(7200), Tz::UTC, false);
+        s.partners = vec![PartnerSecs {
+            day: Day::of(t0),
+            user: Id::new(partner),
+            secs: 100,
+        }];
+        s
+    };
+    for (user, partner) in [(8, 9), (9, 8)] {
+        store.start_session(&open(user, t0, 1), rule).await.unwrap();
+        ended(end_session(&store, &partnered(user, partner, 1)).await);
+    }
     session(&store, 8, t0.plus(10_000), 60).await;
-    // A second guild and an open session.
+    // A second server and an open session.
     let other = OpenSession::new(
         SessionId::new(t0, 9),
         Id::new(8),
@@ -522,61 +801,83 @@ async fn export_and_delete_everything_of_one_user() {
         Id::new(CHANNEL),
         Flags::MUTED,
     );
-    store.start_session(&other).await.unwrap();
+    store.start_session(&other, rule).await.unwrap();
     store
         .set_user_timezone(Id::new(8), Some(chrono_tz::Europe::Berlin))
         .await
         .unwrap();
-    session(&store, 9, t0, 100).await;
+    store
+        .set_name(Id::new(GUILD), Id::new(8), "Eight")
+        .await
+        .unwrap();
 
     let export = store.export_user(Id::new(8)).await.unwrap();
     assert_eq!(export.settings.timezone, Some(chrono_tz::Europe::Berlin));
     let g = &export.guilds[&Id::new(GUILD)];
-    assert_eq!(g.sessions.len(), 2);
     assert_eq!(g.all_time.as_ref().unwrap().stats.total, 7260);
     assert_eq!(g.days.len(), 2);
-    assert_eq!(g.weeks.len(), 1);
-    assert_eq!(g.months.len(), 1);
+    assert_eq!(g.days.iter().map(|(_, d)| d.ended.len()).sum::<usize>(), 2);
+    assert_eq!(g.days[0].1.partners[&Id::new(9)], 100);
     assert_eq!(export.guilds[&Id::new(501)].open, Some(other));
 
-    store.set_opted_out(Id::new(8), true).await.unwrap();
-    let report = store.delete_user(Id::new(8)).await.unwrap();
+    let deleted_at = t0.plus(20_000);
+    store
+        .set_opted_out(Id::new(8), true, deleted_at)
+        .await
+        .unwrap();
+    let (report, sweep) = store.delete_user(Id::new(8), deleted_at).await.unwrap();
     assert_eq!(
         (
             report.sessions,
             report.open_sessions,
             report.all_time,
             report.days,
-            report.weeks_and_months
+            report.partner_entries,
+            report.servers
         ),
-        (2, 1, 1, 2, 2)
+        (2, 1, 1, 2, 1, 2)
     );
     assert!(report.settings);
+    // A second sweep finds nothing left.
+    assert_eq!(store.sweep_partners(&sweep).await.unwrap(), 0);
     // Only the opt-out flag survives, without the timezone.
-    assert_eq!(partition(&store, 8).await, vec!["SETTINGS".to_owned()]);
+    assert_eq!(user_items(&store, 8).await, vec!["USER".to_owned()]);
     let settings = store.user_settings(Id::new(8)).await.unwrap();
     assert_eq!((settings.opted_out, settings.timezone), (true, None));
     assert!(
+        board(&store, Id::new(GUILD), all_column())
+            .await
+            .iter()
+            .all(|e| e.0 != Id::new(8))
+    );
+    assert!(
         store
-            .leaderboard(Id::new(GUILD), PeriodKey::All, Metric::Total, 0, 10)
+            .names(Id::new(GUILD), &[Id::new(8)])
             .await
             .unwrap()
-            .iter()
-            .all(|e| e.user != Id::new(8))
+            .is_empty()
     );
-    // Other users are untouched.
+    // The partner keeps their own figures, without member 8 among their partners.
+    let nine = store.all_days(Id::new(9), Id::new(GUILD)).await.unwrap();
+    assert!(nine.iter().all(|(_, d)| d.record.partners.is_empty()));
     assert_eq!(
         all_time(&store, Id::new(9), Id::new(GUILD))
             .await
             .stats
             .total,
-        100
+        7200
     );
 
-    // Without an opt-out, nothing at all is left.
+    // Without an opt-out, only the instant of the deletion is left.
     session(&store, 10, t0, 5).await;
-    store.delete_user(Id::new(10)).await.unwrap();
-    assert!(partition(&store, 10).await.is_empty());
+    store.delete_user(Id::new(10), deleted_at).await.unwrap();
+    assert_eq!(user_items(&store, 10).await, vec!["USER".to_owned()]);
+    assert!(!store.user_settings(Id::new(10)).await.unwrap().opted_out);
+    // A replayed start of a call begun before the deletion is refused.
+    assert_eq!(
+        store.start_session(&open(10, t0, 1), rule).await.unwrap(),
+        StartOutcome::AlreadyEnded
+    );
 }
 
 #[tokio::test]
@@ -594,23 +895,23 @@ async fn malformed_items_are_errors_not_zeros() {
         }
         req.send()
     };
-    // An all-time item without `total`.
+    // An all-time item without its totals.
     put(
         &format!("A#{GUILD}"),
-        vec![("active", AttributeValue::N("5".into()))],
+        vec![("a", AttributeValue::N("5".into()))],
     )
     .await
     .unwrap();
     assert!(matches!(
-        store.all_time(Id::new(11), Id::new(GUILD)).await,
+        store.member_view(Id::new(11), Id::new(GUILD)).await,
         Err(StoreError::Malformed { .. })
     ));
     // A negative number where seconds belong.
     put(
         &format!("D#{GUILD}#2026-11-26"),
         vec![
-            ("total", AttributeValue::N("-5".into())),
-            ("active", AttributeValue::N("0".into())),
+            ("t", AttributeValue::N("-5".into())),
+            ("a", AttributeValue::N("0".into())),
         ],
     )
     .await
@@ -620,34 +921,45 @@ async fn malformed_items_are_errors_not_zeros() {
         store.days(Id::new(11), Id::new(GUILD), day, day).await,
         Err(StoreError::Malformed { .. })
     ));
-    // A settings item with an unknown timezone.
-    put(
-        "SETTINGS",
-        vec![("tz", AttributeValue::S("Mars/Base".into()))],
-    )
-    .await
-    .unwrap();
+    // A member state with an unknown timezone.
+    put("USER", vec![("tz", AttributeValue::S("Mars/Base".into()))])
+        .await
+        .unwrap();
     assert!(matches!(
         store.user_settings(Id::new(11)).await,
         Err(StoreError::Malformed { .. })
     ));
     // An open session whose flags have unknown bits.
-    put(
-        &format!("O#{GUILD}"),
-        vec![
-            ("ch", AttributeValue::S("1".into())),
-            ("sid", AttributeValue::S("001795000000-00000001".into())),
-            ("seg", AttributeValue::N("1795000000".into())),
-            ("flags", AttributeValue::N("255".into())),
-        ],
-    )
-    .await
-    .unwrap();
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    store
+        .start_session(&open(12, t0, 1), RankingRule::default())
+        .await
+        .unwrap();
+    store
+        .client()
+        .update_item()
+        .table_name(store.table().as_str())
+        .key("pk", AttributeValue::S("U#12".into()))
+        .key("sk", AttributeValue::S("USER".into()))
+        .update_expression("SET o.fl = :x")
+        .expression_attribute_values(":x", AttributeValue::N("255".into()))
+        .send()
+        .await
+        .unwrap();
     assert!(matches!(
-        store.open_session(Id::new(11), Id::new(GUILD)).await,
+        store.open_session(Id::new(12), Id::new(GUILD)).await,
         Err(StoreError::Malformed { .. })
     ));
     assert!(store.export_user(Id::new(11)).await.is_err());
+    assert!(store.export_user(Id::new(12)).await.is_err());
+    // A binary attribute cut short.
+    put(
+        &format!("D#{GUILD}#2026-11-27"),
+        vec![("hb", AttributeValue::B(vec![1, 2, 3].into()))],
+    )
+    .await
+    .unwrap();
+    assert!(store.all_days(Id::new(11), Id::new(GUILD)).await.is_err());
 }
 
 #[tokio::test]
@@ -668,7 +980,7 @@ async fn unreachable_store_is_retryable() {
     let err = store.ping().await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
     let err = store
-        .start_session(&open(1, at(2026, 1, 1, 0, 0, 0), 1))
+        .start_session(&open(1, at(2026, 1, 1, 0, 0, 0), 1), RankingRule::default())
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
@@ -679,21 +991,19 @@ async fn a_session_of_a_hundred_days_ends_with_exact_totals() {
     let store = fresh_store().await;
     let t0 = at(2026, 1, 1, 12, 0, 0);
     let secs = 100 * 86_400 + 3600;
-    session(&store, 12, t0, secs).await;
+    let (_, totals) = session_with(&store, 12, t0, secs, &GuildConfig::default()).await;
     let all = all_time(&store, Id::new(12), Id::new(GUILD)).await;
     assert_eq!(
         (all.stats.total, all.stats.sessions, all.stats.longest),
         (secs, 1, secs)
     );
     assert_eq!(all.heatmap.total(), secs);
-    // The last 32 days are kept for windows; older day items are left out.
+    // The last 32 days are kept for windows; older day records are left out.
     let end = t0.plus(secs);
-    let days = store
-        .days(Id::new(12), Id::new(GUILD), Day::of(t0), Day::of(end))
-        .await
-        .unwrap();
+    let days = store.all_days(Id::new(12), Id::new(GUILD)).await.unwrap();
     assert_eq!(days.len(), 32);
     assert_eq!(days.last().unwrap().0, Day::of(end));
+    let april = (10 * 86_400) + 13 * 3600;
     let month = period_totals(
         &store,
         Id::new(12),
@@ -701,7 +1011,8 @@ async fn a_session_of_a_hundred_days_ends_with_exact_totals() {
         PeriodKey::Month("2026-04".parse().unwrap()),
     )
     .await;
-    assert_eq!(month.0.total, (10 * 86_400) + 12 * 3600 + 3600);
+    assert_eq!((month.total, month.ranked), (april, Some(april)));
+    assert_eq!(totals.month.unwrap().total, april);
 }
 
 #[tokio::test]

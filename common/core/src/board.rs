@@ -416,7 +416,7 @@ mod tests {
                 let all = truth.get(&user).copied().unwrap_or(0) + grow;
                 truth.insert(user, all);
                 let t = MemberTotals { week: None, month: None, all_total: all, all_ranked: all };
-                if board.gone.get(&Id::new(user)).is_none() {
+                if !board.gone.contains_key(&Id::new(user)) {
                     board.merge(Id::new(user), &t, AT);
                 }
                 board.trim(keep);

@@ -198,16 +198,25 @@ impl AllTime {
     }
 }
 
-/// The day records an end must read and write: every UTC day the session touched, and the day
-/// it ended (which keeps its record).
+/// The day records an end must read and write: every UTC day the session touched (the day of
+/// its start always, even for a session of no seconds). The last of them keeps the session's
+/// record: the day of its last second.
 #[must_use]
 pub fn days_touched(session: &ClosedSession) -> Vec<Day> {
     let mut days: Vec<Day> = session.cells.iter().map(|c| c.cell.day).collect();
     days.push(Day::of(session.start()));
-    days.push(Day::of(session.end));
     days.sort_unstable();
     days.dedup();
     days
+}
+
+/// The UTC day of a session's last second (of its start when it lasted no second).
+#[must_use]
+pub fn end_day(session: &ClosedSession) -> Day {
+    session
+        .cells
+        .last()
+        .map_or_else(|| Day::of(session.start()), |c| c.cell.day)
 }
 
 /// Adds `session` to a member's all-time record and to the day records of `days` (which must
@@ -247,7 +256,7 @@ pub fn apply_end(
     }
 
     let start_day = Day::of(session.start());
-    let end_day = Day::of(session.end);
+    let end_day = end_day(session);
     let first_cell = session.cells.first().map(|c| c.cell);
     for c in &session.cells {
         let Some(day) = days.get_mut(&c.cell.day) else {
@@ -394,6 +403,7 @@ mod tests {
         assert_eq!(first.slots[0].starts, 1);
         assert!(first.ended.is_empty());
         let second = &days[&Day::of(ts(2026, 11, 26, 0, 0))];
+        assert_eq!(days.len(), 2);
         assert_eq!(
             (second.total, second.active, second.deafened),
             (2400, 600, 1800)

@@ -182,11 +182,12 @@ impl OpenSession {
         // Everything between the run's start and the segment's start was in the current class.
         let mut run = ClassSecs::default();
         run.add(self.flags, self.run_start.secs_until(self.seg_start));
-        let mut since = ClassSecs::default();
-        since.plain = class.plain.saturating_sub(run.plain);
-        since.deafened = class.deafened.saturating_sub(run.deafened);
-        since.alone = class.alone.saturating_sub(run.alone);
-        since.both = class.both.saturating_sub(run.both);
+        let since = ClassSecs {
+            plain: class.plain.saturating_sub(run.plain),
+            deafened: class.deafened.saturating_sub(run.deafened),
+            alone: class.alone.saturating_sub(run.alone),
+            both: class.both.saturating_sub(run.both),
+        };
         let mut probe = ClassSecs::default();
         probe.add(self.flags, 1);
         LiveSummary {

@@ -18,11 +18,9 @@ use crate::codec::{key, n, s};
 use crate::error::{StoreError, classify};
 use crate::expr::Expr;
 use crate::items::{GuildItem, b, board_attrs, read_guild};
+use crate::retry::{CONTENTION_ATTEMPTS, contention_pause};
 use crate::schema::keys;
 use crate::table::Consistency;
-
-/// Attempts of a read-change-write of the server item before giving up for now.
-const ATTEMPTS: usize = 8;
 
 /// A member's figures for the leaderboard flush, as read at `as_of`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +40,10 @@ impl Store {
         guild: GuildId,
         mut change: impl FnMut(&mut GuildItem),
     ) -> Result<GuildItem, StoreError> {
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..CONTENTION_ATTEMPTS {
+            if attempt > 0 {
+                contention_pause(attempt - 1).await;
+            }
             let before = self
                 .get_one(
                     op,

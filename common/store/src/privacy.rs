@@ -18,6 +18,7 @@ use crate::codec::{Item, Reader, key, n, s};
 use crate::error::{StoreError, classify};
 use crate::expr::Expr;
 use crate::items::{b, read_all_time, read_day, read_member_state, read_secondary, version};
+use crate::retry::{CONTENTION_ATTEMPTS, contention_pause};
 use crate::schema::keys;
 use crate::table::Consistency;
 
@@ -213,7 +214,10 @@ impl Store {
         at: Timestamp,
         mut read_version: u64,
     ) -> Result<(), StoreError> {
-        for _ in 0..8 {
+        for attempt in 0..CONTENTION_ATTEMPTS {
+            if attempt > 0 {
+                contention_pause(attempt - 1).await;
+            }
             let mut item = key(keys::user(user), keys::USER);
             if opted_out {
                 item.insert("optout".into(), AttributeValue::Bool(true));
@@ -273,7 +277,10 @@ impl Store {
         day: Day,
         gone: UserId,
     ) -> Result<usize, StoreError> {
-        for _ in 0..8 {
+        for attempt in 0..CONTENTION_ATTEMPTS {
+            if attempt > 0 {
+                contention_pause(attempt - 1).await;
+            }
             let Some(item) = self
                 .get_one(
                     "read partner day",
@@ -313,6 +320,50 @@ impl Store {
             op: "sweep partner",
             message: "a partner's day kept changing; try again".into(),
         })
+    }
+
+    /// Writes a member's all-time and day records as they are, unconditionally, in batches:
+    /// for seeding big histories in tests and benchmarks, where one transaction per session
+    /// would take minutes. Never used by the programs.
+    pub async fn put_records(
+        &self,
+        user: UserId,
+        guild: GuildId,
+        all: &AllTime,
+        days: &[(Day, DayRecord)],
+    ) -> Result<(), StoreError> {
+        let mut puts = vec![crate::items::all_time_item(
+            user,
+            guild,
+            &crate::items::AllTimeItem {
+                all: all.clone(),
+                version: 1,
+                listed: true,
+            },
+        )];
+        for (day, record) in days {
+            puts.push(crate::items::day_item(
+                user,
+                guild,
+                *day,
+                &crate::items::DayItem {
+                    record: record.clone(),
+                    version: 1,
+                    listed: true,
+                },
+            ));
+        }
+        let requests = puts
+            .into_iter()
+            .map(|item| {
+                aws_sdk_dynamodb::types::PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(|e| StoreError::rejected("put records", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_write(requests).await
     }
 
     /// Takes the member's items out of (or back into) the server indexes and leaderboards:

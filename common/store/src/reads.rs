@@ -162,7 +162,7 @@ impl Store {
                 _ => break,
             }
         }
-        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.sort_by_key(|r| std::cmp::Reverse(r.id));
         out.truncate(limit);
         Ok(out)
     }

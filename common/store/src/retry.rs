@@ -35,6 +35,20 @@ impl Backoff {
     }
 }
 
+/// How often a versioned write (read, change, write on condition that nobody wrote in between)
+/// is tried before giving up with a retryable error.
+pub(crate) const CONTENTION_ATTEMPTS: u32 = 10;
+
+/// The pause after a versioned write lost to a concurrent one: short, growing and jittered,
+/// so writers of one hot item (a server's board) spread out instead of colliding again.
+pub(crate) async fn contention_pause(attempt: u32) {
+    let backoff = Backoff {
+        first: Duration::from_millis(10),
+        max: Duration::from_millis(500),
+    };
+    tokio::time::sleep(backoff.delay(attempt)).await;
+}
+
 /// A number in `0..1` that differs from call to call (jitter needs no better).
 fn random_fraction() -> f64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

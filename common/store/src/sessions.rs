@@ -23,14 +23,12 @@ use crate::items::{
     last_ended_value, open_attrs, read_all_time, read_day, read_guild, read_member_state,
     read_secondary, summary_attrs, user_of,
 };
+use crate::retry::{CONTENTION_ATTEMPTS, contention_pause};
 use crate::schema::{OPEN_BY_GUILD, OPEN_SUMMARY, keys};
 use crate::table::{Consistency, Transacted, all_items};
 
 /// DynamoDB's limit on items in one transaction.
 const MAX_TRANSACTION_ITEMS: usize = 100;
-/// Attempts of an end when a concurrent change (a privacy action) moved a version between the
-/// read and the write.
-const END_ATTEMPTS: usize = 5;
 /// How long the member state remembers the last session ended in a server.
 const LAST_ENDED_SECS: u64 = 7 * 86_400;
 /// Day records a session keeps: enough for any "last N days" window (the longest is 30 days,
@@ -320,11 +318,14 @@ impl Store {
         config: &GuildConfig,
     ) -> Result<EndOutcome, StoreError> {
         let days = kept_days(session);
-        for _ in 0..END_ATTEMPTS {
+        for attempt in 0..CONTENTION_ATTEMPTS {
+            if attempt > 0 {
+                contention_pause(attempt - 1).await;
+            }
             let Some(read) = self.read_for_end(session, &days).await? else {
                 return Ok(EndOutcome::AlreadyEnded);
             };
-            let (items, totals) = self.end_items(session, config, read)?;
+            let (items, totals) = self.end_items(session, *config, read)?;
             match self.transact("end session", items).await? {
                 Transacted::Done => return Ok(EndOutcome::Ended(totals)),
                 // The session's own slot: no longer open (ended by someone else, deleted).
@@ -409,7 +410,7 @@ impl Store {
     fn end_items(
         &self,
         session: &ClosedSession,
-        config: &GuildConfig,
+        config: GuildConfig,
         read: EndRead,
     ) -> Result<(Vec<TransactWriteItem>, MemberTotals), StoreError> {
         let EndRead {
@@ -723,7 +724,7 @@ fn kept_days(session: &ClosedSession) -> Vec<Day> {
     // The slot (one or two items) and the all-time item share the transaction.
     let room = MAX_TRANSACTION_ITEMS - 3;
     if days.len() > room {
-        let oldest = Day::of(session.end).minus_days(KEPT_DAYS - 1);
+        let oldest = member::end_day(session).minus_days(KEPT_DAYS - 1);
         days.retain(|d| *d >= oldest);
         tracing::warn!(
             days = days.len(),
@@ -766,7 +767,7 @@ mod tests {
             let s = long_session(len);
             let days = kept_days(&s);
             assert_eq!(days.len(), KEPT_DAYS as usize, "{len}");
-            assert_eq!(days.last().copied(), Some(Day::of(s.end)));
+            assert_eq!(days.last().copied(), Some(member::end_day(&s)));
             assert!(days.len() + 3 <= MAX_TRANSACTION_ITEMS);
         }
     }

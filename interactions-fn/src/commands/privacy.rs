@@ -16,9 +16,11 @@ use crate::interaction::Ctx;
 use crate::render::{export, privacy};
 use crate::reply::{File, Message, Reply};
 
-/// Largest partition exported or deleted while Discord waits. Deleting is one batch write per
-/// 25 items; 500 items finish well inside a second on DynamoDB.
-pub const INLINE_ITEMS: usize = 500;
+/// Largest partition exported or deleted while Discord waits: about a hundred days of calls
+/// in one server (a day item holds the day's sessions, half hours and partners). Deleting is
+/// one batch write per 25 items plus one update per partner entry of those days; this much
+/// finishes well inside a second on DynamoDB.
+pub const INLINE_ITEMS: usize = 100;
 
 /// Opting out, in the order that keeps every step safe to repeat: the flag first (the store
 /// refuses new sessions from then on), then calls in progress end now, then every item leaves

@@ -67,90 +67,63 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
     let store = app.store();
     let target = args.target.id;
     let own = target == ctx.invoker.id;
-    let view = store.member_view(target, guild).await?;
+    // Windows, heatmaps and charts are cut in the viewer's own days; a member's timezone is
+    // theirs alone and never shown to others (`docs/behaviour.md`).
+    let (view, viewer) = tokio::try_join!(store.member_view(target, guild), async {
+        if own {
+            Ok(None)
+        } else {
+            store.user_settings(ctx.invoker.id).await.map(Some)
+        }
+    })?;
     if !own && view.state.settings.opted_out {
         return Err(Notice::TargetOptedOut.into());
     }
     let config = view.guild.config;
-    // Personal figures are cut in the member's own days (`docs/behaviour.md`).
-    let tz = view.state.settings.timezone_or_utc();
+    let member_tz = view.state.settings.timezone_or_utc();
+    let tz = viewer.map_or(member_tz, |v| v.timezone_or_utc());
     let window = match args.window {
         Window::All => None,
         Window::Days(n) => Some(LocalWindow::last_days(ctx.now, n, tz)),
     };
+    // The all-time chart comes from the record's last days, kept in the member's days; another
+    // viewer's days are cut from the day records instead.
+    let chart_window = (window.is_none() && tz != member_tz)
+        .then(|| LocalWindow::last_days(ctx.now, CHART_DAYS, tz));
     let ((calls, until), days) = tokio::try_join!(
         figures::live_calls(app, guild, &view.guild, ctx.now),
-        async {
-            match window {
-                Some(w) => {
-                    let (first, _) = w.utc_days();
-                    store
-                        .days(target, guild, first, Day::of(ctx.now.plus(86_400)))
-                        .await
-                        .map_err(Failure::from)
-                }
-                None => Ok(Vec::new()),
-            }
-        },
+        days_for(app, target, guild, window.or(chart_window), ctx.now),
     )?;
     let live = view
         .open
         .as_ref()
         .map(|o| o.live(until.at, config.timezone));
     let all = view.all_time.as_ref().map(|a| &a.all);
-    let today = local_date(ctx.now, tz);
-    let figures = match window {
-        None => all_time_figures(all, live.as_ref(), tz, ctx.now),
-        Some(w) => {
-            let records: Vec<(Day, DayRecord)> =
-                days.into_iter().map(|(d, i)| (d, i.record)).collect();
-            let f = window_figures(&w, &records, live.as_ref());
-            Figures {
-                stats: f.stats,
-                grid: f.grid,
-                daily: f.daily.into_iter().collect(),
-                channels: f.channels,
-            }
-        }
-    };
-    let live_today: u64 = live.as_ref().map_or(0, |l| {
-        split_local_days(l.start(), l.end, tz)
-            .into_iter()
-            .filter(|(d, _)| *d == today)
-            .map(|(_, s)| s)
-            .sum()
-    });
-    let (streak, best_streak) = all.map_or((0, 0), |a| a.streak.with_live(today, live_today));
+    let records: Vec<(Day, DayRecord)> = days.into_iter().map(|(d, i)| (d, i.record)).collect();
+    let figures = member_figures(
+        window,
+        chart_window,
+        all,
+        live.as_ref(),
+        &records,
+        tz,
+        ctx.now,
+    );
+    let streak = all.map_or((0, 0), |a| streak(a, live.as_ref(), member_tz, ctx.now));
     let mut breakdown = all.map(|a| a.breakdown).unwrap_or_default();
     if let Some(l) = &live {
         breakdown.merge(&l.breakdown);
     }
-    let standings = figures::standings(
-        &view.guild.board,
-        Column::new(PeriodKind::Month, Metric::Ranked),
-        &figures::live_map(&calls, until.at),
-    );
     let rank = if view.state.settings.opted_out {
         None
     } else {
-        standings.rank_of(target).map(|rank| Rank {
-            rank,
-            of: standings.lines.len(),
-            complete: standings.complete,
-        })
+        month_rank(
+            &view.guild.board,
+            &figures::live_map(&calls, until.at),
+            target,
+        )
     };
-    let mut files = Vec::new();
-    let grid_total: u64 = figures.grid.iter().flatten().sum();
-    if grid_total > 0 {
-        let bytes =
-            heatmap_png::render(&figures.grid).map_err(|e| Internal::Encode(e.to_string()))?;
-        files.push(File {
-            name: heatmap_png::FILE_NAME.to_owned(),
-            content_type: "image/png",
-            description: Some(format!("Call time by weekday and hour, in {}", tz.name())),
-            bytes,
-        });
-    }
+    let files = heatmap_file(&figures.grid, tz)?;
     let mut channels: Vec<(ChannelId, u64)> = figures.channels.into_iter().collect();
     channels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let view = ShowView {
@@ -165,7 +138,7 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
         live_as_of: until.behind.then_some(until.at),
         heatmap: grid_views(&figures.grid),
         breakdown,
-        streak: (streak, best_streak),
+        streak,
         rank,
         top_channels: if own {
             channels.into_iter().take(3).collect()
@@ -182,6 +155,107 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
     message.files.extend(files);
     Ok(Reply::Message(message))
 }
+
+/// The day records a window needs (none for all time).
+async fn days_for(
+    app: &App,
+    user: callstats_core::UserId,
+    guild: callstats_core::GuildId,
+    window: Option<LocalWindow>,
+    now: Timestamp,
+) -> Result<Vec<(Day, callstats_store::DayItem)>, Failure> {
+    let Some(w) = window else {
+        return Ok(Vec::new());
+    };
+    let (first, _) = w.utc_days();
+    Ok(app
+        .store()
+        .days(user, guild, first, Day::of(now.plus(86_400)))
+        .await?)
+}
+
+/// The figures of the window (all time when `None`); `chart` is the all-time chart's window
+/// when it must be cut from the day records.
+fn member_figures(
+    window: Option<LocalWindow>,
+    chart: Option<LocalWindow>,
+    all: Option<&AllTime>,
+    live: Option<&ClosedSession>,
+    records: &[(Day, DayRecord)],
+    tz: Tz,
+    now: Timestamp,
+) -> Figures {
+    match window {
+        None => {
+            let mut f = all_time_figures(all, live, tz, now);
+            if let Some(w) = chart {
+                f.daily = window_figures(&w, records, live)
+                    .daily
+                    .into_iter()
+                    .collect();
+            }
+            f
+        }
+        Some(w) => {
+            let f = window_figures(&w, records, live);
+            Figures {
+                stats: f.stats,
+                grid: f.grid,
+                daily: f.daily.into_iter().collect(),
+                channels: f.channels,
+            }
+        }
+    }
+}
+
+/// The member's streak and best streak, counted in their own days, with the call in progress.
+fn streak(
+    all: &AllTime,
+    live: Option<&ClosedSession>,
+    member_tz: Tz,
+    now: Timestamp,
+) -> (u32, u32) {
+    let today = local_date(now, member_tz);
+    let live_today: u64 = live.map_or(0, |l| {
+        split_local_days(l.start(), l.end, member_tz)
+            .into_iter()
+            .filter(|(d, _)| *d == today)
+            .map(|(_, s)| s)
+            .sum()
+    });
+    all.streak.with_live(today, live_today)
+}
+
+/// The member's place on this month's ranked board, calls in progress included.
+fn month_rank(
+    board: &callstats_core::board::Board,
+    live: &BTreeMap<callstats_core::UserId, callstats_core::board::Live>,
+    user: callstats_core::UserId,
+) -> Option<Rank> {
+    let standings = figures::standings(board, Column::new(PeriodKind::Month, Metric::Ranked), live);
+    standings.rank_of(user).map(|rank| Rank {
+        rank,
+        of: standings.lines.len(),
+        complete: standings.complete,
+    })
+}
+
+/// The heatmap image, when there is anything to draw.
+fn heatmap_file(grid: &[[u64; 24]; 7], tz: Tz) -> Result<Vec<File>, Failure> {
+    if grid.iter().flatten().all(|s| *s == 0) {
+        return Ok(Vec::new());
+    }
+    let bytes = heatmap_png::render(grid).map_err(|e| Internal::Encode(e.to_string()))?;
+    Ok(vec![File {
+        name: heatmap_png::FILE_NAME.to_owned(),
+        content_type: "image/png",
+        description: Some(format!("Call time by weekday and hour, in {}", tz.name())),
+        bytes,
+    }])
+}
+
+/// Days of the activity chart.
+pub const CHART_DAYS: u64 = 30;
 
 /// What the stats embed shows, before rendering.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -220,7 +294,7 @@ pub fn all_time_figures(
             *daily.entry(d).or_default() += secs;
         }
     }
-    let chart = LocalWindow::last_days(now, 30, tz);
+    let chart = LocalWindow::last_days(now, CHART_DAYS, tz);
     Figures {
         stats,
         grid: heatmap.localize_grid(utc_offset_secs(tz, now)),

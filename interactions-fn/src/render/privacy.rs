@@ -142,11 +142,12 @@ pub fn exported(sessions: usize, guilds: usize) -> Embed {
     notice(
         "Your call data",
         &format!(
-            "Everything recorded about you: {} in {}, with totals, daily, weekly and monthly \
-             figures and settings, as JSON (format: `callstats-export` version 1, described in \
-             the project's docs/export-format.md).",
+            "Everything recorded about you: {} in {}, with totals, days, half hours, channels, \
+             partners and settings, as JSON (format: `callstats-export` version {}, described \
+             in the project's docs/export-format.md).",
             counted(sessions, "session", "sessions"),
             counted(guilds, "server", "servers"),
+            super::export::VERSION,
         ),
     )
 }

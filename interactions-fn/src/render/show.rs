@@ -1,6 +1,8 @@
 //! `/callstats show` and the "Call stats" context menu: one embed of figures and two text
 //! heatmaps (and, from the command, a heatmap image attached to it).
 
+use std::fmt::Write as _;
+
 use crate::render::format::{human_duration, percent};
 use crate::render::heatmap_text;
 use callstats_core::heatmap::LocalHeatmap;
@@ -8,7 +10,7 @@ use callstats_core::{Breakdown, ChannelId, RankingRule, Stats, Timestamp};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use twilight_model::channel::message::Embed;
-use twilight_model::channel::message::embed::EmbedImage;
+use twilight_model::channel::message::embed::{EmbedField, EmbedImage};
 
 use super::{COUNTS, embed, field, footer, limits, name, when};
 
@@ -78,28 +80,7 @@ pub struct ShowView {
 pub fn show(view: &ShowView) -> Embed {
     let mut e = embed();
     e.title = Some(format!("Call stats · {}", name(&view.name, 100)));
-    let mut description = match (view.window, view.dates) {
-        (Window::All, _) => "All time in this server.".to_owned(),
-        (Window::Days(n), Some((first, last))) => {
-            format!(
-                "Last {n} days in this server: {first} to {last} (days in {}).",
-                view.timezone.name()
-            )
-        }
-        (Window::Days(n), None) => format!("Last {n} days in this server."),
-    };
-    if view.own_opted_out {
-        description.push_str(
-            "\nYou opted out: nothing new is recorded and others cannot look you up. \
-             `/callstats optin` resumes tracking.",
-        );
-    }
-    if let Some(at) = view.live_as_of {
-        description.push_str(&format!(
-            "\nThe call in progress is counted as of {}: the tracker has not reported since.",
-            when(at, 't')
-        ));
-    }
+    let mut description = description(view);
     let s = &view.stats;
     if s.sessions == 0 && s.total == 0 && view.live.is_none() {
         description.push_str("\nNo calls recorded here yet.");
@@ -109,53 +90,14 @@ pub fn show(view: &ShowView) -> Embed {
         return e;
     }
     e.description = Some(description);
-    let mut fields = vec![
-        field("Total time", human_duration(s.total), true),
-        field(
-            "Active time",
-            format!(
-                "{} ({} %)",
-                human_duration(s.active),
-                percent(s.active, s.total)
-            ),
-            true,
-        ),
-        field("Sessions", s.sessions.to_string(), true),
-        field("Average session", human_duration(s.average()), true),
-        field("Longest session", human_duration(s.longest), true),
-        field("Last active", last_active(s, view.live), true),
-        field("Streak", streak_text(view.streak), true),
-    ];
-    if let Some(rank) = view.rank {
-        let of = if rank.complete {
-            rank.of.to_string()
-        } else {
-            format!("{}+", rank.of)
-        };
-        fields.push(field("This month", format!("#{} of {of}", rank.rank), true));
-    }
+    let mut fields = stat_fields(view);
     fields.push(field(
         "Where the time went (all time)",
         breakdown_text(&view.breakdown),
         false,
     ));
     if !view.top_channels.is_empty() {
-        let lines: Vec<String> = view
-            .top_channels
-            .iter()
-            .map(|(c, secs)| {
-                format!(
-                    "<#{c}> · {} ({} %)",
-                    human_duration(*secs),
-                    percent(*secs, s.total)
-                )
-            })
-            .collect();
-        fields.push(field(
-            "Top channels (only you see these)",
-            lines.join("\n"),
-            false,
-        ));
+        fields.push(top_channels(&view.top_channels, s.total));
     }
     fields.push(field(
         format!("Hours of the day ({})", view.timezone.name()),
@@ -183,6 +125,80 @@ pub fn show(view: &ShowView) -> Embed {
     e.footer = footer(footer_text(view));
     limits::fit(&mut e, limits::EMBEDS_TOTAL);
     e
+}
+
+/// What the figures cover, and notes about them.
+fn description(view: &ShowView) -> String {
+    let mut description = match (view.window, view.dates) {
+        (Window::All, _) => "All time in this server.".to_owned(),
+        (Window::Days(n), Some((first, last))) => {
+            format!(
+                "Last {n} days in this server: {first} to {last} (days in {}).",
+                view.timezone.name()
+            )
+        }
+        (Window::Days(n), None) => format!("Last {n} days in this server."),
+    };
+    if view.own_opted_out {
+        description.push_str(
+            "\nYou opted out: nothing new is recorded and others cannot look you up. \
+             `/callstats optin` resumes tracking.",
+        );
+    }
+    if let Some(at) = view.live_as_of {
+        let _ = write!(
+            description,
+            "\nThe call in progress is counted as of {}: the tracker has not reported since.",
+            when(at, 't')
+        );
+    }
+    description
+}
+
+/// Totals, sessions, streak and rank.
+fn stat_fields(view: &ShowView) -> Vec<EmbedField> {
+    let s = &view.stats;
+    let mut fields = vec![
+        field("Total time", human_duration(s.total), true),
+        field(
+            "Active time",
+            format!(
+                "{} ({} %)",
+                human_duration(s.active),
+                percent(s.active, s.total)
+            ),
+            true,
+        ),
+        field("Sessions", s.sessions.to_string(), true),
+        field("Average session", human_duration(s.average()), true),
+        field("Longest session", human_duration(s.longest), true),
+        field("Last active", last_active(s, view.live), true),
+        field("Streak", streak_text(view.streak), true),
+    ];
+    if let Some(rank) = view.rank {
+        let of = if rank.complete {
+            rank.of.to_string()
+        } else {
+            format!("{}+", rank.of)
+        };
+        fields.push(field("This month", format!("#{} of {of}", rank.rank), true));
+    }
+    fields
+}
+
+/// The member's top channels (only they see these).
+fn top_channels(channels: &[(ChannelId, u64)], total: u64) -> EmbedField {
+    let lines: Vec<String> = channels
+        .iter()
+        .map(|(c, secs)| {
+            format!(
+                "<#{c}> · {} ({} %)",
+                human_duration(*secs),
+                percent(*secs, total)
+            )
+        })
+        .collect();
+    field("Top channels (only you see these)", lines.join("\n"), false)
 }
 
 /// "in a call now, 35 min 00 s", with the channel for the member themself, a relative time,

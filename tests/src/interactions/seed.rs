@@ -3,10 +3,15 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use callstats_core::{ClosedSession, Flags, GuildConfig, OpenSession, SessionId, Timestamp};
-use callstats_store::Store;
-use callstats_store::{EndOutcome, StartOutcome, Timeouts};
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use callstats_core::member::{DayRecord, apply_end, days_touched};
+use callstats_core::period::Day;
+use callstats_core::{
+    ClosedSession, Flags, GuildConfig, OpenSession, RankingRule, SessionId, Timestamp,
+};
+use callstats_store::{BoardUpdate, EndOutcome, StartOutcome, Store, Timeouts};
 use chrono_tz::Tz;
 use twilight_model::id::Id;
 
@@ -35,10 +40,36 @@ pub async fn seed_open(
 ) -> OpenSession {
     let session = open(user, guild, CHANNEL, start, flags);
     assert_eq!(
-        store.start_session(&session).await.expect("start"),
+        store
+            .start_session(&session, RankingRule::default())
+            .await
+            .expect("start"),
         StartOutcome::Started
     );
     session
+}
+
+/// Ends a seeded session through the store's own write and flushes the server's leaderboard
+/// with the new figures, as the sidecar does; returns the outcome.
+pub async fn seed_end(store: &Store, closed: &ClosedSession, config: &GuildConfig) -> EndOutcome {
+    let outcome = store.end_session(closed, config).await.expect("end");
+    if let EndOutcome::Ended(totals) = outcome {
+        store
+            .flush_board(
+                closed.guild,
+                &[BoardUpdate {
+                    user: closed.user,
+                    totals,
+                    as_of: closed.end,
+                }],
+                &[],
+                None,
+                closed.end,
+            )
+            .await
+            .expect("flush the leaderboard");
+    }
+    outcome
 }
 
 /// Records a session through the store's own writes: start, flag changes at the given
@@ -56,13 +87,10 @@ pub async fn seed(
         s.set_flags(start.plus(*offset), *flags, Tz::UTC);
     }
     let closed = s.close(start.plus(secs), Tz::UTC, false);
-    assert_eq!(
-        store
-            .end_session(&closed, &GuildConfig::default(), true)
-            .await
-            .expect("end"),
-        EndOutcome::Ended
-    );
+    assert!(matches!(
+        seed_end(store, &closed, &GuildConfig::default()).await,
+        EndOutcome::Ended(_)
+    ));
     closed
 }
 
@@ -196,58 +224,49 @@ pub async fn partition_keys(store: &Store, user: u64) -> Vec<String> {
 }
 
 /// Seeds `count` sessions of `user` in `guild` quickly: one real session through the store,
-/// then copies of its session record, an hour apart and a minute long, written 25 at a time.
-/// Only the session records are copied (the aggregates count the first session only):
-/// enough for tests of export and deletion of a long history, where 40,000 transactional
-/// calls to the single-threaded local server would take minutes.
+/// then `count - 1` more, an hour apart and a minute long, added to the member's records by the
+/// core's own arithmetic and written 25 items at a time (40,000 transactional calls to the
+/// single-threaded local server would take minutes). Enough for tests of history, export and
+/// deletion of a long history.
 pub async fn seed_many(store: &Store, user: u64, guild: u64, first: Timestamp, count: u64) {
+    // Boxed: the records it builds make a large future.
+    Box::pin(seed_many_records(store, user, guild, first, count)).await;
+}
+
+async fn seed_many_records(store: &Store, user: u64, guild: u64, first: Timestamp, count: u64) {
     let store = &patient(store);
-    let real = seed(store, user, guild, first, 60, &[]).await;
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table().as_str())
-        .key("pk", AttributeValue::S(format!("U#{user}")))
-        .key("sk", AttributeValue::S(format!("S#{guild}#{}", real.id)))
-        .send()
+    seed(store, user, guild, first, 60, &[]).await;
+    let view = store
+        .member_view(Id::new(user), Id::new(guild))
         .await
-        .expect("read the recorded session");
-    let template = out.item.expect("the session record exists");
-    let mut requests = Vec::new();
+        .expect("read the member");
+    let mut all = view.all_time.expect("the first session's record").all;
+    let mut days: BTreeMap<Day, DayRecord> = store
+        .all_days(Id::new(user), Id::new(guild))
+        .await
+        .expect("read days")
+        .into_iter()
+        .map(|(d, i)| (d, i.record))
+        .collect();
     for i in 1..count {
         let start = first.plus(i * 3600);
-        let id = SessionId::new(start, 1);
-        let mut item = template.clone();
-        item.insert("sk".into(), AttributeValue::S(format!("S#{guild}#{id}")));
-        item.insert(
-            "end".into(),
-            AttributeValue::N(start.plus(60).unix().to_string()),
-        );
-        requests.push(
-            WriteRequest::builder()
-                .put_request(
-                    PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .expect("put"),
-                )
-                .build(),
-        );
-    }
-    for chunk in requests.chunks(25) {
-        let mut pending = chunk.to_vec();
-        while !pending.is_empty() {
-            let out = store
-                .client()
-                .batch_write_item()
-                .request_items(store.table().as_str(), pending)
-                .send()
-                .await
-                .expect("batch write");
-            pending = out
-                .unprocessed_items
-                .and_then(|mut m| m.remove(store.table().as_str()))
-                .unwrap_or_default();
+        let closed =
+            open(user, guild, CHANNEL, start, Flags::NONE).close(start.plus(60), Tz::UTC, false);
+        for d in days_touched(&closed) {
+            days.entry(d).or_default();
         }
+        apply_end(
+            &mut all,
+            &mut days,
+            &closed,
+            RankingRule::default(),
+            Tz::UTC,
+            Tz::UTC,
+        );
     }
+    let days: Vec<(Day, DayRecord)> = days.into_iter().collect();
+    store
+        .put_records(Id::new(user), Id::new(guild), &all, &days)
+        .await
+        .expect("write the records");
 }

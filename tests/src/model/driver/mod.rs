@@ -182,7 +182,7 @@ pub async fn run_scenario(seed: u64, steps: usize) -> ScenarioReport {
         world.insert(g, view);
     }
     store
-        .set_opted_out(opted_out(), true)
+        .set_opted_out(opted_out(), true, Timestamp::EPOCH)
         .await
         .expect("opt a member out");
 
