@@ -64,6 +64,7 @@
 
 pub mod app;
 pub mod config;
+pub mod departures;
 pub mod gateway;
 pub mod metrics;
 pub mod ops;

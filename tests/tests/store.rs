@@ -352,16 +352,22 @@ async fn sessions_in_two_servers_at_once_keep_their_own_items() {
     assert_eq!(both, vec![first.clone(), second.clone()]);
 
     // Reconciling each server sees its own session, strongly consistent, with the server item.
-    let (open_here, _) = store
+    store
+        .set_opted_out(Id::new(4), true, t0.minus(10))
+        .await
+        .unwrap();
+    let here = store
         .reconcile_view(Id::new(501), &[Id::new(3), Id::new(4)])
         .await
         .unwrap();
-    assert_eq!(open_here, vec![second.clone()]);
-    let (open_first, _) = store
+    assert_eq!(here.open, vec![second.clone()]);
+    assert_eq!(here.opted_out, vec![Id::new(4)]);
+    let there = store
         .reconcile_view(Id::new(GUILD), &[Id::new(3)])
         .await
         .unwrap();
-    assert_eq!(open_first, vec![first.clone()]);
+    assert_eq!(there.open, vec![first.clone()]);
+    assert!(there.opted_out.is_empty());
 
     // The primary ends first; the secondary still ends from its own item.
     ended(end_session(&store, &first.close(t0.plus(600), Tz::UTC, false)).await);

@@ -25,6 +25,7 @@ pub mod breakdown;
 pub mod heatmap;
 pub mod ids;
 pub mod member;
+pub mod partners;
 pub mod period;
 pub mod reconcile;
 pub mod session;

@@ -42,7 +42,7 @@ pub use schema::{
     GUILD_DAYS, GUILD_MEMBERS, IndexDefinition, InvalidTableName, KeyType, OPEN_BY_GUILD,
     Projection, SCHEMA_VERSION, TableDefinition, TableName, table_definition,
 };
-pub use sessions::{EndOutcome, StartOutcome, UpdateOutcome};
+pub use sessions::{EndOutcome, ReconcileView, StartOutcome, UpdateOutcome};
 pub use shards::ResumeState;
 
 /// Timeouts for every call: a store that stalls must not stall its caller for long.

@@ -645,12 +645,13 @@ impl Store {
     }
 
     /// What reconciling a server needs, strongly consistent, in one batch: the open sessions in
-    /// `guild` of `users` (those the index lists and those present now) and the server item.
+    /// `guild` of `users` (those the index lists and those present now), which of them opted
+    /// out, and the server item.
     pub async fn reconcile_view(
         &self,
         guild: GuildId,
         users: &[UserId],
-    ) -> Result<(Vec<OpenSession>, GuildItem), StoreError> {
+    ) -> Result<ReconcileView, StoreError> {
         let mut wanted = vec![key(keys::guild(guild), keys::GUILD)];
         for user in users {
             wanted.push(key(keys::user(*user), keys::USER));
@@ -659,25 +660,38 @@ impl Store {
         let items = self
             .batch_get("read for reconcile", wanted, Consistency::Strong)
             .await?;
-        let mut open = Vec::new();
-        let mut server = GuildItem::default();
+        let mut view = ReconcileView::default();
         for item in &items {
             let r = Reader::new(item);
             let sk = r.string("sk")?;
             if sk == keys::GUILD {
-                server = read_guild(item)?;
+                view.server = read_guild(item)?;
             } else if sk == keys::USER {
-                if let Some(o) = read_member_state(item)?.primary
+                let state = read_member_state(item)?;
+                if state.settings.opted_out {
+                    view.opted_out.push(user_of(&r)?);
+                }
+                if let Some(o) = state.primary
                     && o.guild == guild
                 {
-                    open.push(o);
+                    view.open.push(o);
                 }
             } else {
-                open.push(read_secondary(item)?);
+                view.open.push(read_secondary(item)?);
             }
         }
-        Ok((open, server))
+        view.opted_out.sort_unstable();
+        Ok(view)
     }
+}
+
+/// What [`Store::reconcile_view`] read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileView {
+    pub open: Vec<OpenSession>,
+    /// Members among those asked about who opted out.
+    pub opted_out: Vec<UserId>,
+    pub server: GuildItem,
 }
 
 /// The conditions every start checks on the member state: not opted out, this session newer
