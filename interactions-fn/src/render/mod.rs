@@ -7,6 +7,7 @@ pub mod format;
 pub mod heatmap_png;
 pub mod heatmap_text;
 pub mod history;
+pub mod image;
 pub mod privacy;
 pub mod settings;
 pub mod show;
