@@ -437,7 +437,8 @@ pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<Part> {
     parts
 }
 
-/// A decoded PNG: width, height and RGB bytes.
+/// A decoded PNG: width, height and RGB bytes. Alpha is dropped: the images are opaque cards
+/// but for their rounded corners.
 #[must_use]
 pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
@@ -445,9 +446,16 @@ pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let mut reader = decoder.read_info().expect("a PNG header");
     let mut buf = vec![0; reader.output_buffer_size().expect("a size")];
     let info = reader.next_frame(&mut buf).expect("a PNG frame");
-    assert_eq!(info.color_type, png::ColorType::Rgb);
     buf.truncate(info.buffer_size());
-    (info.width, info.height, buf)
+    let rgb = match info.color_type {
+        png::ColorType::Rgb => buf,
+        png::ColorType::Rgba => buf
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+        other => panic!("an RGB or RGBA image, not {other:?}"),
+    };
+    (info.width, info.height, rgb)
 }
 
 /// The endpoint in process, on a fresh table, with a fixed clock.

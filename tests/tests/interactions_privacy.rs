@@ -3,9 +3,7 @@
 
 use callstats_core::period::PeriodKey;
 use callstats_core::{ClosedSession, Flags, GuildConfig, GuildId, RankingRule, Timestamp, UserId};
-use callstats_interactions::render::heatmap_png::{
-    EMPTY, HEIGHT, LEVELS, WIDTH, cell_center, color,
-};
+use callstats_interactions::render::heatmap_png::{EMPTY, HEIGHT, STRONGEST, WIDTH, cell_center};
 use callstats_store::{Metric, StartOutcome};
 use callstats_tests::interactions::{
     ADA, BOB, CHANNEL, Endpoint, GUILD, Interaction, OTHER_GUILD, decode_png, open, partition_keys,
@@ -557,14 +555,13 @@ async fn a_kolkata_heatmap_is_shifted_from_utc() {
     );
 
     // The images say the same: Wednesday 02:00 and 03:00 in Kolkata, Tuesday 21:00 in UTC.
-    let busiest = color(EMPTY + LEVELS as u8);
     let (_, _, ist) = decode_png(&shown.parts()[1].body);
-    assert_eq!(cell(&ist, 2, 2), busiest);
-    assert_eq!(cell(&ist, 2, 3), busiest);
-    assert_eq!(cell(&ist, 1, 21), color(EMPTY));
+    assert_eq!(cell(&ist, 2, 2), STRONGEST);
+    assert_eq!(cell(&ist, 2, 3), STRONGEST);
+    assert_eq!(cell(&ist, 1, 21), EMPTY);
     let (_, _, utc) = decode_png(&in_utc.parts()[1].body);
-    assert_eq!(cell(&utc, 1, 21), busiest);
-    assert_eq!(cell(&utc, 2, 2), color(EMPTY));
+    assert_eq!(cell(&utc, 1, 21), STRONGEST);
+    assert_eq!(cell(&utc, 2, 2), EMPTY);
 }
 
 #[tokio::test]
@@ -598,7 +595,12 @@ async fn show_attaches_a_png_heatmap_in_valid_multipart() {
     assert_eq!(answer.data()["attachments"][0]["filename"], "heatmap.png");
     let (width, height, _) = decode_png(&parts[1].body);
     assert_eq!((width, height), (WIDTH, HEIGHT));
-    assert!(parts[1].body.len() < 16 * 1024);
+    // Discord takes files of up to 8 MiB; the heatmap is tens of kilobytes.
+    assert!(
+        parts[1].body.len() < 100 * 1024,
+        "{} bytes",
+        parts[1].body.len()
+    );
 
     // The context menu shows the same, for the invoker only, image included.
     let menu = endpoint

@@ -17,7 +17,7 @@ use super::{Options, target};
 use crate::context::App;
 use crate::error::{Failure, Internal, Notice};
 use crate::interaction::{Ctx, Person};
-use crate::render::heatmap_png;
+use crate::render::heatmap_png::{self, HeatmapImage};
 use crate::render::show::{Live, ShowView, Window};
 use crate::reply::{File, Message, Reply};
 
@@ -91,8 +91,12 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
     let offset = utc_offset_secs(timezone, ctx.now);
     let figures = figures(all_time.as_ref(), &days, live.as_ref(), range);
     let image = if figures.heatmap.total() > 0 {
-        let bytes = heatmap_png::render(&figures.heatmap.localize_grid(offset))
-            .map_err(|e| Internal::Encode(e.to_string()))?;
+        let bytes = heatmap_png::render(&HeatmapImage {
+            title: "Call time by weekday and hour".to_owned(),
+            subtitle: format!("All time · {}", timezone.name()),
+            grid: figures.heatmap.localize_grid(offset),
+        })
+        .map_err(|e| Internal::Encode(e.to_string()))?;
         Some(File {
             name: heatmap_png::FILE_NAME.to_owned(),
             content_type: "image/png",

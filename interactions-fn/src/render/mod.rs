@@ -1,6 +1,7 @@
 //! Rendering: plain functions from data to Discord messages, no I/O, no clock. Every
 //! renderer ends with [`crate::limits::fit`], so its output stays inside Discord's limits whatever
-//! the data (tested with worst cases beside each renderer).
+//! the data (tested with worst cases beside each renderer). The images (`heatmap_png`,
+//! `chart_png`) share their drawing in `image`.
 
 pub mod export;
 pub mod format;
