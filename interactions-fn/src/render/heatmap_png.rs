@@ -24,13 +24,13 @@ pub const STRONGEST: Rgb = [0xfd, 0xe7, 0x25];
 /// Where on the ramp the least time shows, so that a minute is visible next to hours.
 const LOWEST: f32 = 0.12;
 
-const GRID_LEFT: f32 = 86.0;
-const GRID_TOP: f32 = 110.0;
-const PITCH: f32 = (WIDTH as f32 - PAD - GRID_LEFT) / 24.0;
-const GAP: f32 = 4.0;
-const CELL: f32 = PITCH - GAP;
+/// The grid, in whole pixels: every cell is the same square.
+const GRID_LEFT: u32 = 100;
+const GRID_TOP: u32 = 110;
+const PITCH: u32 = 28;
+const CELL: u32 = 24;
 const CELL_RADIUS: f32 = 5.0;
-const HOURS_BASELINE: f32 = GRID_TOP + 7.0 * PITCH - GAP + 28.0;
+const HOURS_BASELINE: f32 = (GRID_TOP + 7 * PITCH + 24) as f32;
 /// The colour scale, top right: a swatch of the empty colour, then the ramp.
 const SCALE_WIDTH: f32 = 220.0;
 const SCALE_HEIGHT: f32 = 14.0;
@@ -63,13 +63,14 @@ pub fn cell_color(secs: u64, max: u64) -> Rgb {
 #[must_use]
 pub fn cell_center(day: usize, hour: usize) -> (u32, u32) {
     let (x, y) = cell_origin(day, hour);
-    ((x + CELL / 2.0) as u32, (y + CELL / 2.0) as u32)
+    (x + CELL / 2, y + CELL / 2)
 }
 
-fn cell_origin(day: usize, hour: usize) -> (f32, f32) {
+/// The top left pixel of a cell (a weekday from 0 to 6, an hour from 0 to 23).
+fn cell_origin(day: usize, hour: usize) -> (u32, u32) {
     (
-        GRID_LEFT + hour as f32 * PITCH,
-        GRID_TOP + day as f32 * PITCH,
+        GRID_LEFT + hour.min(23) as u32 * PITCH,
+        GRID_TOP + day.min(6) as u32 * PITCH,
     )
 }
 
@@ -92,28 +93,24 @@ pub fn render(image: &HeatmapImage) -> Result<Vec<u8>, ImageError> {
         Align::Left,
     );
 
-    for (day, hours) in image.grid.iter().enumerate() {
-        for (hour, &secs) in hours.iter().enumerate() {
-            let (x, y) = cell_origin(day, hour);
-            canvas.round_rect(x, y, CELL, CELL, CELL_RADIUS, cell_color(secs, max));
-        }
+    let cells = image.grid.iter().enumerate().flat_map(|(day, hours)| {
+        let cell = move |(hour, &secs)| (cell_origin(day, hour), cell_color(secs, max));
+        hours.iter().enumerate().map(cell)
+    });
+    canvas.tiles(CELL, CELL_RADIUS, cells);
+    for (day, name) in DAYS.iter().enumerate() {
         let (_, y) = cell_origin(day, 0);
-        let label_x = GRID_LEFT - 14.0;
-        canvas.text(
-            DAYS[day],
-            label_x,
-            y + CELL / 2.0 + 7.0,
-            LABEL_SIZE,
-            MUTED,
-            Align::Right,
-        );
+        let baseline = (y + CELL / 2) as f32 + 7.0;
+        let right = GRID_LEFT as f32 - 14.0;
+        canvas.text(name, right, baseline, LABEL_SIZE, MUTED, Align::Right);
     }
     for hour in (0..24).step_by(3) {
         let (x, _) = cell_origin(0, hour);
         let label = format!("{hour:02}");
+        let center = (x + CELL / 2) as f32;
         canvas.text(
             &label,
-            x + CELL / 2.0,
+            center,
             HOURS_BASELINE,
             LABEL_SIZE,
             MUTED,
@@ -201,7 +198,7 @@ mod tests {
         assert_ne!(least, EMPTY);
         // Between cells, the card.
         let (x, y) = cell_center(1, 1);
-        assert_eq!(rgb(&rgba, (x + (PITCH / 2.0) as u32, y)), CARD);
+        assert_eq!(rgb(&rgba, (x + PITCH / 2, y)), CARD);
         // Brighter means more: the ramp's lightness grows with time.
         let light = |c: Rgb| c.iter().map(|&v| u32::from(v)).sum::<u32>();
         assert!(light(least) < light(cell_color(500, 3600)));

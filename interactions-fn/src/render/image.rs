@@ -3,16 +3,22 @@
 //!
 //! Every image is a dark rounded card (transparent outside its corners), so it reads the same
 //! in Discord's dark and light themes; on the card, light text and a colour-blind-safe ramp
-//! (viridis). Shapes are anti-aliased by tiny-skia; text is Inter Medium (`fonts/`, SIL Open
-//! Font License 1.1) rasterised by `ab_glyph`, parsed once per process. Nothing here reads a
-//! file, a clock or the system's fonts.
+//! (viridis). Everything is anti-aliased. Lines, the colour scale's gradient and dots are
+//! tiny-skia paths; rounded rectangles (the card's corners, cells, bars) are filled here from
+//! their distance to the edge, because `/callstats show` draws 168 cells per reply and
+//! tiny-skia's per-path set-up cost more than the pixels. Text is Inter Medium (`fonts/`, SIL
+//! Open Font License 1.1), parsed once per process, each glyph rasterised by `ab_glyph` once
+//! per size and quarter-pixel position. Nothing here reads a file, a clock or the system's
+//! fonts. A heatmap takes about a millisecond to draw and encode (BENCHMARKS.md, "Images").
 
-use std::sync::LazyLock;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use ab_glyph::{Font, FontRef, GlyphId, PxScale, ScaleFont, point};
 use tiny_skia::{
-    Color, FillRule, GradientStop, LineCap, LineJoin, LinearGradient, Paint, Path, PathBuilder,
-    Pixmap, PremultipliedColorU8, Rect, Shader, SpreadMode, Stroke, Transform,
+    Color, FillRule, GradientStop, IntSize, LineCap, LineJoin, LinearGradient, Paint, Path,
+    PathBuilder, Pixmap, PremultipliedColorU8, Rect, Shader, SpreadMode, Stroke, Transform,
 };
 
 /// An opaque colour.
@@ -63,7 +69,7 @@ pub fn ramp(t: f32) -> Rgb {
     let past = at - stop as f32;
     let (from, to) = (VIRIDIS[stop], VIRIDIS[stop + 1]);
     std::array::from_fn(|c| {
-        (f32::from(from[c]) + (f32::from(to[c]) - f32::from(from[c])) * past).round() as u8
+        (f32::from(from[c]) + (f32::from(to[c]) - f32::from(from[c])) * past + 0.5) as u8
     })
 }
 
@@ -84,6 +90,28 @@ pub enum ImageError {
 static FONT_BYTES: &[u8] = include_bytes!("../../fonts/Inter-Medium.otf");
 static FONT: LazyLock<Option<FontRef<'static>>> =
     LazyLock::new(|| FontRef::try_from_slice(FONT_BYTES).ok());
+
+/// A glyph's coverage (0 to 255), and where its top left pixel is from the pen on the baseline.
+#[derive(Debug)]
+struct Raster {
+    left: i64,
+    top: i64,
+    width: usize,
+    coverage: Vec<u8>,
+}
+
+/// Glyphs drawn so far, by glyph, size and quarter-pixel pen position.
+type RasterKey = (u16, u32, u8);
+static RASTERS: LazyLock<Mutex<HashMap<RasterKey, Arc<Raster>>>> = LazyLock::new(Mutex::default);
+
+/// The largest canvas, in bytes: far more than the images need.
+const MAX_BYTES: usize = 16 << 20;
+
+thread_local! {
+    /// The pixels of the last image drawn on this thread, for the next one: a fresh megabyte
+    /// costs more in page faults than drawing on it does.
+    static SPARE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Horizontal placement of text against its x.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,13 +142,66 @@ impl Canvas {
     /// A blank card of `width` x `height` pixels.
     pub fn card(width: u32, height: u32) -> Result<Self, ImageError> {
         let font = FONT.as_ref().ok_or(ImageError::Font)?;
-        let pixmap = Pixmap::new(width, height).ok_or(ImageError::Canvas { width, height })?;
+        let no_canvas = ImageError::Canvas { width, height };
+        let size = IntSize::from_wh(width, height).ok_or(no_canvas)?;
+        let bytes = width as usize * height as usize * 4;
+        if bytes > MAX_BYTES {
+            return Err(ImageError::Canvas { width, height });
+        }
+        let mut data = SPARE.with_borrow_mut(std::mem::take);
+        data.clear();
+        data.resize(bytes, 0);
+        let pixmap = Pixmap::from_vec(data, size).ok_or(ImageError::Canvas { width, height })?;
         let em = font.height_unscaled() / font.units_per_em().unwrap_or(1000.0);
         let mut canvas = Self { pixmap, font, em };
-        let (w, h) = (width as f32, height as f32);
-        canvas.round_rect(0.0, 0.0, w, h, CARD_RADIUS, CARD_EDGE);
-        canvas.round_rect(1.0, 1.0, w - 2.0, h - 2.0, CARD_RADIUS - 1.0, CARD);
+        let [red, green, blue] = CARD;
+        canvas.pixmap.fill(Color::from_rgba8(red, green, blue, 255));
+        canvas.card_edge();
         Ok(canvas)
+    }
+
+    /// The card's hairline edge and its rounded corners, transparent outside: only the pixels
+    /// near the edge change, the rest keeps the card's plain fill (a render's time is mostly
+    /// per pixel, so the card costs little).
+    fn card_edge(&mut self) {
+        let (w, h) = (self.pixmap.width(), self.pixmap.height());
+        let card = Shape {
+            left: 0.0,
+            top: 0.0,
+            width: w as f32,
+            height: h as f32,
+            radii: (CARD_RADIUS, CARD_RADIUS),
+        };
+        let corner = (CARD_RADIUS.ceil() as usize + 1)
+            .min(w as usize / 2)
+            .min(h as usize / 2);
+        let (w, h) = (w as usize, h as usize);
+        let edge = over(PremultipliedColorU8::TRANSPARENT, CARD_EDGE, 1.0);
+        let pixels = self.pixmap.pixels_mut();
+        // The straight edges: one pixel of the edge's colour.
+        pixels[..w].fill(edge);
+        pixels[(h - 1) * w..].fill(edge);
+        for y in 0..h {
+            pixels[y * w] = edge;
+            pixels[y * w + w - 1] = edge;
+        }
+        // The corners: the edge's colour blends into the card within a pixel of the rim, and
+        // the rim itself fades out.
+        let xs = (0..corner).chain(w - corner..w);
+        for y in (0..corner).chain(h - corner..h) {
+            for x in xs.clone() {
+                let distance = card.distance(x as f32 + 0.5, y as f32 + 0.5);
+                let alpha = (0.5 - distance).clamp(0.0, 1.0);
+                let rim = (distance + 1.5).clamp(0.0, 1.0);
+                let color: Rgb = std::array::from_fn(|c| {
+                    (f32::from(CARD[c])
+                        + (f32::from(CARD_EDGE[c]) - f32::from(CARD[c])) * rim
+                        + 0.5) as u8
+                });
+                let transparent = PremultipliedColorU8::TRANSPARENT;
+                pixels[y * w + x] = over(transparent, color, alpha);
+            }
+        }
     }
 
     #[must_use]
@@ -146,15 +227,125 @@ impl Canvas {
         radius: f32,
         color: Rgb,
     ) {
-        if let Some(path) = rounded(left, top, width, height, (radius, radius)) {
-            self.fill(&path, &paint(color));
+        let radii = (radius, radius);
+        self.shape(
+            Shape {
+                left,
+                top,
+                width,
+                height,
+                radii,
+            },
+            color,
+        );
+    }
+
+    /// Rounded squares of one size, each at a whole-pixel position with its colour: the
+    /// square's coverage is worked out once for all of them (a heatmap's cells).
+    pub fn tiles(
+        &mut self,
+        size: u32,
+        radius: f32,
+        tiles: impl IntoIterator<Item = ((u32, u32), Rgb)>,
+    ) {
+        let square = Shape {
+            left: 0.0,
+            top: 0.0,
+            width: size as f32,
+            height: size as f32,
+            radii: (radius, radius),
+        };
+        let size = size as usize;
+        let coverage: Vec<f32> = (0..size * size)
+            .map(|i| 0.5 - square.distance((i % size) as f32 + 0.5, (i / size) as f32 + 0.5))
+            .collect();
+        let (w, h) = (self.pixmap.width() as usize, self.pixmap.height() as usize);
+        let pixels = self.pixmap.pixels_mut();
+        for ((left, top), color) in tiles {
+            let (left, top) = (left as usize, top as usize);
+            let solid = over(PremultipliedColorU8::TRANSPARENT, color, 1.0);
+            for (row, coverages) in coverage.chunks_exact(size).enumerate() {
+                let y = top + row;
+                if y >= h {
+                    break;
+                }
+                let start = y * w + left.min(w);
+                let end = y * w + (left + size).min(w);
+                for (pixel, &c) in pixels[start..end].iter_mut().zip(coverages) {
+                    if c >= 1.0 {
+                        *pixel = solid;
+                    } else if c > 0.0 {
+                        *pixel = over(*pixel, color, c);
+                    }
+                }
+            }
         }
     }
 
     /// A bar standing on `top + height`: its top corners rounded by `radius`, its foot square.
     pub fn bar(&mut self, left: f32, top: f32, width: f32, height: f32, radius: f32, color: Rgb) {
-        if let Some(path) = rounded(left, top, width, height, (radius, 0.0)) {
-            self.fill(&path, &paint(color));
+        let radii = (radius, 0.0);
+        self.shape(
+            Shape {
+                left,
+                top,
+                width,
+                height,
+                radii,
+            },
+            color,
+        );
+    }
+
+    /// Fills `shape`, each pixel as far as the shape covers it (from its distance to the
+    /// edge: exact for straight edges, close for the corners). Cells and bars are drawn this
+    /// way rather than as paths: hundreds of small paths cost tiny-skia far more.
+    fn shape(&mut self, shape: Shape, color: Rgb) {
+        let Shape {
+            left,
+            top,
+            width,
+            height,
+            radii,
+        } = shape;
+        let finite = [left, top, width, height].iter().all(|v| v.is_finite());
+        if !(finite && width > 0.0 && height > 0.0) {
+            return;
+        }
+        let (right, bottom) = (left + width, top + height);
+        let limit = (width / 2.0).min(height / 2.0);
+        let (upper, lower) = (radii.0.clamp(0.0, limit), radii.1.clamp(0.0, limit));
+        let w = self.pixmap.width() as usize;
+        let (x0, x1) = (
+            (left.floor() as usize).min(w),
+            (right.ceil() as usize).min(w),
+        );
+        let rows = self.pixmap.height() as usize;
+        let (y0, y1) = (
+            (top.floor() as usize).min(rows),
+            (bottom.ceil() as usize).min(rows),
+        );
+        let solid = over(PremultipliedColorU8::TRANSPARENT, color, 1.0);
+        let pixels = self.pixmap.pixels_mut();
+        for y in y0..y1 {
+            let cy = y as f32 + 0.5;
+            let row = &mut pixels[y * w..(y + 1) * w];
+            // Between the corners only straight edges: no square roots.
+            let straight = cy >= top + upper && cy <= bottom - lower;
+            let vertical = (cy - top).min(bottom - cy) + 0.5;
+            for (x, pixel) in row.iter_mut().enumerate().take(x1).skip(x0) {
+                let cx = x as f32 + 0.5;
+                let coverage = if straight {
+                    ((cx - left).min(right - cx) + 0.5).min(vertical)
+                } else {
+                    0.5 - shape.distance(cx, cy)
+                };
+                if coverage >= 1.0 {
+                    *pixel = solid;
+                } else if coverage > 0.0 {
+                    *pixel = over(*pixel, color, coverage);
+                }
+            }
         }
     }
 
@@ -259,28 +450,72 @@ impl Canvas {
             Align::Center => x - width / 2.0,
             Align::Right => x - width,
         };
-        let scale = self.scale(size);
         let (w, h) = (
             i64::from(self.pixmap.width()),
             i64::from(self.pixmap.height()),
         );
+        let baseline = y.round() as i64;
         for (id, caret) in glyphs {
-            let glyph = id.with_scale_and_position(scale, point(left + caret, y));
-            let Some(outline) = self.font.outline_glyph(glyph) else {
+            let pen = left + caret;
+            let whole = pen.floor();
+            let Some(raster) = self.raster(id, size, pen - whole) else {
                 continue;
             };
-            let bounds = outline.px_bounds();
-            let (x0, y0) = (bounds.min.x as i64, bounds.min.y as i64);
+            let (x0, y0) = (whole as i64 + raster.left, baseline + raster.top);
             let pixels = self.pixmap.pixels_mut();
-            outline.draw(|gx, gy, coverage| {
-                let (px, py) = (x0 + i64::from(gx), y0 + i64::from(gy));
-                if (0..w).contains(&px) && (0..h).contains(&py) {
-                    let pixel = &mut pixels[(py * w + px) as usize];
-                    *pixel = over(*pixel, color, coverage);
+            for (row, coverages) in raster.coverage.chunks_exact(raster.width).enumerate() {
+                let py = y0 + row as i64;
+                if !(0..h).contains(&py) {
+                    continue;
                 }
-            });
+                for (column, &coverage) in coverages.iter().enumerate() {
+                    let px = x0 + column as i64;
+                    if coverage > 0 && (0..w).contains(&px) {
+                        let pixel = &mut pixels[(py * w + px) as usize];
+                        *pixel = over(*pixel, color, f32::from(coverage) / 255.0);
+                    }
+                }
+            }
         }
         width
+    }
+
+    /// Glyph `id` at `size`, its pen `fraction` of a pixel right of a whole pixel (in quarters),
+    /// rasterised once per process: the images draw the same few dozen glyphs again and again.
+    fn raster(&self, id: GlyphId, size: f32, fraction: f32) -> Option<Arc<Raster>> {
+        let quarter = ((fraction * 4.0) as u8).min(3);
+        let key = (id.0, size.to_bits(), quarter);
+        let mut rasters = RASTERS.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(raster) = rasters.get(&key) {
+            return Some(Arc::clone(raster));
+        }
+        let position = point(f32::from(quarter) / 4.0, 0.0);
+        let outline = self
+            .font
+            .outline_glyph(id.with_scale_and_position(self.scale(size), position))?;
+        let bounds = outline.px_bounds();
+        let width = bounds.width() as usize;
+        let mut coverage = vec![0u8; width * bounds.height() as usize];
+        outline.draw(|x, y, c| {
+            if let Some(cell) = coverage.get_mut(y as usize * width + x as usize) {
+                *cell = (c.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+            }
+        });
+        if width == 0 {
+            return None;
+        }
+        let raster = Arc::new(Raster {
+            left: bounds.min.x as i64,
+            top: bounds.min.y as i64,
+            width,
+            coverage,
+        });
+        // Only text the code chooses, and titles, come through here; a bound all the same.
+        if rasters.len() >= 4096 {
+            rasters.clear();
+        }
+        rasters.insert(key, Arc::clone(&raster));
+        Some(raster)
     }
 
     fn scale(&self, size: f32) -> PxScale {
@@ -313,7 +548,16 @@ impl Canvas {
     /// The image as an RGBA PNG.
     pub fn png(self) -> Result<Vec<u8>, ImageError> {
         let (width, height) = (self.pixmap.width(), self.pixmap.height());
-        let rgba = self.pixmap.take_demultiplied();
+        // Premultiplied to straight alpha: only the corners are not opaque.
+        let mut rgba = self.pixmap.take();
+        for pixel in rgba.chunks_exact_mut(4) {
+            let alpha = u32::from(pixel[3]);
+            if alpha != 0 && alpha != 255 {
+                for c in &mut pixel[..3] {
+                    *c = ((u32::from(*c) * 255 + alpha / 2) / alpha).min(255) as u8;
+                }
+            }
+        }
         let mut out = Vec::with_capacity(rgba.len() / 8);
         let mut encoder = png::Encoder::new(&mut out, width, height);
         encoder.set_color(png::ColorType::Rgba);
@@ -322,6 +566,7 @@ impl Canvas {
         let mut writer = encoder.write_header()?;
         writer.write_image_data(&rgba)?;
         writer.finish()?;
+        SPARE.set(rgba);
         Ok(out)
     }
 }
@@ -343,7 +588,9 @@ fn over(under: PremultipliedColorU8, color: Rgb, coverage: f32) -> Premultiplied
         coverage.clamp(0.0, 1.0)
     };
     let keep = 1.0 - a;
-    let mix = |top: u8, bottom: u8| (f32::from(top) * a + f32::from(bottom) * keep).round() as u8;
+    // Adding a half and truncating rounds these non-negative values, without the library call
+    // `round` is on x86-64's baseline.
+    let mix = |top: u8, bottom: u8| (f32::from(top) * a + f32::from(bottom) * keep + 0.5) as u8;
     PremultipliedColorU8::from_rgba(
         mix(color[0], under.red()),
         mix(color[1], under.green()),
@@ -354,6 +601,29 @@ fn over(under: PremultipliedColorU8, color: Rgb, coverage: f32) -> Premultiplied
 }
 
 /// A rectangle with its top corners rounded by `radii.0` and its bottom ones by `radii.1`.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    left: f32,
+    top: f32,
+    width: f32,
+    height: f32,
+    radii: (f32, f32),
+}
+
+impl Shape {
+    /// The signed distance from `(x, y)` to the shape's edge, negative inside.
+    fn distance(&self, x: f32, y: f32) -> f32 {
+        let (half_w, half_h) = (self.width / 2.0, self.height / 2.0);
+        let (dx, dy) = (x - self.left - half_w, y - self.top - half_h);
+        let radius = if dy < 0.0 { self.radii.0 } else { self.radii.1 };
+        let radius = radius.clamp(0.0, half_w.min(half_h));
+        let (qx, qy) = (dx.abs() - (half_w - radius), dy.abs() - (half_h - radius));
+        let (ox, oy) = (qx.max(0.0), qy.max(0.0));
+        (ox * ox + oy * oy).sqrt() + qx.max(qy).min(0.0) - radius
+    }
+}
+
+/// The path of a [`Shape`], for what tiny-skia fills (the colour scale's gradient).
 fn rounded(left: f32, top: f32, width: f32, height: f32, radii: (f32, f32)) -> Option<Path> {
     // How far along a corner's tangents a cubic's control points sit to draw a quarter circle.
     const K: f32 = 0.552_284_8;
