@@ -3,8 +3,7 @@
 //! a colour scale from no time to the busiest hour.
 //!
 //! A cell with no time is a muted grey; any time at all lifts a cell onto the viridis ramp,
-//! whose brightest yellow is the busiest hour. 800 x 356 pixels, drawn at twice the size an
-//! embed shows it.
+//! whose brightest yellow is the busiest hour. 800 x 356 pixels.
 
 use super::image::{
     Align, Canvas, INK, ImageError, LABEL_SIZE, MUTED, PAD, Rgb, SUBTITLE_BASELINE, TITLE_BASELINE,
@@ -185,7 +184,7 @@ mod tests {
         grid[2][12] = 1;
         let bytes = render(&image(&grid)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
-        // Discord takes files up to 8 MiB (10 MiB for some servers); this is tens of kilobytes.
+        // Discord takes attachments of 8 MiB at the least; this is tens of kilobytes.
         assert!(bytes.len() < 100 * 1024, "{} bytes", bytes.len());
         let (width, height, rgba) = decode(&bytes);
         assert_eq!((width, height), (WIDTH, HEIGHT));
