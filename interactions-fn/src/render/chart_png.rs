@@ -83,7 +83,7 @@ fn axis(max: u64) -> (u128, u128) {
     let step = STEPS
         .into_iter()
         // Then 20 h, 50 h, 100 h, 200 h...: only a server's total goes that high.
-        .chain((1..38).flat_map(|e| [2, 5, 10].map(|m| m * 10u128.pow(e) * 3600)))
+        .chain((1..20).flat_map(|e| [2, 5, 10].map(|m| m * 10u128.pow(e) * 3600)))
         .find(|&step| max <= 4 * step)
         .unwrap_or(max);
     (step, max.div_ceil(step))
@@ -147,7 +147,7 @@ pub fn render(image: &ChartImage) -> Result<Vec<u8>, ImageError> {
         if s == 0 {
             continue;
         }
-        // Stops short of the baseline's line, so a sliver of time still shows.
+        // At least three pixels, so a few seconds still show; standing on the axis line.
         let bar_height = (BASELINE - y_of(s as f64)).max(3.0);
         let radius = (bar_width / 2.0).min(5.0);
         canvas.bar(
