@@ -4,9 +4,8 @@
 use callstats_core::board::{Column, Metric};
 use callstats_core::period::PeriodKind;
 use callstats_core::{ClosedSession, Flags, GuildConfig, GuildId, RankingRule, Timestamp, UserId};
-use callstats_interactions::render::heatmap_png::{
-    EMPTY, HEIGHT, LEVELS, WIDTH, cell_center, color,
-};
+use callstats_interactions::render::chart_png;
+use callstats_interactions::render::heatmap_png::{EMPTY, HEIGHT, STRONGEST, WIDTH, cell_center};
 use callstats_store::{StartOutcome, Store};
 use callstats_tests::interactions::{
     ADA, BOB, CHANNEL, Endpoint, GUILD, Interaction, OTHER_GUILD, decode_png, open, partition_keys,
@@ -541,14 +540,13 @@ async fn a_kolkata_heatmap_is_shifted_from_utc() {
     );
 
     // The images say the same: Wednesday 02:00 and 03:00 in Kolkata, Tuesday 21:00 in UTC.
-    let busiest = color(EMPTY + LEVELS as u8);
     let (_, _, ist) = decode_png(&shown.parts()[1].body);
-    assert_eq!(cell(&ist, 2, 2), busiest);
-    assert_eq!(cell(&ist, 2, 3), busiest);
-    assert_eq!(cell(&ist, 1, 21), color(EMPTY));
+    assert_eq!(cell(&ist, 2, 2), STRONGEST);
+    assert_eq!(cell(&ist, 2, 3), STRONGEST);
+    assert_eq!(cell(&ist, 1, 21), EMPTY);
     let (_, _, utc) = decode_png(&in_utc.parts()[1].body);
-    assert_eq!(cell(&utc, 1, 21), busiest);
-    assert_eq!(cell(&utc, 2, 2), color(EMPTY));
+    assert_eq!(cell(&utc, 1, 21), STRONGEST);
+    assert_eq!(cell(&utc, 2, 2), EMPTY);
 }
 
 #[tokio::test]
@@ -562,7 +560,7 @@ async fn show_attaches_a_png_heatmap_in_valid_multipart() {
             .starts_with("multipart/form-data; boundary=")
     );
     let parts = answer.parts();
-    assert_eq!(parts.len(), 2);
+    assert_eq!(parts.len(), 3);
     assert_eq!(parts[0].name, "payload_json");
     assert_eq!(parts[0].content_type.as_deref(), Some("application/json"));
     assert_eq!(parts[1].name, "files[0]");
@@ -572,7 +570,35 @@ async fn show_attaches_a_png_heatmap_in_valid_multipart() {
     assert_eq!(answer.data()["attachments"][0]["filename"], "heatmap.png");
     let (width, height, _) = decode_png(&parts[1].body);
     assert_eq!((width, height), (WIDTH, HEIGHT));
-    assert!(parts[1].body.len() < 16 * 1024);
+    // Discord takes files of up to 8 MiB; the heatmap is tens of kilobytes.
+    assert!(
+        parts[1].body.len() < 100 * 1024,
+        "{} bytes",
+        parts[1].body.len()
+    );
+
+    // The activity chart, in a second embed: the last 30 days, Tuesday's hour the only bar.
+    assert_eq!(parts[2].name, "files[1]");
+    assert_eq!(parts[2].filename.as_deref(), Some(chart_png::FILE_NAME));
+    assert_eq!(
+        answer.data()["embeds"][1]["image"]["url"],
+        format!("attachment://{}", chart_png::FILE_NAME)
+    );
+    assert!(parts[2].body.len() < 100 * 1024);
+    let (width, height, chart) = decode_png(&parts[2].body);
+    assert_eq!((width, height), (chart_png::WIDTH, chart_png::HEIGHT));
+    let pixel = |x: f32, y: f32| {
+        let i = ((y as u32 * width + x as u32) * 3) as usize;
+        [chart[i], chart[i + 1], chart[i + 2]]
+    };
+    // 24 November is the 27th of the 30 days (index 27, today the 26th is index 29).
+    let tuesday = chart_png::bar_center(30, 27).unwrap();
+    let monday = chart_png::bar_center(30, 26).unwrap();
+    let low = chart_png::BASELINE - 3.0;
+    assert_eq!(pixel(tuesday, low), chart_png::BAR, "the busiest day has a bar");
+    assert_ne!(pixel(monday, low), chart_png::BAR, "an empty day has none");
+    // The busiest day is the tallest bar: it reaches the top of the plot's scale.
+    assert_eq!(pixel(tuesday, chart_png::PLOT_TOP + 40.0), chart_png::BAR);
 
     // The context menu shows the same, for the invoker only, image included.
     let menu = endpoint

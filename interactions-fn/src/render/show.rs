@@ -10,7 +10,7 @@ use callstats_core::{Breakdown, ChannelId, RankingRule, Stats, Timestamp};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use twilight_model::channel::message::Embed;
-use twilight_model::channel::message::embed::{EmbedField, EmbedImage};
+use twilight_model::channel::message::embed::EmbedField;
 
 use super::{COUNTS, embed, field, footer, limits, name, when};
 
@@ -111,16 +111,7 @@ pub fn show(view: &ShowView) -> Embed {
     ));
     e.fields = fields;
     if let Some(file) = &view.image {
-        e.image = Some(EmbedImage {
-            height: None,
-            proxy_url: None,
-            url: format!("attachment://{file}"),
-            width: None,
-            content_type: None,
-            placeholder: None,
-            placeholder_version: None,
-            flags: None,
-        });
+        e.image = Some(super::attachment_image(file));
     }
     e.footer = footer(footer_text(view));
     limits::fit(&mut e, limits::EMBEDS_TOTAL);
