@@ -19,6 +19,10 @@ use crate::rest;
 /// interaction after 3 s.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(2500);
 
+/// When a deletion's partner sweep runs again: longer than any end's read-to-write (a store
+/// call gives up after 12 s), shorter than the function's timeout.
+pub const SWEEP_AGAIN_AFTER: Duration = Duration::from_secs(20);
+
 /// Everything a request needs, built once at start-up. Cheap to clone.
 #[derive(Clone)]
 pub struct App(Arc<Inner>);
@@ -33,6 +37,7 @@ struct Inner {
     /// Discord's REST API, for edits of original responses (no bot token needed).
     rest: twilight_http::Client,
     background: Background,
+    sweep_after: Duration,
 }
 
 impl std::fmt::Debug for App {
@@ -55,6 +60,7 @@ pub struct AppBuilder {
     deadline: Duration,
     api_base: ApiBase,
     background: Background,
+    sweep_after: Duration,
 }
 
 impl std::fmt::Debug for AppBuilder {
@@ -99,6 +105,14 @@ impl AppBuilder {
         self
     }
 
+    /// How long after a deletion its partner sweep runs again ([`SWEEP_AGAIN_AFTER`] by
+    /// default).
+    #[must_use]
+    pub fn sweep_after(mut self, after: Duration) -> Self {
+        self.sweep_after = after;
+        self
+    }
+
     #[must_use]
     pub fn build(self) -> App {
         App(Arc::new(Inner {
@@ -109,6 +123,7 @@ impl AppBuilder {
             deadline: self.deadline,
             rest: rest::client(&self.api_base, None),
             background: self.background,
+            sweep_after: self.sweep_after,
         }))
     }
 }
@@ -124,6 +139,7 @@ impl App {
             deadline: DEFAULT_DEADLINE,
             api_base: ApiBase::default(),
             background: Background::tasks(),
+            sweep_after: SWEEP_AGAIN_AFTER,
         }
     }
 
@@ -157,6 +173,19 @@ impl App {
     #[must_use]
     pub fn deadline(&self) -> Duration {
         self.0.deadline
+    }
+
+    /// How long work may run inline before it is handed to the background: part of the
+    /// deadline, so that handing over still fits.
+    #[must_use]
+    pub fn inline_budget(&self) -> Duration {
+        self.0.deadline.mul_f64(0.6)
+    }
+
+    /// How long after a deletion its partner sweep runs again.
+    #[must_use]
+    pub fn sweep_after(&self) -> Duration {
+        self.0.sweep_after
     }
 
     /// Discord's REST API (interaction webhooks need no bot token).

@@ -198,6 +198,11 @@ pub struct MemberState {
     pub settings: UserSettings,
     /// When the member last opted out, opted in or deleted their data.
     pub privacy_at: Option<Timestamp>,
+    /// When the member last deleted their data: no session that began before is recorded,
+    /// and they are in no partner list of such a session.
+    pub deleted_at: Option<Timestamp>,
+    /// When the member last exported their data.
+    pub last_export: Option<Timestamp>,
     pub primary: Option<OpenSession>,
     /// Servers where a secondary open session (`O#<guild>`) exists.
     pub secondaries: std::collections::BTreeSet<GuildId>,
@@ -264,6 +269,16 @@ pub(crate) fn read_member_state(item: &Item) -> Result<MemberState, StoreError> 
         },
         privacy_at: if r.has("priv") {
             Some(r.timestamp("priv")?)
+        } else {
+            None
+        },
+        deleted_at: if r.has("del") {
+            Some(r.timestamp("del")?)
+        } else {
+            None
+        },
+        last_export: if r.has("cx") {
+            Some(r.timestamp("cx")?)
         } else {
             None
         },

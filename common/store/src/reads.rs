@@ -35,6 +35,8 @@ pub struct MemberDay {
     pub user: UserId,
     pub day: Day,
     pub slots: Vec<SlotSecs>,
+    /// Seconds with each partner that day.
+    pub partners: BTreeMap<UserId, u64>,
 }
 
 impl Store {
@@ -211,6 +213,12 @@ impl Store {
                     day,
                     slots: bin::read_slots(r.bytes("hb")?)
                         .map_err(|e| r.error(format!("hb: {e}")))?,
+                    partners: if r.has("pt") {
+                        bin::read_secs_by_id(r.bytes("pt")?)
+                            .map_err(|e| r.error(format!("pt: {e}")))?
+                    } else {
+                        BTreeMap::new()
+                    },
                 });
             }
             month_start = month_start.first_of_next_month();

@@ -122,7 +122,7 @@ pub fn table_definition() -> TableDefinition {
                 name: GUILD_DAYS,
                 hash: "gm",
                 range: Some("gd"),
-                projection: Projection::Include(vec!["hb"]),
+                projection: Projection::Include(vec!["hb", "pt"]),
             },
         ],
     }

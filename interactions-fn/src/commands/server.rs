@@ -21,7 +21,7 @@ use callstats_core::{ChannelId, GuildId, Timestamp};
 use callstats_store::GuildItem;
 
 use super::Options;
-use super::show::{CHART_DAYS, grid_views};
+use super::show::{CHART_DAYS, grid_views, with_images};
 use crate::answer::Answer;
 use crate::background::{Job, Ticket};
 use crate::context::App;
@@ -180,14 +180,7 @@ async fn view(
             .map(|f| f.name.clone()),
         live_as_of: until.behind.then_some(until.at),
     };
-    let mut message = Message::embed(server(&view));
-    if files.iter().any(|f| f.name == chart_png::FILE_NAME) {
-        message
-            .embeds
-            .push(crate::render::image_embed(chart_png::FILE_NAME));
-    }
-    message.files = files;
-    Ok(message)
+    Ok(with_images(server(&view), files))
 }
 
 /// Calls in progress as stays up to `until`.

@@ -148,6 +148,7 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
         },
         channels_hidden: !own,
         timezone: tz,
+        dst: callstats_core::period::observes_dst(tz, ctx.now),
         rule: config.rule,
         own_opted_out: own && view.state.settings.opted_out,
         image: files
@@ -155,14 +156,22 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
             .find(|f| f.name == heatmap_png::FILE_NAME)
             .map(|f| f.name.clone()),
     };
-    let mut message = Message::embed(crate::render::show::show(&view)).with_ephemeral(args.private);
+    let message = with_images(crate::render::show::show(&view), files);
+    Ok(Reply::Message(message.with_ephemeral(args.private)))
+}
+
+/// A stats embed with its images: the heatmap in the embed (it names it), the activity chart
+/// in a second embed under it.
+#[must_use]
+pub fn with_images(embed: twilight_model::channel::message::Embed, files: Vec<File>) -> Message {
+    let mut message = Message::embed(embed);
     if files.iter().any(|f| f.name == chart_png::FILE_NAME) {
         message
             .embeds
             .push(crate::render::image_embed(chart_png::FILE_NAME));
     }
-    message.files.extend(files);
-    Ok(Reply::Message(message))
+    message.files = files;
+    message
 }
 
 /// The day records a window needs (none for all time).
