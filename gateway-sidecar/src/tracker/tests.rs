@@ -363,6 +363,68 @@ fn members_whose_time_is_not_recorded_are_no_ones_partner() {
 }
 
 #[test]
+fn a_start_refused_after_its_session_ended_takes_the_stay_out_of_partner_time() {
+    let mut tr = tracker();
+    tr.voice_update(change(1, 1, Some(1), Flags::NONE), t(0));
+    tr.voice_update(change(1, 3, Some(1), Flags::NONE), t(0));
+    // u2 joins and leaves before the store answers its start (slow, or away).
+    let w = tr.voice_update(change(1, 2, Some(1), Flags::NONE), t(10));
+    let refused = w[0].session_id();
+    tr.voice_update(change(1, 2, None, Flags::NONE), t(50));
+    let mut journal = tr.take_departures();
+    assert_eq!(journal.len(), 1, "u2's stay is kept for u1 and u3");
+    // The store refuses it: u2 opted out. u1's time with u2 is not recorded.
+    tr.start_outcome(guild(1), refused, user(2), false);
+    let one = tr.voice_update(change(1, 1, None, Flags::NONE), t(100));
+    assert_eq!(partners(end_of(&one, 1)), BTreeMap::from([(3, 100)]));
+    journal.extend(tr.take_departures());
+
+    // After a crash, the journal still holds u2's stay; the store reports u2 opted out when
+    // it reconciles (u2 is back in the channel), and u3's time with u2 is not recorded either.
+    let open = vec![tr.session(guild(1), user(3)).unwrap().clone()];
+    let mut after = Tracker::new(50);
+    after.restore_departures(journal);
+    let GuildCreated::NeedsStore { generation } =
+        after.guild_create(seed(1, vec![member(3, 1), member(2, 1)]), t(120), MAX_GAP)
+    else {
+        panic!("unknown guild");
+    };
+    after.not_recorded(guild(1), user(2), Timestamp::EPOCH);
+    after.store_reconciled(
+        guild(1),
+        generation,
+        open,
+        GuildConfig::default(),
+        Some(t(110)),
+        MAX_GAP,
+    );
+    let three = after.voice_update(change(1, 3, None, Flags::NONE), t(200));
+    assert_eq!(partners(end_of(&three, 3)), BTreeMap::from([(1, 100)]));
+}
+
+#[test]
+fn a_privacy_action_cuts_the_stays_kept_for_others() {
+    let mut tr = tracker();
+    for u in 1..=3 {
+        tr.voice_update(change(1, u, Some(1), Flags::NONE), t(0));
+    }
+    // u3 opts out at 60 and leaves at 100; the configuration refresh says so at 150. u2 left
+    // at 120, before it, with u3's stay whole.
+    tr.voice_update(change(1, 3, None, Flags::NONE), t(100));
+    let two = tr.voice_update(change(1, 2, None, Flags::NONE), t(120));
+    assert_eq!(
+        partners(end_of(&two, 2)),
+        BTreeMap::from([(1, 120), (3, 100)])
+    );
+    tr.privacy_actions(guild(1), [(user(3), t(60))]);
+    let one = tr.voice_update(change(1, 1, None, Flags::NONE), t(200));
+    assert_eq!(
+        partners(end_of(&one, 1)),
+        BTreeMap::from([(2, 120), (3, 60)])
+    );
+}
+
+#[test]
 fn after_a_crash_the_journal_keeps_partner_time_whole() {
     // Before the crash: u1, u2 and u3 in c1 from 0; u2 leaves at 200 (u1 and u3 stay).
     let mut before = tracker();
