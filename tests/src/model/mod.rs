@@ -108,6 +108,7 @@ pub struct RunFigures {
     pub estimated_checked: u64,
     pub partner_entries: u64,
     pub partner_secs: u64,
+    pub opted_out_partner_entries: u64,
     pub mismatches: Vec<String>,
     pub first_seed: u64,
     pub last_seed: u64,
@@ -129,8 +130,8 @@ impl RunFigures {
             .collect();
         format!(
             "model run: scenarios={} steps={} events={} faults={} ({}) sessions_checked={} \
-             estimated_ends_checked={} partner_entries_checked={} partner_hours={} mismatches={} \
-             seeds={}..={} duration={}s",
+             estimated_ends_checked={} partner_entries_checked={} partner_hours={} \
+             opted_out_partner_entries={} mismatches={} seeds={}..={} duration={}s",
             self.scenarios,
             self.steps,
             self.events,
@@ -140,6 +141,7 @@ impl RunFigures {
             self.estimated_checked,
             self.partner_entries,
             self.partner_secs / 3600,
+            self.opted_out_partner_entries,
             self.mismatches.len(),
             self.first_seed,
             self.last_seed,
@@ -173,13 +175,14 @@ pub async fn run(options: RunOptions) -> RunFigures {
         );
         let report = run_scenario(seed, options.steps).await;
         eprintln!(
-            "model: seed {seed}: {} events, faults {:?}, {} sessions checked ({} estimated ends), {} partner entries ({} s), {} mismatches, {:.1}s",
+            "model: seed {seed}: {} events, faults {:?}, {} sessions checked ({} estimated ends), {} partner entries ({} s; {} naming the opted-out member), {} mismatches, {:.1}s",
             report.events,
             report.faults,
             report.sessions_checked,
             report.estimated_checked,
             report.partner_entries,
             report.partner_secs,
+            report.opted_out_partner_entries,
             report.mismatches.len(),
             report.took.as_secs_f64()
         );
@@ -196,6 +199,7 @@ pub async fn run(options: RunOptions) -> RunFigures {
         figures.estimated_checked += report.estimated_checked;
         figures.partner_entries += report.partner_entries;
         figures.partner_secs += report.partner_secs;
+        figures.opted_out_partner_entries += report.opted_out_partner_entries;
         figures.mismatches.extend(
             report
                 .mismatches

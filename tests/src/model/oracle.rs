@@ -209,6 +209,12 @@ impl Oracle {
         );
     }
 
+    /// Whether `user` opted out (the store refuses their sessions).
+    #[must_use]
+    pub fn opted_out(&self, user: UserId) -> bool {
+        self.opted_out.contains(&user)
+    }
+
     #[must_use]
     pub fn phase(&self, guild: GuildId) -> &Phase {
         &self.guilds[&guild].phase

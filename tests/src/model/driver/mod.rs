@@ -72,6 +72,8 @@ pub struct ScenarioReport {
     /// Partner entries (member, guild, UTC day, partner) compared, and their seconds.
     pub partner_entries: u64,
     pub partner_secs: u64,
+    /// Entries naming the opted-out member (a known defect, not a mismatch).
+    pub opted_out_partner_entries: u64,
     pub mismatches: Vec<String>,
     pub took: Duration,
 }
@@ -461,6 +463,7 @@ impl Driver {
         self.report.estimated_checked = comparison.estimated_checked;
         self.report.partner_entries = comparison.partner_entries;
         self.report.partner_secs = comparison.partner_secs;
+        self.report.opted_out_partner_entries = comparison.opted_out_partner_entries;
         if let Some(sidecar) = self.sidecar.take() {
             let exit = sidecar.stop_within(Duration::from_secs(30)).await;
             if exit.status.code() != Some(0) {
