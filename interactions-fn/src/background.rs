@@ -38,6 +38,11 @@ pub enum Job {
     Export { user: UserId },
     /// Delete all of the user's data and report it in the original response.
     Delete { user: UserId },
+    /// Read a big server's figures for `/callstats server`.
+    Server {
+        guild: callstats_core::GuildId,
+        args: crate::commands::server::ServerArgs,
+    },
 }
 
 impl Job {
@@ -46,6 +51,7 @@ impl Job {
         match self {
             Self::Export { .. } => "export",
             Self::Delete { .. } => "delete",
+            Self::Server { .. } => "server",
         }
     }
 }

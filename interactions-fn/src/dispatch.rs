@@ -14,8 +14,8 @@ use twilight_model::application::interaction::message_component::MessageComponen
 use crate::answer::Answer;
 use crate::background::{Job, Ticket};
 use crate::commands::{
-    CALLCONFIG, CALLSTATS, CALLTOP, Options, USER_MENU, config, history, privacy, show, subcommand,
-    timezone, top,
+    CALLCONFIG, CALLSTATS, CALLTOP, Options, USER_MENU, config, history, partners, privacy, server,
+    show, subcommand, timezone, top,
 };
 use crate::context::App;
 use crate::custom_id::Action;
@@ -68,6 +68,8 @@ fn command<'a>(app: &'a App, ctx: &'a Ctx, data: &'a CommandData) -> Result<Work
             match sub {
                 "show" => now(show::run(app, ctx, show::parse(ctx, data, &options)?)),
                 "history" => now(history::run(app, ctx, history::parse(ctx, data, &options)?)),
+                "partners" => now(partners::run(app, ctx, partners::parse(&options)?)),
+                "server" => maybe_later(server::run(app, ctx, server::parse(&options)?)),
                 "timezone" => {
                     let zone = options.string("zone")?.ok_or(Notice::UnknownCommand)?;
                     now(timezone::set(app, ctx, zone))
@@ -138,6 +140,7 @@ async fn job(app: &App, job: Job) -> Result<Message, Failure> {
     match job {
         Job::Delete { user } => Box::pin(privacy::delete_job(app, user)).await,
         Job::Export { user } => Box::pin(privacy::export_job(app, user)).await,
+        Job::Server { guild, args } => Box::pin(server::job(app, guild, args)).await,
     }
 }
 

@@ -303,7 +303,8 @@ fn check_callstats(callstats: &Value) {
     assert_eq!(
         subs,
         vec![
-            "show", "history", "timezone", "optout", "optin", "export", "delete"
+            "show", "history", "server", "partners", "timezone", "optout", "optin", "export",
+            "delete"
         ]
     );
     let sub = |name: &str| {
@@ -328,6 +329,17 @@ fn check_callstats(callstats: &Value) {
     for private in ["optout", "optin", "export", "delete"] {
         assert!(sub(private)["options"].as_array().is_none_or(Vec::is_empty));
     }
+    let periods = |name: &str, option: usize| -> Vec<String> {
+        sub(name)["options"][option]["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["value"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(periods("server", 0), ["7d", "30d", "week", "month", "all"]);
+    assert_eq!(sub("server")["options"][1]["name"], "private");
+    assert_eq!(periods("partners", 0), ["7d", "30d", "all"]);
     let show = &callstats["options"]
         .as_array()
         .unwrap()

@@ -28,6 +28,7 @@ pub mod member;
 pub mod partners;
 pub mod period;
 pub mod reconcile;
+pub mod server;
 pub mod session;
 pub mod settings;
 pub mod time;

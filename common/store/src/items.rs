@@ -11,6 +11,7 @@ use callstats_core::breakdown::{Breakdown, Flags, RankingRule};
 use callstats_core::ids::{ChannelId, GuildId, UserId, parse_id};
 use callstats_core::member::{AllTime, DayRecord, PeriodFigures, Streak};
 use callstats_core::period::{Day, MonthKey, WeekKey};
+use callstats_core::server::MemberAllTime;
 use callstats_core::session::{LiveSummary, OpenSession, SessionId};
 use callstats_core::settings::{GuildConfig, UserSettings, parse_timezone};
 use callstats_core::time::Timestamp;
@@ -392,25 +393,13 @@ pub(crate) fn read_all_time(item: &Item) -> Result<AllTimeItem, StoreError> {
 }
 
 /// What the `guild-members` index holds of an all-time item.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemberSummary {
-    pub user: UserId,
-    pub total: u64,
-    pub active: u64,
-    pub sessions: u64,
-    pub last_active: Option<Timestamp>,
-    pub channels: BTreeMap<ChannelId, u64>,
-}
-
-pub(crate) fn read_member_summary(item: &Item) -> Result<MemberSummary, StoreError> {
+pub(crate) fn read_member_summary(item: &Item) -> Result<MemberAllTime, StoreError> {
     let r = Reader::new(item);
-    let last = r.timestamp("l")?;
-    Ok(MemberSummary {
+    Ok(MemberAllTime {
         user: user_of(&r)?,
         total: r.u64("t")?,
         active: r.u64("a")?,
         sessions: r.u64("s")?,
-        last_active: (last != Timestamp::EPOCH).then_some(last),
         channels: binary(&r, "chn", bin::read_secs_by_id)?,
     })
 }

@@ -34,7 +34,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 pub use error::StoreError;
 pub use guilds::BoardUpdate;
-pub use items::{AllTimeItem, DayItem, GuildItem, LastEnded, LiveCall, MemberState, MemberSummary};
+pub use items::{AllTimeItem, DayItem, GuildItem, LastEnded, LiveCall, MemberState};
 pub use privacy::{DeleteReport, GuildExport, PartnerSweep, UserExport};
 pub use reads::{MemberDay, MemberView};
 pub use retry::{Backoff, retrying};

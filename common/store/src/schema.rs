@@ -116,7 +116,7 @@ pub fn table_definition() -> TableDefinition {
                 name: GUILD_MEMBERS,
                 hash: "ga",
                 range: None,
-                projection: Projection::Include(vec!["t", "a", "s", "chn", "l"]),
+                projection: Projection::Include(vec!["t", "a", "s", "chn"]),
             },
             IndexDefinition {
                 name: GUILD_DAYS,

@@ -38,7 +38,9 @@ pub use endpoint::Endpoint;
 pub use fake_discord::{FakeDiscord, Recorded};
 pub use fixtures::{Interaction, function_url_event};
 pub use lambda_runtime::LambdaRuntime;
-pub use seed::{PrivateDynamo, open, partition_keys, patient, seed, seed_many, seed_open};
+pub use seed::{
+    PrivateDynamo, open, partition_keys, patient, seed, seed_end, seed_many, seed_open,
+};
 pub use serve::{post, serve_on_port_0};
 
 pub const APPLICATION: u64 = 1_180_000_000_000_000_001;
