@@ -22,7 +22,7 @@ use callstats_store::Store;
 use callstats_store::Timeouts;
 use twilight_model::id::Id;
 
-use crate::cost::{Mirror, Units, ops_of, units_text};
+use crate::cost::{Mirror, Units, lifecycle, measure_lifecycle, ops_of, units_text};
 use crate::harness::{Bench, spawn_endpoint};
 use crate::recorder::{Call, Recorder};
 use crate::replay::Read;
@@ -39,7 +39,7 @@ async fn seed_board(
     store: &Store,
     guild: GuildId,
     members: u64,
-) -> anyhow::Result<(UserId, seed::Seeded)> {
+) -> anyhow::Result<(Vec<UserId>, seed::Seeded)> {
     let config = GuildConfig::default();
     let now = seed::wall_now();
     let users: Vec<UserId> = (0..members)
@@ -81,7 +81,38 @@ async fn seed_board(
         );
         store.start_session(&open, config.rule).await?;
     }
-    Ok((users[users.len() / 2], seeded))
+    Ok((users, seeded))
+}
+
+/// What one more session of `user` costs in a server whose board is as seeded: join, mute,
+/// leave and one board flush for it (the copy of the table knows the member's items and the
+/// server item); with the board's size and the interval the writer would flush it at.
+async fn session_in_board(
+    store: &Store,
+    guild: GuildId,
+    user: UserId,
+    partners: &[UserId],
+) -> anyhow::Result<(Units, Units, usize, usize)> {
+    let config = GuildConfig::default();
+    let now = seed::wall_now();
+    let session = lifecycle(user, guild, now.minus(50 * 60), 1800, partners);
+    let pk = format!("U#{user}");
+    let mut keys = vec![
+        (pk.clone(), "USER".to_owned()),
+        (pk.clone(), format!("O#{guild}")),
+        (pk.clone(), format!("A#{guild}")),
+        (format!("G#{guild}"), "GUILD".to_owned()),
+    ];
+    for (day, _) in seed::utc_days(session.0.start(), session.2.end) {
+        keys.push((pk.clone(), format!("D#{guild}#{day}")));
+    }
+    let recorder = Recorder::default();
+    let recording = recorder.store(store);
+    let mut mirror = Mirror::with_items(store, &keys).await?;
+    let measured = measure_lifecycle(&recording, &recorder, &mut mirror, &config, session).await?;
+    let (flush, bytes) = measured.flush().context("no board flush measured")?;
+    let entries = store.board(guild).await?.0.entries.len();
+    Ok((measured.total, flush, bytes, entries))
 }
 
 /// Runs `line` (or a button press, `press`) once through the handler on a recording client,
@@ -136,9 +167,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     }
     let boards: Vec<u64> = bench.size(vec![100, 10_000], vec![12, 60]);
     let mut board_callers = Vec::new();
+    let mut board_members: Vec<Vec<UserId>> = Vec::new();
     for (i, count) in boards.iter().enumerate() {
         let guild: GuildId = Id::new(860_000_000_000_000_000 + i as u64 * 10_000_000);
-        let (user, seeded) = seed_board(&store, guild, *count).await?;
+        let (users, seeded) = seed_board(&store, guild, *count).await?;
         notes.push(format!(
             "a board of {count} members: {} sessions, {} board flushes, in {:.0} s",
             seeded.sessions,
@@ -146,9 +178,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             seeded.took.as_secs_f64()
         ));
         board_callers.push(Caller {
-            user: user.get(),
+            user: users[users.len() / 2].get(),
             guild: guild.get(),
         });
+        board_members.push(users);
     }
     let signer = Signer::new(key_from_seed(5));
 
@@ -230,6 +263,20 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         cost_lines.push(c);
     }
 
+    // One more session in each server, with its board flush: what a session's writes cost as
+    // the board grows (the flush rewrites the whole server item).
+    let mut sessions_in_boards = Vec::new();
+    for ((caller, users), size) in board_callers.iter().zip(&board_members).zip(&boards) {
+        let (total, flush, bytes, entries) = session_in_board(
+            &store,
+            Id::new(caller.guild),
+            Id::new(caller.user),
+            &[users[0], users[1]],
+        )
+        .await?;
+        sessions_in_boards.push((*size, total, flush, bytes, entries));
+    }
+
     // Latency of `/callstats show` over HTTP at each history size.
     let (endpoint, url) = spawn_endpoint(
         bench,
@@ -269,6 +316,51 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             );
         }
     }
+    let _ = writeln!(
+        detail,
+        "\nOne more session of that member (join, mute, leave, 30 minutes with two partners) \
+         and the sidecar's board flush for it, in each server: the flush reads and rewrites \
+         the whole server item, whose board grows with the server (each of the six boards \
+         keeps its top 1,000). How many ends one flush carries depends on how many end within \
+         the writer's interval for that board (2 s, plus 10 ms per member on it, at most a \
+         minute).\n"
+    );
+    detail.push_str("| server | session WCU (table + index), flush included | RCU | the flush: WCU / RCU | server item | members on the board | flush interval |\n|---|---|---|---|---|---|---|\n");
+    for (size, total, flush, bytes, entries) in &sessions_in_boards {
+        let _ = writeln!(
+            detail,
+            "| board of {size} | {} ({} + {}) | {} | {} / {} | {bytes} bytes | {entries} | {:.1} s |",
+            units_text(total.wcu()),
+            units_text(total.write),
+            units_text(total.index_total()),
+            units_text(total.read),
+            units_text(flush.wcu()),
+            units_text(flush.read),
+            seed::flush_interval(*entries).as_secs_f64()
+        );
+    }
+    rows.push(Row::new(
+        format!(
+            "WCU of one session with its own board flush, boards of {}",
+            sessions_in_boards
+                .iter()
+                .map(|s| s.0.to_string())
+                .collect::<Vec<_>>()
+                .join(" / ")
+        ),
+        sessions_in_boards
+            .iter()
+            .map(|(_, total, flush, bytes, _)| {
+                format!(
+                    "{} (flush {}, server item {:.1} KB)",
+                    units_text(total.wcu()),
+                    units_text(flush.wcu()),
+                    *bytes as f64 / 1024.0
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" / "),
+    ));
     for c in &cost_lines {
         let rcu: Vec<String> = c.units.iter().map(|u| units_text(u.read)).collect();
         let (target, verdict) = if c.what.starts_with("`/calltop") {
