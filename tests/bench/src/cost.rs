@@ -669,17 +669,19 @@ pub struct Lifecycle {
 }
 
 impl Lifecycle {
-    /// The board flush's step: its units and the server item's size.
+    /// The board flush's step: its units, the server item's size, and whether it wrote (a
+    /// flush that changes nothing on the board, as for a member who stays below its floors,
+    /// only reads).
     #[must_use]
-    pub fn flush(&self) -> Option<(Units, usize)> {
+    pub fn flush(&self) -> Option<(Units, usize, bool)> {
         let line = self.lines.iter().find(|l| l.what.contains("board flush"))?;
-        let bytes = self
+        let rows = self
             .profile
             .iter()
-            .filter(|r| r.step.starts_with("board flush") && r.charge.write > 0.0)
-            .map(|r| r.charge.bytes)
-            .max()?;
-        Some((line.units.clone(), bytes))
+            .filter(|r| r.step.starts_with("board flush"));
+        let bytes = rows.clone().map(|r| r.charge.bytes).max()?;
+        let wrote = rows.clone().any(|r| r.charge.write > 0.0);
+        Some((line.units.clone(), bytes, wrote))
     }
 }
 

@@ -84,15 +84,29 @@ async fn seed_board(
     Ok((users, seeded))
 }
 
-/// What one more session of `user` costs in a server whose board is as seeded: join, mute,
-/// leave and one board flush for it (the copy of the table knows the member's items and the
-/// server item); with the board's size and the interval the writer would flush it at.
+/// What one more session of a member costs in a server whose board is as seeded.
+#[derive(Clone, Debug)]
+struct SessionInBoard {
+    board: u64,
+    who: &'static str,
+    /// Join, mute, leave and the flush.
+    total: Units,
+    flush: Units,
+    /// The server item, as the flush read or wrote it.
+    bytes: usize,
+    /// Whether the flush wrote the server item.
+    wrote: bool,
+    entries: usize,
+}
+
+/// One more session of `user` (join, mute, leave) and one board flush for it; the copy of
+/// the table knows the member's items and the server item.
 async fn session_in_board(
     store: &Store,
     guild: GuildId,
     user: UserId,
     partners: &[UserId],
-) -> anyhow::Result<(Units, Units, usize, usize)> {
+) -> anyhow::Result<(Units, Units, usize, bool, usize)> {
     let config = GuildConfig::default();
     let now = seed::wall_now();
     let session = lifecycle(user, guild, now.minus(50 * 60), 1800, partners);
@@ -110,9 +124,47 @@ async fn session_in_board(
     let recording = recorder.store(store);
     let mut mirror = Mirror::with_items(store, &keys).await?;
     let measured = measure_lifecycle(&recording, &recorder, &mut mirror, &config, session).await?;
-    let (flush, bytes) = measured.flush().context("no board flush measured")?;
+    let (flush, bytes, wrote) = measured.flush().context("no board flush measured")?;
     let entries = store.board(guild).await?.0.entries.len();
-    Ok((measured.total, flush, bytes, entries))
+    Ok((measured.total, flush, bytes, wrote, entries))
+}
+
+/// One more session in a server, for a member at the top of its all-time board (not in a
+/// call) and, on a board that keeps only part of the server, for `below` too.
+async fn sessions_in_board(
+    store: &Store,
+    guild: GuildId,
+    users: &[UserId],
+    below: UserId,
+) -> anyhow::Result<Vec<SessionInBoard>> {
+    let (board, _) = store.board(guild).await?;
+    let in_call = &users[..3];
+    let top = board
+        .entries
+        .iter()
+        .filter(|(u, _)| !in_call.contains(u) && **u != below)
+        .max_by_key(|(u, f)| (f[4], std::cmp::Reverse(**u)))
+        .map(|(u, _)| *u)
+        .context("an empty board")?;
+    let mut who = vec![("a member at the top of the board", top)];
+    if !board.entries.contains_key(&below) {
+        who.push(("a member below the board's floors", below));
+    }
+    let mut out = Vec::new();
+    for (what, user) in who {
+        let (total, flush, bytes, wrote, entries) =
+            session_in_board(store, guild, user, &[users[0], users[1]]).await?;
+        out.push(SessionInBoard {
+            board: users.len() as u64,
+            who: what,
+            total,
+            flush,
+            bytes,
+            wrote,
+            entries,
+        });
+    }
+    Ok(out)
 }
 
 /// Runs `line` (or a button press, `press`) once through the handler on a recording client,
@@ -266,15 +318,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     // One more session in each server, with its board flush: what a session's writes cost as
     // the board grows (the flush rewrites the whole server item).
     let mut sessions_in_boards = Vec::new();
-    for ((caller, users), size) in board_callers.iter().zip(&board_members).zip(&boards) {
-        let (total, flush, bytes, entries) = session_in_board(
-            &store,
-            Id::new(caller.guild),
-            Id::new(caller.user),
-            &[users[0], users[1]],
-        )
-        .await?;
-        sessions_in_boards.push((*size, total, flush, bytes, entries));
+    for (caller, users) in board_callers.iter().zip(&board_members) {
+        sessions_in_boards.extend(
+            sessions_in_board(&store, Id::new(caller.guild), users, Id::new(caller.user)).await?,
+        );
     }
 
     // Latency of `/callstats show` over HTTP at each history size.
@@ -289,7 +336,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         .await
         .client()
         .clone();
-    let rounds = bench.size(200, 4);
+    let rounds = bench.size(50, 4);
     let mut rows = Vec::new();
     let mut detail = String::new();
     let _ = writeln!(
@@ -325,37 +372,46 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
          the writer's interval for that board (2 s, plus 10 ms per member on it, at most a \
          minute).\n"
     );
-    detail.push_str("| server | session WCU (table + index), flush included | RCU | the flush: WCU / RCU | server item | members on the board | flush interval |\n|---|---|---|---|---|---|---|\n");
-    for (size, total, flush, bytes, entries) in &sessions_in_boards {
+    detail.push_str("| server | whose session | session WCU (table + index), flush included | RCU | the flush: WCU / RCU | server item | members on the board | flush interval |\n|---|---|---|---|---|---|---|---|\n");
+    for s in &sessions_in_boards {
         let _ = writeln!(
             detail,
-            "| board of {size} | {} ({} + {}) | {} | {} / {} | {bytes} bytes | {entries} | {:.1} s |",
-            units_text(total.wcu()),
-            units_text(total.write),
-            units_text(total.index_total()),
-            units_text(total.read),
-            units_text(flush.wcu()),
-            units_text(flush.read),
-            seed::flush_interval(*entries).as_secs_f64()
+            "| board of {} | {} | {} ({} + {}) | {} | {} / {}{} | {} bytes | {} | {:.1} s |",
+            s.board,
+            s.who,
+            units_text(s.total.wcu()),
+            units_text(s.total.write),
+            units_text(s.total.index_total()),
+            units_text(s.total.read),
+            units_text(s.flush.wcu()),
+            units_text(s.flush.read),
+            if s.wrote {
+                ""
+            } else {
+                " (nothing changed on the board: no write)"
+            },
+            s.bytes,
+            s.entries,
+            seed::flush_interval(s.entries).as_secs_f64()
         );
     }
     rows.push(Row::new(
-        format!(
-            "WCU of one session with its own board flush, boards of {}",
-            sessions_in_boards
+        "WCU of one session with its own board flush, a member at the top of the board; boards of "
+            .to_owned()
+            + &boards
                 .iter()
-                .map(|s| s.0.to_string())
+                .map(ToString::to_string)
                 .collect::<Vec<_>>()
-                .join(" / ")
-        ),
+                .join(" / "),
         sessions_in_boards
             .iter()
-            .map(|(_, total, flush, bytes, _)| {
+            .filter(|s| s.who.contains("top"))
+            .map(|s| {
                 format!(
                     "{} (flush {}, server item {:.1} KB)",
-                    units_text(total.wcu()),
-                    units_text(flush.wcu()),
-                    *bytes as f64 / 1024.0
+                    units_text(s.total.wcu()),
+                    units_text(s.flush.wcu()),
+                    s.bytes as f64 / 1024.0
                 )
             })
             .collect::<Vec<_>>()
