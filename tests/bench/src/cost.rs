@@ -726,7 +726,12 @@ pub async fn measure_lifecycle(
     let (totals, calls, units) = step(recorder, mirror, || async {
         match store.end_session(&closed, config).await? {
             EndOutcome::Ended(totals) => Ok(totals),
-            EndOutcome::AlreadyEnded => bail!("end: the session was not open"),
+            EndOutcome::AlreadyEnded => bail!(
+                "end of a measured session ({} of {} in {}): the store found it not open",
+                closed.id,
+                closed.user,
+                closed.guild
+            ),
         }
     })
     .await?;

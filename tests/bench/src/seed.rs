@@ -207,6 +207,7 @@ pub struct Seeded {
 /// `flush_board` behind the ends, coalesced per server at the writer's interval (the first
 /// flush of a server also records shard 0 as the one serving it, as reconciliation does, and
 /// the day peaks of members in voice). Every write must be applied.
+#[allow(clippy::too_many_lines)] // the writes and the flushes behind them, side by side
 pub async fn real(
     store: &Store,
     sessions: &[Planned],
@@ -234,7 +235,12 @@ pub async fn real(
                         let EndOutcome::Ended(totals) =
                             store.end_session(&s.closed, config).await.context("end")?
                         else {
-                            anyhow::bail!("end: the session was not open");
+                            anyhow::bail!(
+                                "seeding, end of session {} of {} in {}: the store found it not open",
+                                s.closed.id,
+                                s.closed.user,
+                                s.closed.guild
+                            );
                         };
                         let update = BoardUpdate {
                             user: s.closed.user,
