@@ -19,11 +19,10 @@ use callstats_devkit::sign::key_from_seed;
 use callstats_devkit::{Answer, Reply};
 use callstats_interactions::App;
 use callstats_store::Store;
-use callstats_store::Timeouts;
 use twilight_model::id::Id;
 
 use crate::cost::{Mirror, Units, lifecycle, measure_lifecycle, ops_of, units_text};
-use crate::harness::{Bench, spawn_endpoint};
+use crate::harness::{Bench, LOCAL_SERVER_TIMEOUTS, spawn_endpoint};
 use crate::recorder::{Call, Recorder};
 use crate::replay::Read;
 use crate::report::{Outcome, Row, Verdict};
@@ -338,7 +337,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         }
     }
 
-    let rounds = bench.size(50, 4);
+    let rounds = bench.size(20, 4);
     let mut rows = Vec::new();
     let mut detail = String::new();
     let _ = writeln!(
@@ -505,12 +504,7 @@ async fn latency(
     .await?;
     // The baseline waits as long as the endpoint's reads may: the local server answers one
     // request at a time.
-    let timeouts = Timeouts {
-        attempt: Duration::from_secs(30),
-        operation: Duration::from_mins(1),
-        ..Timeouts::default()
-    };
-    let client = Store::connect(store.table().clone(), timeouts)
+    let client = Store::connect(store.table().clone(), LOCAL_SERVER_TIMEOUTS)
         .await
         .client()
         .clone();
