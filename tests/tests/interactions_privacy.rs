@@ -595,7 +595,11 @@ async fn show_attaches_a_png_heatmap_in_valid_multipart() {
     let tuesday = chart_png::bar_center(30, 27).unwrap();
     let monday = chart_png::bar_center(30, 26).unwrap();
     let low = chart_png::BASELINE - 3.0;
-    assert_eq!(pixel(tuesday, low), chart_png::BAR, "the busiest day has a bar");
+    assert_eq!(
+        pixel(tuesday, low),
+        chart_png::BAR,
+        "the busiest day has a bar"
+    );
     assert_ne!(pixel(monday, low), chart_png::BAR, "an empty day has none");
     // The busiest day is the tallest bar: it reaches the top of the plot's scale.
     assert_eq!(pixel(tuesday, chart_png::PLOT_TOP + 40.0), chart_png::BAR);
