@@ -5,7 +5,7 @@ use crate::{
     payload::BotIdentity,
     record::{Counters, Recorded},
     server::{self, Shared},
-    spec::{GuildSpec, UserSpec, VoiceFlags},
+    spec::{ChannelSpec, GuildSpec, UserSpec, VoiceFlags},
     state::{Delivery, Options, Outgoing, SessionInfo, State},
 };
 use std::{
@@ -255,6 +255,50 @@ impl FakeGateway {
     /// Sets a user's name and bot-ness.
     pub fn set_user(&self, user: Id<UserMarker>, spec: UserSpec) {
         self.shared().with(|state| state.set_user(user, spec));
+    }
+
+    /// Creates a channel (`CHANNEL_CREATE`) or replaces the one with its id, say with new
+    /// permission overwrites (`CHANNEL_UPDATE`). A channel's kind cannot change.
+    pub fn put_channel(
+        &self,
+        guild: Id<GuildMarker>,
+        channel: ChannelSpec,
+    ) -> Result<Delivery, Error> {
+        self.shared()
+            .with(|state| state.put_channel(guild, channel))
+    }
+
+    /// Deletes a channel (`CHANNEL_DELETE`), disconnecting whoever is in it first (one
+    /// `VOICE_STATE_UPDATE` each). The AFK channel cannot be deleted.
+    pub fn delete_channel(
+        &self,
+        guild: Id<GuildMarker>,
+        channel: Id<ChannelMarker>,
+    ) -> Result<Delivery, Error> {
+        self.shared()
+            .with(|state| state.delete_channel(guild, channel))
+    }
+
+    /// Sets the permission bits of the guild's `@everyone` role (`GUILD_ROLE_UPDATE`).
+    pub fn set_everyone_permissions(
+        &self,
+        guild: Id<GuildMarker>,
+        permissions: u64,
+    ) -> Result<Delivery, Error> {
+        self.shared()
+            .with(|state| state.set_everyone_permissions(guild, permissions))
+    }
+
+    /// Sets (or with `None` clears) a member's nickname in a guild. Nothing is dispatched:
+    /// the member's next `VOICE_STATE_UPDATE` and the guild's next `GUILD_CREATE` carry it.
+    pub fn set_nickname(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        nick: Option<&str>,
+    ) -> Result<(), Error> {
+        self.shared()
+            .with(|state| state.set_nickname(guild, user, nick.map(str::to_owned)))
     }
 
     /// Sends `GUILD_DELETE`: `unavailable` is an outage (the guild keeps its state and comes back

@@ -20,11 +20,15 @@
 //!   not a connection is attached; RESUME replays what the client missed, in order, then
 //!   RESUMED, or answers `INVALID_SESSION` `false` for an unknown or ended session. A client close
 //!   with 1000 or 1001 ends its session, like on Discord.
-//! - **Guilds and voice.** Guilds with channels (text, voice, stage), an AFK channel, and who
-//!   is in voice with which flags. Scripted changes update the model and dispatch to the newest
-//!   session whose shard covers the guild, so a later IDENTIFY sees the current state in its
-//!   `GUILD_CREATE`. Outages (`GUILD_DELETE` `unavailable`) hold back voice events until the guild
-//!   comes back with a fresh `GUILD_CREATE`.
+//! - **Guilds and voice.** Guilds with channels (text, voice, stage) and their permission
+//!   overwrites, an AFK channel, the `@everyone` role's permissions, users' global names and
+//!   members' nicknames, and who is in voice with which flags. Scripted changes update the
+//!   model and dispatch to the newest session whose shard covers the guild, so a later
+//!   IDENTIFY sees the current state in its `GUILD_CREATE`. Outages (`GUILD_DELETE`
+//!   `unavailable`) hold back voice events until the guild comes back with a fresh
+//!   `GUILD_CREATE`. Channels created, edited (say, made private) and
+//!   deleted, and the `@everyone` role's permissions changed, dispatch `CHANNEL_CREATE`,
+//!   `CHANNEL_UPDATE`, `CHANNEL_DELETE` and `GUILD_ROLE_UPDATE` to sessions with `GUILDS`.
 //! - **Faults.** RECONNECT, `INVALID_SESSION` (resumable or not), close with any code, abrupt TCP
 //!   drops, refusing new connections for a while, withholding heartbeat ACKs.
 //! - **Observation.** Every frame a client sent, the life of every connection, counters, and
@@ -38,8 +42,9 @@
 //! Rate limits (no 4008, no identify concurrency or daily limit), session expiry by time (a
 //! session stays resumable until it is ended; only the 8 newest disconnected sessions of a shard
 //! and the last `replay_limit` dispatches of each are kept), ETF
-//! and `zlib-stream` (refused with 4002), presences and members beyond those in voice, any
-//! event other than the guild and voice ones unless sent with
+//! and `zlib-stream` (refused with 4002), presences and members beyond those in voice,
+//! `GUILD_MEMBER_UPDATE` (a nickname change shows in the member's next voice state), roles
+//! other than `@everyone`, any other event unless sent with
 //! [`FakeGateway::dispatch_raw`], and the voice servers themselves. `VOICE_STATE_UPDATE` is
 //! only sent to sessions that asked for `GUILD_VOICE_STATES`; `GUILD_CREATE` is always sent.
 //!
@@ -126,7 +131,10 @@ pub use self::{
     error::Error,
     gateway::{FakeGateway, FakeGatewayBuilder},
     record::{Activity, ConnectionId, Counters, Recorded},
-    spec::{ChannelKind, ChannelSpec, GuildSpec, UserSpec, VoiceFlags, VoiceMember},
+    spec::{
+        ChannelKind, ChannelSpec, DEFAULT_EVERYONE_PERMISSIONS, GuildSpec, Overwrite,
+        OverwriteTarget, UserSpec, VIEW_CHANNEL, VoiceFlags, VoiceMember,
+    },
     state::{Delivery, SessionInfo, shard_of},
 };
 pub use twilight_model::gateway::ShardId;

@@ -324,8 +324,8 @@ impl Simulation {
                 (
                     p.id,
                     UserSpec {
-                        name: p.name.clone(),
                         bot: p.bot,
+                        ..UserSpec::new(p.name.clone())
                     },
                 )
             })
