@@ -260,6 +260,7 @@ fn print_summary(fake: &FakeGateway, sim: &Simulation, speed: Speed) {
             .map(|c| match c.role {
                 simulator::ChannelRole::Stage => format!("{} (stage)", c.name),
                 simulator::ChannelRole::Afk => format!("{} (afk)", c.name),
+                simulator::ChannelRole::Private => format!("{} (private)", c.name),
                 _ => c.name.clone(),
             })
             .collect();
