@@ -63,6 +63,9 @@ pub enum Error {
         /// The channel.
         channel: Id<ChannelMarker>,
     },
+    /// No resumable session's shard covers this guild.
+    #[error("no session serves guild {0}")]
+    NoOwner(Id<GuildMarker>),
     /// No resumable session was identified for this shard.
     #[error("no session for shard {0}")]
     NoSession(ShardId),

@@ -489,6 +489,38 @@ impl FakeGateway {
             .await
     }
 
+    /// Waits until the client owning `guild` has handled every dispatch sent to it so far.
+    ///
+    /// Asks the owning session's connection to heartbeat now (op 1) and waits for a heartbeat
+    /// that carries the session's latest sequence number. A twilight shard sends the heartbeat
+    /// an op 1 asks for when it is next polled, that is once its owner has taken every
+    /// dispatch before it; a client that handles each event before it polls for the next has
+    /// then handled them all. Fails with [`Error::NoOwner`] or [`Error::NotConnected`] when no
+    /// client is there to ask, and [`Error::Timeout`] after the wait timeout.
+    pub async fn wait_handled(&self, guild: Id<GuildMarker>) -> Result<(), Error> {
+        let mark = self.record_count();
+        let (connection, seq) = self
+            .shared()
+            .with(|state| state.request_heartbeat_for(guild))?;
+        let mut seen = mark;
+        self.wait(
+            "the client to handle its dispatches",
+            self.wait_timeout,
+            |state| {
+                let found = state.records[seen..].iter().any(|r| {
+                    r.connection == connection
+                        && r.op() == Some(1)
+                        && r.json()
+                            .and_then(|j| j["d"].as_u64())
+                            .is_some_and(|d| d >= seq)
+                });
+                seen = state.records.len();
+                found.then_some(())
+            },
+        )
+        .await
+    }
+
     /// Waits until the shard has a session with an open connection.
     pub async fn wait_for_session(&self, shard: ShardId) -> Result<SessionInfo, Error> {
         self.wait("a connected session", self.wait_timeout, |state| {

@@ -65,13 +65,15 @@
 
 mod clock;
 mod driver;
+mod past;
 mod rng;
 mod scenario;
 mod world;
 
 pub use self::{
     clock::SimulatedClock,
-    driver::{install, play, wait_for_client},
+    driver::{arrive, install, install_without_voice, play, replay_past, wait_for_client},
+    past::{MAX_PAST_DAYS, PAST_GUILDS, PastEvent, past},
     rng::Rng,
     scenario::{Change, Event, EventKind, Simulation},
     world::{ChannelRole, Person, SimChannel, SimGuild, World},
