@@ -57,7 +57,8 @@
 //!
 //! ```text
 //! callstats-gateway-sim [--listen 127.0.0.1:0] [--port-file PATH] [--seed N] [--speed F]
-//!                       [--guilds N] [--members N] [--clock-file PATH] [--token T] [--verbose]
+//!                       [--guilds N] [--members N] [--clock-file PATH] [--past-days N]
+//!                       [--token T] [--verbose]
 //! ```
 //!
 //! - `--listen ADDR`: where to listen (default `127.0.0.1:0`, a free port);
@@ -75,6 +76,14 @@
 //!   speed (written, like the port file, beside it and renamed; created before the port file;
 //!   left in place on exit). Above speed 1 that time runs ahead of the real clock, so whatever
 //!   else reads "now" (the interactions endpoint) must read the same file;
+//! - `--past-days N` (0 to 90, default 0; needs `--clock-file`): when the first client
+//!   identifies, replay the last `N` days of calls of the first three guilds first (gatherings
+//!   of friends, mostly in the evening; see [`simulator::past`]). The clock file starts `N`
+//!   days back and follows the replay, which waits for the client to handle each instant's
+//!   events before moving it on ([`FakeGateway::wait_handled`]), so a sidecar reading it
+//!   records every call at its own time; then the clock file goes on from the real time and
+//!   the live traffic starts, with its starting cast joining. The first `GUILD_CREATE`s carry
+//!   nobody in voice. It prints `the past is replayed` when done;
 //! - `--token T`: accept only this bot token (default: any);
 //! - `--verbose`: print one line per voice event.
 //!
