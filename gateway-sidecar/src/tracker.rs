@@ -565,6 +565,17 @@ impl Tracker {
             .map_or(0, |g| u32::try_from(g.sessions.len()).unwrap_or(u32::MAX))
     }
 
+    /// Whether the store records `user`'s time in `guild` as far as the tracker knows: a session
+    /// of theirs is being accounted and the store has not refused it (an opt-out) nor had it
+    /// taken off by a privacy action. A start still on its way to the store counts as recorded
+    /// here; the caller waits for its outcome when that matters.
+    #[must_use]
+    pub fn is_recorded(&self, guild: GuildId, user: UserId) -> bool {
+        self.guilds
+            .get(&guild)
+            .is_some_and(|g| g.sessions.contains_key(&user) && !g.unrecorded.contains_key(&user))
+    }
+
     /// A guild's configuration as the tracker uses it.
     #[must_use]
     pub fn config_of(&self, guild: GuildId) -> Option<GuildConfig> {
