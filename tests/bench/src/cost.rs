@@ -926,7 +926,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        let (open, _server) = store.reconcile_view(busy, &users).await?;
+        let open = store.reconcile_view(busy, &users).await?.open;
         Ok((open.len(), listed))
     })
     .await?;
