@@ -576,6 +576,14 @@ impl Tracker {
             .is_some_and(|g| g.sessions.contains_key(&user) && !g.unrecorded.contains_key(&user))
     }
 
+    /// Whether `user` has a session being accounted in `guild`.
+    #[must_use]
+    pub fn in_session(&self, guild: GuildId, user: UserId) -> bool {
+        self.guilds
+            .get(&guild)
+            .is_some_and(|g| g.sessions.contains_key(&user))
+    }
+
     /// A guild's configuration as the tracker uses it.
     #[must_use]
     pub fn config_of(&self, guild: GuildId) -> Option<GuildConfig> {

@@ -32,6 +32,7 @@ const OLGA: u64 = 41_004;
 const DAVE: u64 = 41_005;
 const JUKEBOX: u64 = 41_006;
 const TEMPO: u64 = 41_007;
+const ERIN: u64 = 41_008;
 
 fn user(id: u64) -> UserId {
     Id::new(id)
@@ -250,4 +251,34 @@ async fn public_channels_follow_overwrites_channel_events_and_the_everyone_role(
             .any(|l| l.contains("gateway event could not be read; skipped")),
         "the malformed event is reported"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_call_ends_before_the_store_answers_its_start_is_named() {
+    let proxy = callstats_tests::proxy::FaultProxy::in_front_of_dynamodb().await;
+    let options = Options {
+        store_endpoint: Some(proxy.url()),
+        ..Options::default()
+    };
+    let t0 = at(2026, 11, 26, 20, 0, 0);
+    let s = process_scene(vec![spec()], t0, options).await;
+    s.fake
+        .set_user(user(ERIN), UserSpec::new("erin").global_name("Erin"));
+    let sidecar = s.start().await;
+    // Every store call now takes over a second: the call below ends while its start is still
+    // on its way to the store (a short call, or a sidecar catching up on a backlog).
+    proxy.latency(Duration::from_millis(1500));
+    sidecar.join(&s.fake, guild(), user(ERIN), chan(1)).await;
+    s.clock.advance(120);
+    sidecar.leave(&s.fake, guild(), user(ERIN)).await;
+    proxy.pass();
+    let stored = || async { s.store.names(guild(), &[user(ERIN)]).await.unwrap() };
+    wait_for(
+        "the name of a call already over",
+        &names(&[(ERIN, "Erin")]),
+        stored,
+    )
+    .await;
+    let exit = sidecar.stop().await;
+    assert_eq!(exit.status.code(), Some(0), "{exit:?}");
 }

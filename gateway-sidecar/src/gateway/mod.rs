@@ -510,7 +510,13 @@ impl ShardRunner {
         let (guild, user) = (started.guild, started.user);
         self.tracker
             .start_outcome(guild, started.session, user, started.recorded);
-        let recorded = self.tracker.is_recorded(guild, user);
+        // A session that ended before its start's outcome came back (a short call, or a
+        // writer behind the events) is recorded when the store took its start.
+        let recorded = if self.tracker.in_session(guild, user) {
+            self.tracker.is_recorded(guild, user)
+        } else {
+            started.recorded
+        };
         let write = self.directory.start_outcome(
             guild,
             user,
