@@ -10,13 +10,34 @@ use crate::Store;
 use crate::codec::{key, n, s};
 use crate::error::{StoreError, classify};
 use crate::expr::Expr;
+use crate::items::read_member_state;
 use crate::schema::keys;
+use crate::table::Consistency;
 
 impl Store {
     /// A member's settings; defaults when they never set anything. Strongly consistent: an
     /// opt-out must be seen at once.
     pub async fn user_settings(&self, user: UserId) -> Result<UserSettings, StoreError> {
         Ok(self.member_state(user).await?.settings)
+    }
+
+    /// A member's settings read eventually consistent (half the units of
+    /// [`Self::user_settings`]), for what only shapes a display: a viewer's timezone.
+    pub async fn user_settings_for_display(
+        &self,
+        user: UserId,
+    ) -> Result<UserSettings, StoreError> {
+        let item = self
+            .get_one(
+                "read member for display",
+                key(keys::user(user), keys::USER),
+                Consistency::Eventual,
+            )
+            .await?;
+        item.as_ref()
+            .map(read_member_state)
+            .transpose()
+            .map(|s| s.unwrap_or_default().settings)
     }
 
     /// Sets (or with `None`, clears) a member's timezone.

@@ -74,7 +74,10 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
         if own {
             Ok(None)
         } else {
-            store.user_settings(ctx.invoker.id).await.map(Some)
+            store
+                .user_settings_for_display(ctx.invoker.id)
+                .await
+                .map(Some)
         }
     })?;
     if !own && view.state.settings.opted_out {
