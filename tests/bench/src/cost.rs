@@ -1166,8 +1166,8 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
          `ConsumedCapacity` in its answers (\"nothing\" when an answer had none). \
          The server: {member_count} members on the board, one regular with {regular_sessions} \
          sessions (every heatmap bucket in use) and a timezone, the others with 4 sessions \
-         each, every session shared with up to three others (partner time: the sidecar does \
-         not compute it yet, the benchmark does), display names recorded, shard 0's heartbeat; \
+         each, every session shared with up to three others (partner time, as the sidecar \
+         computes it), display names recorded, shard 0's heartbeat; \
          seeded through the store's own writes ({} sessions, {} board flushes, {:.0} s). \
          The measured sessions last 30 minutes, muted after 10, with two partners for their \
          last 20; the board flush is the sidecar's, one per end (a small server). The commands \
