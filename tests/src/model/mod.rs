@@ -17,6 +17,10 @@
 //! (`GUILD_DELETE` unavailable, then `GUILD_CREATE`), and store outages (the proxy refusing or
 //! stalling connections), also across restarts.
 //!
+//! Privacy actions (deletions, opt-outs, opt-ins, run on the store as the interactions
+//! endpoint runs them) come at random steps and while the program is down, racing its writes;
+//! what the oracle checks exactly and what only within bounds is in `docs/reliability.md`.
+//!
 //! The comparison is exact on every graceful path. After a crash, a session whose member left
 //! unseen ends at the shard's last heartbeat, which the test knows only within a range (the
 //! last heartbeat it saw in the store, and the crash); such an end must lie in the range and be
@@ -35,7 +39,7 @@ pub mod rng;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-pub use driver::{FAULT_KINDS, ScenarioReport, run_scenario};
+pub use driver::{FAULT_KINDS, PRIVACY_RATE, ScenarioReport, run_scenario, run_scenario_with};
 
 /// How long a run goes on.
 #[derive(Clone, Copy, Debug)]
@@ -109,6 +113,8 @@ pub struct RunFigures {
     pub partner_entries: u64,
     pub partner_secs: u64,
     pub opted_out_partner_entries: u64,
+    pub bounded_partner_entries: u64,
+    pub privacy: BTreeMap<&'static str, u64>,
     pub mismatches: Vec<String>,
     pub first_seed: u64,
     pub last_seed: u64,
@@ -131,7 +137,8 @@ impl RunFigures {
         format!(
             "model run: scenarios={} steps={} events={} faults={} ({}) sessions_checked={} \
              estimated_ends_checked={} partner_entries_checked={} partner_hours={} \
-             opted_out_partner_entries={} mismatches={} seeds={}..={} duration={}s",
+             opted_out_partner_entries={} bounded_partner_entries={} privacy_actions=({}) \
+             mismatches={} seeds={}..={} duration={}s",
             self.scenarios,
             self.steps,
             self.events,
@@ -142,6 +149,12 @@ impl RunFigures {
             self.partner_entries,
             self.partner_secs / 3600,
             self.opted_out_partner_entries,
+            self.bounded_partner_entries,
+            self.privacy
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
             self.mismatches.len(),
             self.first_seed,
             self.last_seed,
@@ -175,13 +188,15 @@ pub async fn run(options: RunOptions) -> RunFigures {
         );
         let report = run_scenario(seed, options.steps).await;
         eprintln!(
-            "model: seed {seed}: {} events, faults {:?}, {} sessions checked ({} estimated ends), {} partner entries ({} s; {} naming the opted-out member), {} mismatches, {:.1}s",
+            "model: seed {seed}: {} events, faults {:?}, privacy {:?}, {} sessions checked ({} estimated ends), {} partner entries ({} s; {} bounded, {} naming an opted-out member), {} mismatches, {:.1}s",
             report.events,
             report.faults,
+            report.privacy,
             report.sessions_checked,
             report.estimated_checked,
             report.partner_entries,
             report.partner_secs,
+            report.bounded_partner_entries,
             report.opted_out_partner_entries,
             report.mismatches.len(),
             report.took.as_secs_f64()
@@ -200,6 +215,10 @@ pub async fn run(options: RunOptions) -> RunFigures {
         figures.partner_entries += report.partner_entries;
         figures.partner_secs += report.partner_secs;
         figures.opted_out_partner_entries += report.opted_out_partner_entries;
+        figures.bounded_partner_entries += report.bounded_partner_entries;
+        for (k, v) in report.privacy {
+            *figures.privacy.entry(k).or_default() += v;
+        }
         figures.mismatches.extend(
             report
                 .mismatches

@@ -99,6 +99,11 @@ pub type View = BTreeMap<UserId, Place>;
 pub struct OpenExpected {
     pub channel: ChannelId,
     pub segments: Vec<(Timestamp, Flags)>,
+    /// Whether the store holds it. A session the sidecar tracks but the store refused (an
+    /// opted-out member, a start from before a privacy action) or dropped (a deletion, an
+    /// opt-out that ended it) is a ghost: the sidecar's writes about it change nothing, and it
+    /// still keeps others from being alone.
+    pub recorded: bool,
 }
 
 impl OpenExpected {
@@ -126,6 +131,8 @@ pub struct ClosedExpected {
     pub segments: Vec<(Timestamp, Flags)>,
     pub end: Span,
     pub estimated: bool,
+    /// A ghost's end (see [`OpenExpected::recorded`]): not in the store.
+    pub recorded: bool,
 }
 
 impl ClosedExpected {
@@ -174,6 +181,20 @@ pub struct GuildModel {
 pub struct Oracle {
     max_gap: u64,
     opted_out: BTreeSet<UserId>,
+    /// The last privacy action (opt-out, opt-in, deletion) of each member: the store refuses
+    /// a start of a call that began before it.
+    privacy_at: BTreeMap<UserId, Timestamp>,
+    /// The last deletion of each member.
+    pub deleted_at: BTreeMap<UserId, Timestamp>,
+    /// Members whose data an opt-out made while the store lagged behind the sidecar leaves
+    /// bounded, not exact (see [`Oracle::opt_out`]).
+    pub uncertain: BTreeSet<UserId>,
+    /// Members any privacy action touched.
+    pub touched: BTreeSet<UserId>,
+    /// Ghosts' stays (see [`OpenExpected::recorded`]), ended: company that partner time may or
+    /// may not have counted, and (`departed`: the sidecar saw them leave) departures an
+    /// estimated end may have been held after.
+    pub ghosts: Vec<(UserId, GuildId, ClosedExpected, bool)>,
     pub guilds: BTreeMap<GuildId, GuildModel>,
     pub closed: BTreeMap<(UserId, GuildId), Vec<ClosedExpected>>,
     /// Reconciliations whose keep-or-split decision the heartbeat range left open: the
@@ -186,7 +207,12 @@ impl Oracle {
     pub fn new(max_gap: u64, opted_out: BTreeSet<UserId>) -> Self {
         Self {
             max_gap,
+            privacy_at: opted_out.iter().map(|u| (*u, Timestamp::EPOCH)).collect(),
             opted_out,
+            deleted_at: BTreeMap::new(),
+            uncertain: BTreeSet::new(),
+            touched: BTreeSet::new(),
+            ghosts: Vec::new(),
             guilds: BTreeMap::new(),
             closed: BTreeMap::new(),
             ambiguous: Vec::new(),
@@ -246,8 +272,8 @@ impl Oracle {
             Some(p) => g.seen.insert(user, p),
             None => g.seen.remove(&user),
         };
-        let closed = sync(g, &self.opted_out, at);
-        self.file(guild, closed);
+        let closed = sync(g, &self.opted_out, &self.privacy_at, at);
+        self.file(guild, closed, true);
     }
 
     /// The sidecar lost sight of the guild at `at` (`GUILD_DELETE` unavailable, or its shard
@@ -292,8 +318,10 @@ impl Oracle {
     ) {
         let g = self.guilds.get_mut(&guild).expect("known guild");
         match std::mem::replace(&mut g.phase, Phase::Live) {
-            Phase::Live => self.reconcile(guild, view, at, Some(Span::exact(at))),
-            Phase::Blind { since } => self.reconcile(guild, view, at, Some(Span::exact(since))),
+            Phase::Live => self.reconcile(guild, view, at, Some(Span::exact(at)), false),
+            Phase::Blind { since } => {
+                self.reconcile(guild, view, at, Some(Span::exact(since)), false);
+            }
             Phase::Unknown | Phase::Reconciling { .. } if !store_up => {
                 self.guilds.get_mut(&guild).expect("known guild").phase = Phase::Reconciling {
                     at,
@@ -303,7 +331,7 @@ impl Oracle {
                 };
             }
             Phase::Unknown | Phase::Reconciling { .. } => {
-                self.reconcile(guild, view, at, heartbeat);
+                self.reconcile(guild, view, at, heartbeat, true);
             }
         }
     }
@@ -328,7 +356,7 @@ impl Oracle {
             else {
                 continue;
             };
-            self.reconcile(guild, view, at, last_seen);
+            self.reconcile(guild, view, at, last_seen, true);
             for (t, user, place, bot) in queued {
                 self.voice(guild, user, place, bot, t);
             }
@@ -344,11 +372,48 @@ impl Oracle {
             .any(|g| matches!(g.phase, Phase::Reconciling { .. }))
     }
 
-    fn reconcile(&mut self, guild: GuildId, view: View, at: Timestamp, last_seen: Option<Span>) {
+    /// Reconciles `guild` at `at`: in memory, or (`from_store`) by a new process against the
+    /// store, which does not know the ghosts: they are dropped, and members present start anew.
+    fn reconcile(
+        &mut self,
+        guild: GuildId,
+        view: View,
+        at: Timestamp,
+        last_seen: Option<Span>,
+        from_store: bool,
+    ) {
         let max_gap = self.max_gap;
         let g = self.guilds.get_mut(&guild).expect("known guild");
         g.phase = Phase::Live;
         g.seen = view;
+        if from_store {
+            let ghosts: Vec<UserId> = g
+                .open
+                .iter()
+                .filter(|(_, s)| !s.recorded)
+                .map(|(u, _)| *u)
+                .collect();
+            for user in ghosts {
+                let s = g.open.remove(&user).expect("listed");
+                let end = Span {
+                    lo: s.accounted_until(),
+                    hi: at.max(s.accounted_until()),
+                };
+                self.ghosts.push((
+                    user,
+                    guild,
+                    ClosedExpected {
+                        channel: s.channel,
+                        segments: s.segments,
+                        end,
+                        estimated: true,
+                        recorded: false,
+                    },
+                    false,
+                ));
+            }
+        }
+        let g = self.guilds.get_mut(&guild).expect("known guild");
         let short = last_seen.map(|seen| {
             let lo = seen.lo.secs_until(at) <= max_gap;
             let hi = seen.hi.secs_until(at) <= max_gap;
@@ -358,7 +423,7 @@ impl Oracle {
         let users: Vec<UserId> = g.open.keys().copied().collect();
         for user in users {
             let channel = g.open[&user].channel;
-            let present = desired(g, &self.opted_out, user).is_some_and(|(c, _)| c == channel);
+            let present = desired(g, user).is_some_and(|(c, _)| c == channel);
             let keep = match short {
                 None => false,
                 Some((lo, hi)) => {
@@ -385,7 +450,7 @@ impl Oracle {
             };
             // Never before another member left the channel while this session was open: the
             // member was there then.
-            let end = match departed_while_open(&self.closed, guild, user, &session) {
+            let end = match departed_while_open(&self.closed, &self.ghosts, guild, user, &session) {
                 None => end,
                 Some(seen) => Span {
                     lo: end.lo.max(seen.lo),
@@ -399,18 +464,108 @@ impl Oracle {
                     segments: session.segments,
                     end,
                     estimated: true,
+                    recorded: session.recorded,
                 },
             ));
         }
         let mut closed = ended;
-        closed.extend(sync(g, &self.opted_out, at));
-        self.file(guild, closed);
+        closed.extend(sync(g, &self.opted_out, &self.privacy_at, at));
+        self.file(guild, closed, true);
     }
 
-    fn file(&mut self, guild: GuildId, closed: Vec<(UserId, ClosedExpected)>) {
+    /// Files sessions that ended: recorded ones in `closed`, ghosts among the ghosts
+    /// (`departed`: the sidecar saw them end).
+    fn file(&mut self, guild: GuildId, closed: Vec<(UserId, ClosedExpected)>, departed: bool) {
         for (user, session) in closed {
+            if session.recorded {
+                self.closed.entry((user, guild)).or_default().push(session);
+            } else {
+                self.ghosts.push((user, guild, session, departed));
+            }
+        }
+    }
+
+    /// `user` opts out at `at` (`docs/storage.md`, Operations): the flag, then every call in
+    /// progress the store holds ended at `at` (exactly, not estimated), then the member's
+    /// items leave the indexes and boards. The sidecar does not know: it keeps tracking the
+    /// call, as a ghost. `exact`: the store held everything the sidecar had observed when
+    /// the opt-out ran; otherwise an end, a start or a flag change still in flight races it
+    /// (which of them the opt-out's end sees depends on timing), and the member's figures are
+    /// only checked for the bounds in [`Oracle::uncertain`].
+    pub fn opt_out(&mut self, user: UserId, at: Timestamp, exact: bool) {
+        self.opted_out.insert(user);
+        self.privacy_at.insert(user, at);
+        self.touched.insert(user);
+        if !exact {
+            self.uncertain.insert(user);
+        }
+        let mut ended = Vec::new();
+        for (guild, g) in &mut self.guilds {
+            if let Some(open) = g.open.get_mut(&user)
+                && open.recorded
+            {
+                open.recorded = false;
+                ended.push((
+                    *guild,
+                    ClosedExpected {
+                        channel: open.channel,
+                        segments: open.segments.clone(),
+                        end: Span::exact(at),
+                        estimated: false,
+                        recorded: true,
+                    },
+                ));
+            }
+        }
+        for (guild, session) in ended {
             self.closed.entry((user, guild)).or_default().push(session);
         }
+    }
+
+    /// `user` opts back in at `at`: the flag; calls the sidecar tracks stay ghosts (the store
+    /// refuses starts from before `at`), the next session counts.
+    pub fn opt_in(&mut self, user: UserId, at: Timestamp) {
+        self.opted_out.remove(&user);
+        self.privacy_at.insert(user, at);
+        self.touched.insert(user);
+    }
+
+    /// `user` deletes their data at `at`: nothing recorded so far remains, and calls in
+    /// progress become ghosts whatever the sidecar later writes about them.
+    pub fn delete(&mut self, user: UserId, at: Timestamp) {
+        self.privacy_at.insert(user, at);
+        self.deleted_at.insert(user, at);
+        self.touched.insert(user);
+        self.closed.retain(|(u, _), _| *u != user);
+        for g in self.guilds.values_mut() {
+            if let Some(open) = g.open.get_mut(&user) {
+                open.recorded = false;
+            }
+        }
+    }
+
+    /// The instant of `user`'s last privacy action.
+    #[must_use]
+    pub fn privacy_at(&self, user: UserId) -> Option<Timestamp> {
+        self.privacy_at.get(&user).copied()
+    }
+
+    /// Whether the store holds a session of `user` in `guild` (ended or in progress).
+    #[must_use]
+    pub fn recorded_in(&self, user: UserId, guild: GuildId) -> bool {
+        self.closed
+            .get(&(user, guild))
+            .is_some_and(|s| !s.is_empty())
+            || self.guilds[&guild]
+                .open
+                .get(&user)
+                .is_some_and(|s| s.recorded)
+    }
+
+    /// Whether the store would record a start of `user` at `at` now.
+    #[must_use]
+    pub fn records(&self, user: UserId, at: Timestamp) -> bool {
+        records(&self.opted_out, &self.privacy_at, user, at)
     }
 
     /// Every (user, guild) with a session, closed or open.
@@ -418,7 +573,12 @@ impl Oracle {
     pub fn pairs(&self) -> BTreeSet<(UserId, GuildId)> {
         let mut pairs: BTreeSet<(UserId, GuildId)> = self.closed.keys().copied().collect();
         for (guild, g) in &self.guilds {
-            pairs.extend(g.open.keys().map(|u| (*u, *guild)));
+            pairs.extend(
+                g.open
+                    .iter()
+                    .filter(|(_, s)| s.recorded)
+                    .map(|(u, _)| (*u, *guild)),
+            );
         }
         pairs
     }
@@ -429,39 +589,55 @@ impl Oracle {
 /// so far: the member of `open` was in the channel then. Ends known within a range count with
 /// their range: `lo` only from sessions that certainly ended after `open` started and lasted,
 /// `hi` from every one that may have.
+///
+/// Ghosts the sidecar saw leave count for `hi` only: whether the sidecar still held their stay
+/// depends on when it learnt of the privacy action that made them ghosts.
 fn departed_while_open(
     closed: &BTreeMap<(UserId, GuildId), Vec<ClosedExpected>>,
+    ghosts: &[(UserId, GuildId, ClosedExpected, bool)],
     guild: GuildId,
     user: UserId,
     open: &OpenExpected,
 ) -> Option<Span> {
     let mut seen: Option<Span> = None;
-    let others = closed
+    let recorded = closed
         .iter()
         .filter(|((u, g), _)| *g == guild && *u != user)
         .flat_map(|(_, sessions)| sessions)
-        .filter(|c| c.channel == open.channel);
-    for c in others {
-        if c.end.hi <= open.start() || c.end.hi <= c.start() {
+        .map(|c| (c, true));
+    let ghosts = ghosts
+        .iter()
+        .filter(|(u, g, _, departed)| *g == guild && *u != user && *departed)
+        .map(|(_, _, c, _)| (c, false));
+    for (c, certain) in recorded.chain(ghosts) {
+        if c.channel != open.channel || c.end.hi <= open.start() || c.end.hi <= c.start() {
             continue;
         }
         let span = seen.get_or_insert(Span::exact(Timestamp::EPOCH));
         span.hi = span.hi.max(c.end.hi);
-        if c.end.lo > open.start() && c.end.lo > c.start() {
+        if certain && c.end.lo > open.start() && c.end.lo > c.start() {
             span.lo = span.lo.max(c.end.lo);
         }
     }
     seen
 }
 
-/// The session `user` should have now: channel and flags with ALONE, or none.
-fn desired(
-    g: &GuildModel,
+/// Whether the store records a start of `user` at `at`: not opted out, and not begun before
+/// their last privacy action.
+fn records(
     opted_out: &BTreeSet<UserId>,
+    privacy_at: &BTreeMap<UserId, Timestamp>,
     user: UserId,
-) -> Option<(ChannelId, Flags)> {
+    at: Timestamp,
+) -> bool {
+    !opted_out.contains(&user) && privacy_at.get(&user).is_none_or(|p| *p <= at)
+}
+
+/// The session the sidecar should track for `user` now: channel and flags with ALONE, or
+/// none (whether the store records it is [`records`]'s question).
+fn desired(g: &GuildModel, user: UserId) -> Option<(ChannelId, Flags)> {
     let place = g.seen.get(&user)?;
-    if place.channel == g.afk || opted_out.contains(&user) {
+    if place.channel == g.afk {
         return None;
     }
     let company = g
@@ -480,12 +656,13 @@ fn desired(
 fn sync(
     g: &mut GuildModel,
     opted_out: &BTreeSet<UserId>,
+    privacy_at: &BTreeMap<UserId, Timestamp>,
     at: Timestamp,
 ) -> Vec<(UserId, ClosedExpected)> {
     let users: BTreeSet<UserId> = g.seen.keys().chain(g.open.keys()).copied().collect();
     let mut closed = Vec::new();
     for user in users {
-        let want = desired(g, opted_out, user);
+        let want = desired(g, user);
         match (g.open.get_mut(&user), want) {
             (None, None) => {}
             (Some(open), Some((channel, flags))) if open.channel == channel => {
@@ -502,6 +679,7 @@ fn sync(
                             segments: open.segments,
                             end: Span::exact(at),
                             estimated: false,
+                            recorded: open.recorded,
                         },
                     ));
                 }
@@ -511,6 +689,7 @@ fn sync(
                         OpenExpected {
                             channel,
                             segments: vec![(at, flags)],
+                            recorded: records(opted_out, privacy_at, user, at),
                         },
                     );
                 }
@@ -926,6 +1105,7 @@ mod tests {
             OpenExpected {
                 channel: lounge,
                 segments: vec![(t(t0 + 240), Flags::NONE)],
+                recorded: true,
             },
         )]);
         let p = partner_time(&closed, &open);

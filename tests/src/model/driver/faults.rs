@@ -146,6 +146,7 @@ impl Driver {
             back
         };
         self.unseen_events(back);
+        self.privacy_while_down(back).await;
         self.clock.set(back);
         for shard in 0..SHARDS {
             let guilds = self.guilds_of_shard(shard);
@@ -201,6 +202,7 @@ impl Driver {
         let back = crash.plus(5 + self.rng.below(1200));
         let back = self.unambiguous(back, heartbeat);
         self.unseen_events(back);
+        self.privacy_while_down(back).await;
         self.clock.set(back);
         self.maybe_toggle_store_during_downtime();
         self.start_heartbeat = heartbeat;

@@ -18,6 +18,7 @@
 
 mod events;
 mod faults;
+mod privacy;
 mod waits;
 mod world;
 
@@ -72,8 +73,14 @@ pub struct ScenarioReport {
     /// Partner entries (member, guild, UTC day, partner) compared, and their seconds.
     pub partner_entries: u64,
     pub partner_secs: u64,
-    /// Entries naming the opted-out member (a known defect, not a mismatch).
+    /// Entries naming a member opted out at the end (checked against the bound only).
     pub opted_out_partner_entries: u64,
+    /// Entries owned by or naming a member a privacy action touched (checked against the
+    /// bound only).
+    pub bounded_partner_entries: u64,
+    /// Privacy actions by kind (`delete`, `opt_out`, `opt_in`, each also `_racing` when the
+    /// sidecar may still have writes in flight; `second_sweep`).
+    pub privacy: BTreeMap<&'static str, u64>,
     pub mismatches: Vec<String>,
     pub took: Duration,
 }
@@ -125,13 +132,28 @@ struct Driver {
     /// no restart happens meanwhile.
     untaken: BTreeSet<u32>,
     max_gap: u64,
+    /// The chance of a privacy action at a step.
+    privacy_rate: f64,
+    /// Second partner sweeps of deletions, with the steps until they run.
+    sweeps: Vec<(usize, callstats_store::PartnerSweep)>,
+    /// The scenario's first instant.
+    began_at: Timestamp,
     /// Print every step (`CALLSTATS_MODEL_TRACE`).
     trace: bool,
 }
 
+/// The chance of a privacy action at a step of a scenario.
+pub const PRIVACY_RATE: f64 = 0.04;
+
 /// Runs one scenario of `steps` steps from `seed`.
-#[allow(clippy::too_many_lines)] // the world's setup, read top to bottom
 pub async fn run_scenario(seed: u64, steps: usize) -> ScenarioReport {
+    run_scenario_with(seed, steps, PRIVACY_RATE).await
+}
+
+/// Runs one scenario of `steps` steps from `seed`, with a privacy action at a step with
+/// chance `privacy_rate`.
+#[allow(clippy::too_many_lines)] // the world's setup, read top to bottom
+pub async fn run_scenario_with(seed: u64, steps: usize, privacy_rate: f64) -> ScenarioReport {
     let began = Instant::now();
     let mut rng = Rng::new(seed);
     let store = crate::dynamo::fresh_store().await;
@@ -243,6 +265,9 @@ pub async fn run_scenario(seed: u64, steps: usize) -> ScenarioReport {
         resumed: BTreeSet::new(),
         untaken: BTreeSet::new(),
         max_gap,
+        privacy_rate,
+        sweeps: Vec::new(),
+        began_at: t0,
         trace: std::env::var_os("CALLSTATS_MODEL_TRACE").is_some(),
     };
     driver.start_fresh().await;
@@ -383,6 +408,19 @@ impl Driver {
         for g in due {
             self.end_guild_outage(g).await;
         }
+        self.due_sweeps(false).await;
+        if self.rng.chance(self.privacy_rate) {
+            let began = Instant::now();
+            self.privacy().await;
+            if self.trace {
+                eprintln!(
+                    "model: seed {} privacy action ({} ms)",
+                    self.report.seed,
+                    began.elapsed().as_millis()
+                );
+            }
+            return;
+        }
         let r = self.rng.unit();
         let restarts = self.untaken.is_empty();
         let began = Instant::now();
@@ -438,6 +476,7 @@ impl Driver {
             self.advance();
             self.end_guild_outage(g).await;
         }
+        self.due_sweeps(true).await;
         self.sidecar().wait_idle().await;
         let dead = self.dir.path().join("dead-letters.jsonl");
         if let Ok(text) = std::fs::read_to_string(&dead)
@@ -457,13 +496,15 @@ impl Driver {
             .chain([opted_out()])
             .chain(self.bots.iter().copied())
             .collect();
-        let comparison = compare(&self.store, &self.oracle, &users).await;
+        let days = (self.began_at, self.now());
+        let comparison = compare(&self.store, &self.oracle, &users, days).await;
         self.report.mismatches.extend(comparison.mismatches);
         self.report.sessions_checked = comparison.sessions_checked;
         self.report.estimated_checked = comparison.estimated_checked;
         self.report.partner_entries = comparison.partner_entries;
         self.report.partner_secs = comparison.partner_secs;
         self.report.opted_out_partner_entries = comparison.opted_out_partner_entries;
+        self.report.bounded_partner_entries = comparison.bounded_partner_entries;
         if let Some(sidecar) = self.sidecar.take() {
             let exit = sidecar.stop_within(Duration::from_secs(30)).await;
             if exit.status.code() != Some(0) {
