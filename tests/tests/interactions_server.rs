@@ -55,6 +55,7 @@ async fn call(
             day: Day::of(start),
             user: UserId::new(*p),
             secs: *secs,
+            since: start,
         })
         .collect();
     assert!(matches!(

@@ -1,7 +1,7 @@
 //! `/callstats show`, `/callstats history` and `/calltop` against the local DynamoDB server
 //! with seeded sessions: exact figures, order, pages, ranks, and who may see what.
 
-use callstats_core::{Flags, GuildConfig, RankingRule, Timestamp};
+use callstats_core::{Flags, GuildConfig, RankingRule, Timestamp, UserId};
 use callstats_store::{EndOutcome, StartOutcome};
 use callstats_tests::interactions::{
     ADA, BOB, CHANNEL, Endpoint, GUILD, Interaction, OTHER_GUILD, open, seed,
@@ -455,4 +455,70 @@ async fn calltop_by_total_time_and_for_other_periods() {
             .description()
             .ends_with("**Your rank:** no call time in this period yet.")
     );
+}
+
+#[tokio::test]
+async fn the_board_names_members_as_the_tracker_saw_them_and_deleted_members_not_at_all() {
+    let endpoint = Endpoint::new(now()).await;
+    let store = &endpoint.store;
+    let guild = callstats_core::GuildId::new(GUILD);
+    for (i, secs) in [(1, 3600), (2, 1800), (3, 900)] {
+        seed(
+            store,
+            member(i),
+            GUILD,
+            at(2026, 11, 24, 10, 0, 0),
+            secs,
+            &[],
+        )
+        .await;
+    }
+    // Member 1 named with markup and a mention in their nickname; member 2 has left the
+    // server (the reader's client knows nothing of them, the board still names them);
+    // member 3 never named.
+    store
+        .set_name(guild, UserId::new(member(1)), "**Ada** @everyone")
+        .await
+        .unwrap();
+    store
+        .set_name(guild, UserId::new(member(2)), "Bob (gone)")
+        .await
+        .unwrap();
+    let top = endpoint
+        .send(&Interaction::command("calltop", json!([])).by(member(3), "Cleo"))
+        .await;
+    let text = top.description();
+    assert!(
+        text.contains("`#1` 🥇 \\*\\*Ada\\*\\* \\@everyone · **1 h 00 min**"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`#2` 🥈 Bob \\(gone\\) · **30 min 00 s**"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("`#3` 🥉 <@{}> · **15 min 00 s**", member(3))),
+        "{text}"
+    );
+    // Member 1 deletes their data: off the board, and their name is gone.
+    store
+        .delete_user(UserId::new(member(1)), now())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .names(guild, &[UserId::new(member(1))])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let after = endpoint
+        .send(&Interaction::command("calltop", json!([])).by(member(3), "Cleo"))
+        .await;
+    let text = after.description();
+    assert!(
+        !text.contains("Ada") && !text.contains(&member(1).to_string()),
+        "{text}"
+    );
+    assert!(text.contains("`#1` 🥇 Bob \\(gone\\)"), "{text}");
 }

@@ -791,6 +791,7 @@ async fn export_and_delete_everything_of_one_member_and_their_partner_entries() 
             day: Day::of(t0),
             user: Id::new(partner),
             secs: 100,
+            since: t0,
         }];
         s
     };
@@ -1141,6 +1142,7 @@ async fn seed_race(store: &Store, d: u64, x: u64, t0: Timestamp) -> Race {
             day: Day::of(start),
             user: Id::new(partner),
             secs,
+            since: start,
         }]
     };
     let earlier = t0.minus(7200);
@@ -1215,6 +1217,7 @@ async fn calls_that_end_after_a_deletion_leave_no_trace_of_the_member() {
             day: Day::of(t0),
             user: Id::new(who),
             secs: 3600,
+            since: t0,
         }]
     };
     let mut d_end = sd.close(t0.plus(3600), Tz::UTC, false);
@@ -1241,5 +1244,71 @@ async fn calls_that_end_after_a_deletion_leave_no_trace_of_the_member() {
             .stats
             .total,
         100
+    );
+}
+
+#[tokio::test]
+async fn time_with_a_stay_a_privacy_action_cut_is_not_recorded() {
+    let store = fresh_store().await;
+    let rule = RankingRule::default();
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let (d, x, y, z) = (910, 911, 912, 913);
+    // y opted out and back in before the call; x opts out in the middle of it (the store
+    // ends x's stay then, while a tracker that has not heard yet still counts x in the
+    // channel); z is opted out all along (a tracker restarted without knowing).
+    store
+        .set_opted_out(Id::new(y), true, t0.minus(7200))
+        .await
+        .unwrap();
+    store
+        .set_opted_out(Id::new(y), false, t0.minus(3600))
+        .await
+        .unwrap();
+    store
+        .set_opted_out(Id::new(z), true, t0.minus(60))
+        .await
+        .unwrap();
+    let sd = open(d, t0, 1);
+    store.start_session(&sd, rule).await.unwrap();
+    store
+        .set_opted_out(Id::new(x), true, t0.plus(600))
+        .await
+        .unwrap();
+    let with = |who: u64, since: Timestamp| PartnerSecs {
+        day: Day::of(t0),
+        user: Id::new(who),
+        secs: 1800,
+        since,
+    };
+    let mut d_end = sd.close(t0.plus(3600), Tz::UTC, false);
+    d_end.partners = vec![
+        with(x, t0),
+        with(y, t0.plus(60)),
+        with(z, t0),
+        // x's later stay, after the opt-out: also x's, also left out while x is opted out.
+        with(x, t0.plus(900)),
+    ];
+    ended(end_session(&store, &d_end).await);
+    let days = store.all_days(Id::new(d), Id::new(GUILD)).await.unwrap();
+    assert_eq!(
+        days[0].1.record.partners,
+        [(Id::new(y), 1800)].into_iter().collect()
+    );
+    // After x opts back in, a stay x begins later counts; one begun before does not.
+    store
+        .set_opted_out(Id::new(x), false, t0.plus(4000))
+        .await
+        .unwrap();
+    let again = open(d, t0.plus(5000), 2);
+    store.start_session(&again, rule).await.unwrap();
+    let mut again_end = again.close(t0.plus(8000), Tz::UTC, false);
+    again_end.partners = vec![with(x, t0.plus(900)), with(x, t0.plus(4100))];
+    ended(end_session(&store, &again_end).await);
+    let days = store.all_days(Id::new(d), Id::new(GUILD)).await.unwrap();
+    assert_eq!(
+        days[0].1.record.partners,
+        [(Id::new(x), 1800), (Id::new(y), 1800)]
+            .into_iter()
+            .collect()
     );
 }

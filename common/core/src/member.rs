@@ -424,6 +424,7 @@ mod tests {
             day: Day::of(s.end),
             user: Id::new(9),
             secs: 600,
+            since: s.start(),
         }];
         let mut all = AllTime::default();
         let mut days = BTreeMap::new();

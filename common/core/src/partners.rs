@@ -24,15 +24,15 @@ pub struct Stay {
     pub end: Timestamp,
 }
 
-/// The seconds the stay from `start` to `end` shared with each of `others`, per UTC day, in
-/// day then user order. Stays of the same member add up; empty overlaps are left out.
+/// The seconds the stay from `start` to `end` shared with each of `others`, per UTC day and
+/// stay, in day, user, then stay order. Empty overlaps are left out.
 #[must_use]
 pub fn overlaps(
     start: Timestamp,
     end: Timestamp,
     others: impl IntoIterator<Item = Stay>,
 ) -> Vec<PartnerSecs> {
-    let mut secs: BTreeMap<(Day, UserId), u64> = BTreeMap::new();
+    let mut secs: BTreeMap<(Day, UserId, Timestamp), u64> = BTreeMap::new();
     for other in others {
         let from = start.max(other.start);
         let to = end.min(other.end);
@@ -40,11 +40,18 @@ pub fn overlaps(
             continue;
         }
         for (date, s) in split_local_days(from, to, Tz::UTC) {
-            *secs.entry((Day::from_date(date), other.user)).or_default() += s;
+            *secs
+                .entry((Day::from_date(date), other.user, other.start))
+                .or_default() += s;
         }
     }
     secs.into_iter()
-        .map(|((day, user), secs)| PartnerSecs { day, user, secs })
+        .map(|((day, user, since), secs)| PartnerSecs {
+            day,
+            user,
+            secs,
+            since,
+        })
         .collect()
 }
 

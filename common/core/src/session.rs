@@ -273,12 +273,16 @@ pub struct ClosedSession {
     pub partners: Vec<PartnerSecs>,
 }
 
-/// Seconds one session spent with one other member on one UTC day.
+/// Seconds one session spent with one other member on one UTC day, during one stay of
+/// theirs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartnerSecs {
     pub day: Day,
     pub user: UserId,
     pub secs: u64,
+    /// When that stay of the other member began: a member who deletes their data takes
+    /// with them the partner time of every stay begun before the deletion.
+    pub since: Timestamp,
 }
 
 /// A closed session as history and the export show it.

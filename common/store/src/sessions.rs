@@ -88,8 +88,9 @@ struct EndRead {
     slot: Slot,
     all: AllTimeItem,
     days: BTreeMap<Day, DayItem>,
-    /// Partners who deleted their data since the session began.
-    deleted_partners: BTreeSet<UserId>,
+    /// Partners with a privacy action: time with their stays begun before the instant is not
+    /// recorded (`None`: opted out now, none of it is).
+    barred_partners: BTreeMap<UserId, Option<callstats_core::Timestamp>>,
 }
 
 impl Store {
@@ -352,14 +353,20 @@ impl Store {
                     return Ok(EndOutcome::AlreadyEnded);
                 }
             };
-            // Partners who deleted their data since the session began are left out.
+            // Time with a partner's stay that a privacy action of theirs cut (an opt-out or
+            // a deletion after it began, or begun while opted out) is left out: the store
+            // does not hold that stay, so nothing on their side would ever find it.
             let kept;
-            let recorded = if read.deleted_partners.is_empty() {
+            let recorded = if read.barred_partners.is_empty() {
                 session
             } else {
                 let mut s = session.clone();
                 s.partners
-                    .retain(|p| !read.deleted_partners.contains(&p.user));
+                    .retain(|p| match read.barred_partners.get(&p.user) {
+                        None => true,
+                        Some(None) => false,
+                        Some(Some(at)) => *at <= p.since,
+                    });
                 kept = s;
                 &kept
             };
@@ -392,7 +399,7 @@ impl Store {
             key(&pk, keys::all_time(session.guild)),
         ];
         wanted.extend(days.iter().map(|d| key(&pk, keys::day(session.guild, *d))));
-        // The partners' states: one who deleted their data since the session began is left out.
+        // The partners' states: their opt-out and their last privacy action.
         let partners: BTreeSet<UserId> = session.partners.iter().map(|p| p.user).collect();
         wanted.extend(partners.iter().map(|p| key(keys::user(*p), keys::USER)));
         let items = self
@@ -402,14 +409,16 @@ impl Store {
         let mut secondary = None;
         let mut all = AllTimeItem::default();
         let mut day_items: BTreeMap<Day, DayItem> = BTreeMap::new();
-        let mut deleted_partners = BTreeSet::new();
+        let mut barred_partners = BTreeMap::new();
         for item in &items {
             let r = Reader::new(item);
             let sk = r.string("sk")?;
             if sk == keys::USER && r.string("pk")? != pk {
-                // Only `del` matters here: whatever else a partner's state holds is theirs.
-                if r.has("del") && r.timestamp("del")? > session.start() {
-                    deleted_partners.insert(user_of(&r)?);
+                // Only these matter here: whatever else a partner's state holds is theirs.
+                if r.opt_bool("optout")?.unwrap_or(false) {
+                    barred_partners.insert(user_of(&r)?, None);
+                } else if r.has("priv") {
+                    barred_partners.insert(user_of(&r)?, Some(r.timestamp("priv")?));
                 }
             } else if sk == keys::USER {
                 state = read_member_state(item)?;
@@ -453,7 +462,7 @@ impl Store {
             slot,
             all,
             days: day_items,
-            deleted_partners,
+            barred_partners,
         })))
     }
 
@@ -470,7 +479,7 @@ impl Store {
             slot,
             all: all_item,
             days: day_items,
-            deleted_partners: _,
+            barred_partners: _,
         } = read;
         let user_pk = keys::user(session.user);
         let member_tz = state.settings.timezone_or_utc();

@@ -439,6 +439,7 @@ mod tests {
             day: Day::of(start),
             user: Id::new(9),
             secs: 300,
+            since: start,
         }];
         let mut all = Record::default();
         let mut days = BTreeMap::new();

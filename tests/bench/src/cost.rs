@@ -654,6 +654,7 @@ pub fn lifecycle(
                     day,
                     user: *p,
                     secs,
+                    since: start,
                 })
         })
         .collect();

@@ -68,6 +68,7 @@ pub fn partner_secs(
                 day,
                 user: *user,
                 secs,
+                since: begin,
             });
         }
     }
