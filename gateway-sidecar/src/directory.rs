@@ -34,11 +34,14 @@ use twilight_model::guild::Permissions;
 /// A write the directory asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DirectoryWrite {
-    /// The member's display name in the server.
+    /// The member's display name in the server, seen during their recorded call that began
+    /// at `since` (filled in from the tracker when handed to the writer; the store refuses a
+    /// name from a call begun before a deletion).
     Name {
         guild: GuildId,
         user: UserId,
         name: String,
+        since: Option<Timestamp>,
     },
     /// The server's voice and stage channels everyone can view, in id order.
     PublicChannels {
@@ -158,6 +161,7 @@ impl GuildDirectory {
             guild,
             user,
             name: name.latest.clone(),
+            since: None,
         })
     }
 

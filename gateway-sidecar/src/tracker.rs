@@ -579,9 +579,16 @@ impl Tracker {
     /// Whether `user` has a session being accounted in `guild`.
     #[must_use]
     pub fn in_session(&self, guild: GuildId, user: UserId) -> bool {
+        self.session_start(guild, user).is_some()
+    }
+
+    /// When the session of `user` being accounted in `guild` began.
+    #[must_use]
+    pub fn session_start(&self, guild: GuildId, user: UserId) -> Option<Timestamp> {
         self.guilds
             .get(&guild)
-            .is_some_and(|g| g.sessions.contains_key(&user))
+            .and_then(|g| g.sessions.get(&user))
+            .map(|s| s.id.start())
     }
 
     /// A guild's configuration as the tracker uses it.

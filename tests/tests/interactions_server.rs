@@ -77,7 +77,7 @@ async fn seed_server(endpoint: &Endpoint) {
         .await
         .unwrap();
     store
-        .set_name(guild, UserId::new(BOB), "Bob *the* builder")
+        .set_name(guild, UserId::new(BOB), "Bob *the* builder", now())
         .await
         .unwrap();
     // The week before: Tuesday 17 November, 10:00-11:00 UTC.

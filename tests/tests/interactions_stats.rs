@@ -477,11 +477,11 @@ async fn the_board_names_members_as_the_tracker_saw_them_and_deleted_members_not
     // server (the reader's client knows nothing of them, the board still names them);
     // member 3 never named.
     store
-        .set_name(guild, UserId::new(member(1)), "**Ada** @everyone")
+        .set_name(guild, UserId::new(member(1)), "**Ada** @everyone", now())
         .await
         .unwrap();
     store
-        .set_name(guild, UserId::new(member(2)), "Bob (gone)")
+        .set_name(guild, UserId::new(member(2)), "Bob (gone)", now())
         .await
         .unwrap();
     let top = endpoint

@@ -577,9 +577,20 @@ async fn settings_and_guild_config_round_trip() {
 async fn names_and_public_channels_round_trip() {
     let store = fresh_store().await;
     let guild = Id::new(GUILD);
-    store.set_name(guild, Id::new(1), "Ada").await.unwrap();
-    store.set_name(guild, Id::new(2), "Grace").await.unwrap();
-    store.set_name(guild, Id::new(2), "Grace H.").await.unwrap();
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    assert!(store.set_name(guild, Id::new(1), "Ada", t0).await.unwrap());
+    assert!(
+        store
+            .set_name(guild, Id::new(2), "Grace", t0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_name(guild, Id::new(2), "Grace H.", t0)
+            .await
+            .unwrap()
+    );
     let names = store
         .names(guild, &[Id::new(1), Id::new(2), Id::new(3)])
         .await
@@ -588,8 +599,22 @@ async fn names_and_public_channels_round_trip() {
         names,
         BTreeMap::from([(Id::new(1), "Ada".into()), (Id::new(2), "Grace H.".into())])
     );
-    store.remove_name(guild, Id::new(1)).await.unwrap();
+    // A deletion removes the name; a tracker that has not heard of it yet cannot name the
+    // member again from a call begun before it, but can from one begun after.
+    store
+        .remove_name(guild, Id::new(1), t0.plus(60))
+        .await
+        .unwrap();
     assert_eq!(store.names(guild, &[Id::new(1)]).await.unwrap().len(), 0);
+    assert!(!store.set_name(guild, Id::new(1), "Ada", t0).await.unwrap());
+    assert_eq!(store.names(guild, &[Id::new(1)]).await.unwrap().len(), 0);
+    assert!(
+        store
+            .set_name(guild, Id::new(1), "Ada", t0.plus(60))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.names(guild, &[Id::new(1)]).await.unwrap().len(), 1);
 
     assert!(store.public_channels(guild).await.unwrap().is_empty());
     store
@@ -814,7 +839,7 @@ async fn export_and_delete_everything_of_one_member_and_their_partner_entries() 
         .await
         .unwrap();
     store
-        .set_name(Id::new(GUILD), Id::new(8), "Eight")
+        .set_name(Id::new(GUILD), Id::new(8), "Eight", t0)
         .await
         .unwrap();
 

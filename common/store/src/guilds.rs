@@ -177,31 +177,49 @@ impl Store {
         Ok(())
     }
 
-    /// Records a member's display name in a server.
+    /// Records a member's display name in a server, seen during their call that began at
+    /// `since`. Refused (`false`) when the member deleted their data after that call began:
+    /// a tracker that has not heard of the deletion yet names no one it removed.
     pub async fn set_name(
         &self,
         guild: GuildId,
         user: UserId,
         name: &str,
-    ) -> Result<(), StoreError> {
+        since: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut item = key(keys::guild(guild), keys::name(user));
         item.insert("n".into(), s(name));
+        let written = self
+            .client
+            .put_item()
+            .table_name(self.table_name())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#gone) OR #gone <= :since")
+            .expression_attribute_names("#gone", "gone")
+            .expression_attribute_values(":since", n(since.unix()))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(e) if crate::error::is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(classify("write name", e)),
+        }
+    }
+
+    /// Removes a member's display name from a server (deletion): what stays is the instant
+    /// of the deletion (`gone`), so that no name from a call begun before it is written again.
+    pub async fn remove_name(
+        &self,
+        guild: GuildId,
+        user: UserId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut item = key(keys::guild(guild), keys::name(user));
+        item.insert("gone".into(), n(at.unix()));
         self.client
             .put_item()
             .table_name(self.table_name())
             .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| classify("write name", e))?;
-        Ok(())
-    }
-
-    /// Removes a member's display name from a server (deletion).
-    pub async fn remove_name(&self, guild: GuildId, user: UserId) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(self.table_name())
-            .set_key(Some(key(keys::guild(guild), keys::name(user))))
             .send()
             .await
             .map_err(|e| classify("remove name", e))?;

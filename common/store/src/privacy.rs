@@ -210,7 +210,7 @@ impl Store {
             .await?;
         for guild in &guilds {
             self.leave_board(*guild, user, at).await?;
-            self.remove_name(*guild, user).await?;
+            self.remove_name(*guild, user, at).await?;
         }
         report.servers = guilds.len();
         report.partner_entries = self.sweep_partners(&sweep).await?;

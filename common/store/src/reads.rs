@@ -265,6 +265,10 @@ impl Store {
             .await?
         {
             let r = Reader::new(&item);
+            // What a deletion left: no name.
+            if !r.has("n") && r.has("gone") {
+                continue;
+            }
             let user = r
                 .sk_suffix(keys::NAME_PREFIX)
                 .ok()

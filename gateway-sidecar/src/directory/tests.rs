@@ -28,6 +28,7 @@ fn name(user: u64, name: &str) -> DirectoryWrite {
         guild: guild(),
         user: Id::new(user),
         name: name.to_owned(),
+        since: None,
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use callstats_core::{ChannelId, GuildId, UserId};
+use callstats_core::{ChannelId, GuildId, Timestamp, UserId};
 use callstats_store::retrying;
 use futures_util::StreamExt as _;
 use tokio::sync::Notify;
@@ -24,7 +24,7 @@ use crate::metrics::inc;
 /// Writes waiting, the latest per key.
 #[derive(Debug, Default)]
 struct Waiting {
-    names: BTreeMap<(GuildId, UserId), String>,
+    names: BTreeMap<(GuildId, UserId), (String, Timestamp)>,
     channels: BTreeMap<GuildId, Vec<ChannelId>>,
 }
 
@@ -57,9 +57,16 @@ impl DirectoryOutbox {
         if let Ok(mut waiting) = self.shared.waiting.lock() {
             for write in writes {
                 match write {
-                    DirectoryWrite::Name { guild, user, name } => {
-                        waiting.names.insert((guild, user), name);
+                    // A name without the call it was seen in is not written.
+                    DirectoryWrite::Name {
+                        guild,
+                        user,
+                        name,
+                        since: Some(since),
+                    } => {
+                        waiting.names.insert((guild, user), (name, since));
                     }
+                    DirectoryWrite::Name { since: None, .. } => {}
                     DirectoryWrite::PublicChannels { guild, channels } => {
                         waiting.channels.insert(guild, channels);
                     }
@@ -92,7 +99,7 @@ async fn write_loop(ctx: Arc<ShardContext>, state: Arc<Shared>, shard: u32) {
 }
 
 enum Job {
-    Name(GuildId, UserId, String),
+    Name(GuildId, UserId, String, Timestamp),
     Channels(GuildId, Vec<ChannelId>),
 }
 
@@ -104,7 +111,7 @@ async fn write_batch(ctx: &ShardContext, batch: Waiting, shard: u32) {
     let names = batch
         .names
         .into_iter()
-        .map(|((guild, user), name)| Job::Name(guild, user, name));
+        .map(|((guild, user), (name, since))| Job::Name(guild, user, name, since));
     futures_util::stream::iter(channels.chain(names))
         .for_each_concurrent(RECONCILE_READS, |job| write_one(ctx, job, shard))
         .await;
@@ -113,16 +120,20 @@ async fn write_batch(ctx: &ShardContext, batch: Waiting, shard: u32) {
 async fn write_one(ctx: &ShardContext, job: Job, shard: u32) {
     let metrics = &ctx.metrics;
     match job {
-        Job::Name(guild, user, name) => {
+        Job::Name(guild, user, name, since) => {
             let written = retrying(
                 "write name",
                 ctx.backoff,
                 || {},
-                || ctx.bounded(|| ctx.store.set_name(guild, user, &name)),
+                || ctx.bounded(|| ctx.store.set_name(guild, user, &name, since)),
             )
             .await;
             match written {
-                Ok(()) => inc(&metrics.names_written),
+                Ok(true) => inc(&metrics.names_written),
+                // The member deleted their data after that call began.
+                Ok(false) => {
+                    tracing::debug!(shard, guild = %guild, user = %user, "display name refused: deleted since");
+                }
                 // The name itself is member data: not logged.
                 Err(err) => {
                     tracing::error!(shard, guild = %guild, user = %user, error = %err, "display name not written");

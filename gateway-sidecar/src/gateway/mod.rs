@@ -517,17 +517,31 @@ impl ShardRunner {
         } else {
             started.recorded
         };
-        let write = self.directory.start_outcome(
+        let mut write = self.directory.start_outcome(
             guild,
             user,
             started.session,
             recorded,
             self.ctx.clock.now(),
         );
+        // Seen during this call, whether or not it is still going on.
+        if let Some(DirectoryWrite::Name { since, .. }) = &mut write {
+            *since = Some(started.session.start());
+        }
         self.send_directory(write.into_iter().collect());
     }
 
-    fn send_directory(&self, writes: Vec<DirectoryWrite>) {
+    /// Hands directory writes to the shard's writer, each name with the start of the call it
+    /// was seen in.
+    fn send_directory(&self, mut writes: Vec<DirectoryWrite>) {
+        for write in &mut writes {
+            if let DirectoryWrite::Name {
+                guild, user, since, ..
+            } = write
+            {
+                *since = since.or_else(|| self.tracker.session_start(*guild, *user));
+            }
+        }
         if let Some(outbox) = &self.outbox {
             outbox.send(writes);
         }

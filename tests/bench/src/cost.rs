@@ -819,7 +819,12 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let seeded = seed::real(&plain, &histories, &config, 16).await?;
     for user in &members {
         plain
-            .set_name(guild, *user, &format!("Member {}", user.get() % 1000))
+            .set_name(
+                guild,
+                *user,
+                &format!("Member {}", user.get() % 1000),
+                Timestamp::new(0).expect("the epoch"),
+            )
             .await?;
     }
     plain.heartbeat(0, now, 30).await?;
@@ -905,7 +910,14 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         units,
     });
     let ((), calls, units) = step(&recorder, &mut mirror, || async {
-        store.set_name(guild, regular, "Regular, renamed").await?;
+        store
+            .set_name(
+                guild,
+                regular,
+                "Regular, renamed",
+                Timestamp::new(0).expect("the epoch"),
+            )
+            .await?;
         Ok(())
     })
     .await?;

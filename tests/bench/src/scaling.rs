@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use callstats_core::{Flags, GuildConfig, GuildId, OpenSession, SessionId, UserId};
+use callstats_core::{Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp, UserId};
 use callstats_devkit::client::{Caller, build_press};
 use callstats_devkit::send::Signer;
 use callstats_devkit::sign::key_from_seed;
@@ -62,7 +62,12 @@ async fn seed_board(
         |chunk| async move {
             for user in chunk {
                 store
-                    .set_name(guild, *user, &format!("Member {}", user.get() % 100_000))
+                    .set_name(
+                        guild,
+                        *user,
+                        &format!("Member {}", user.get() % 100_000),
+                        Timestamp::new(0).expect("the epoch"),
+                    )
                     .await?;
             }
             Ok::<_, anyhow::Error>(())
