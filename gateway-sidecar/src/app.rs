@@ -136,6 +136,7 @@ pub async fn run(
         backoff: writer_options.backoff,
         replayed: started.replayed.clone(),
         reconcile_reads: tokio::sync::Semaphore::new(crate::gateway::RECONCILE_READS),
+        guilds: config.guilds.clone(),
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -143,13 +144,30 @@ pub async fn run(
         let ops = Arc::new(crate::ops::Ops::new(Arc::clone(&metrics), store.clone()));
         tokio::spawn(crate::ops::serve(listener, ops, stop_rx.clone()));
     }
+    // The alarms' counters; its last line comes after the final flush.
+    let (emf_stop, emf_stopped) = watch::channel(false);
+    let emf = config.cloudwatch.clone().map(|cloudwatch| {
+        let publisher = crate::emf::Publisher::new(
+            cloudwatch,
+            config.task,
+            Arc::clone(&metrics),
+            Arc::clone(&clock),
+        );
+        tokio::spawn(publisher.run(emf_stopped))
+    });
 
     let mut shards = JoinSet::new();
     for id in ids {
         let plan = resume::load(&store, &config.state_dir, id, clock.now()).await;
         let resume_url = plan.session.as_ref().map(|(_, url)| url.clone());
         let shard = build_shard(id, &config, queue.clone(), plan.session);
-        let tracker = plan.tracker.unwrap_or_else(|| Tracker::new(first_nonce));
+        let mut tracker = plan.tracker.unwrap_or_else(|| Tracker::new(first_nonce));
+        // Servers no longer served (CALLSTATS_GUILDS changed): as if the bot had left them.
+        writer.submit(crate::allow::forget_others(
+            &config.guilds,
+            &mut tracker,
+            clock.now(),
+        ));
         let runner = ShardRunner::new(shard, tracker, plan.lost_since, Arc::clone(&ctx))
             .with_resume_url(resume_url);
         let stop = stop_rx.clone();
@@ -184,6 +202,10 @@ pub async fn run(
     while closing.join_next().await.is_some() {}
     writer.stop().await;
     let _ = started.task.await;
+    let _ = emf_stop.send(true);
+    if let Some(emf) = emf {
+        let _ = emf.await;
+    }
     if let Some(err) = failure {
         return Err(err);
     }

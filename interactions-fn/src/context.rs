@@ -8,7 +8,7 @@ use std::time::Duration;
 use ed25519_dalek::VerifyingKey;
 
 use callstats_core::Timestamp;
-use callstats_runtime::{Clock, SystemClock};
+use callstats_runtime::{Clock, GuildAllowList, SystemClock};
 use callstats_store::Store;
 
 use crate::background::Background;
@@ -33,6 +33,8 @@ struct Inner {
     /// Discord's REST API, for edits of original responses (no bot token needed).
     rest: twilight_http::Client,
     background: Background,
+    /// The servers answered; others get a notice.
+    guilds: GuildAllowList,
 }
 
 impl std::fmt::Debug for App {
@@ -55,6 +57,7 @@ pub struct AppBuilder {
     deadline: Duration,
     api_base: ApiBase,
     background: Background,
+    guilds: GuildAllowList,
 }
 
 impl std::fmt::Debug for AppBuilder {
@@ -99,6 +102,13 @@ impl AppBuilder {
         self
     }
 
+    /// The servers answered (every server by default).
+    #[must_use]
+    pub fn guilds(mut self, guilds: GuildAllowList) -> Self {
+        self.guilds = guilds;
+        self
+    }
+
     #[must_use]
     pub fn build(self) -> App {
         App(Arc::new(Inner {
@@ -109,6 +119,7 @@ impl AppBuilder {
             deadline: self.deadline,
             rest: rest::client(&self.api_base, None),
             background: self.background,
+            guilds: self.guilds,
         }))
     }
 }
@@ -124,6 +135,7 @@ impl App {
             deadline: DEFAULT_DEADLINE,
             api_base: ApiBase::default(),
             background: Background::tasks(),
+            guilds: GuildAllowList::everyone(),
         }
     }
 
@@ -157,6 +169,12 @@ impl App {
     #[must_use]
     pub fn deadline(&self) -> Duration {
         self.0.deadline
+    }
+
+    /// The servers answered.
+    #[must_use]
+    pub fn guilds(&self) -> &GuildAllowList {
+        &self.0.guilds
     }
 
     /// Discord's REST API (interaction webhooks need no bot token).

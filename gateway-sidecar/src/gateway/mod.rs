@@ -78,6 +78,8 @@ pub struct ShardContext {
     pub replayed: watch::Receiver<bool>,
     /// Permits for reconciliation's store reads ([`RECONCILE_READS`] for the process).
     pub reconcile_reads: tokio::sync::Semaphore,
+    /// The servers tracked (`CALLSTATS_GUILDS`); other servers' events are dropped.
+    pub guilds: callstats_runtime::GuildAllowList,
 }
 
 impl ShardContext {
@@ -301,6 +303,9 @@ impl ShardRunner {
     }
 
     fn on_event(&mut self, event: Event) {
+        let Some(event) = crate::allow::admit(&self.ctx.guilds, event) else {
+            return;
+        };
         let now = self.ctx.clock.now();
         let shard = self.number();
         if !matches!(event, Event::GatewayClose(_)) {
