@@ -26,6 +26,7 @@ use twilight_gateway::{
 };
 
 use crate::config::{Config, ShardPlan};
+use crate::departures::DepartureLog;
 use crate::gateway::{GatewayFatal, ShardContext, ShardRunner, Stopped};
 use crate::metrics::{Metrics, ShardStatus};
 use crate::resume;
@@ -67,6 +68,12 @@ pub enum RunError {
     /// The state directory cannot be used.
     #[error(transparent)]
     Spool(#[from] SpoolError),
+    /// A shard's departures journal cannot be opened.
+    #[error("cannot open the departures journal in {path}: {source}")]
+    StateDir {
+        path: String,
+        source: std::io::Error,
+    },
     /// The store refuses the table (missing, no permission, another schema).
     #[error("cannot use table {table}: {source}")]
     Store { table: String, source: StoreError },
@@ -161,15 +168,19 @@ pub async fn run(
         let plan = resume::load(&store, &config.state_dir, id, clock.now()).await;
         let resume_url = plan.session.as_ref().map(|(_, url)| url.clone());
         let shard = build_shard(id, &config, queue.clone(), plan.session);
-        let mut tracker = plan.tracker.unwrap_or_else(|| Tracker::new(first_nonce));
-        // Servers no longer served (CALLSTATS_GUILDS changed): as if the bot had left them.
-        writer.submit(crate::allow::forget_others(
-            &config.guilds,
-            &mut tracker,
-            clock.now(),
-        ));
+        let tracker = plan.tracker.unwrap_or_else(|| Tracker::new(first_nonce));
+        let (journal, held) =
+            DepartureLog::open(&config.state_dir, id.number()).map_err(|source| {
+                RunError::StateDir {
+                    path: config.state_dir.display().to_string(),
+                    source,
+                }
+            })?;
         let runner = ShardRunner::new(shard, tracker, plan.lost_since, Arc::clone(&ctx))
-            .with_resume_url(resume_url);
+            .with_resume_url(resume_url)
+            .with_journal(journal, held)
+            // Servers no longer served (CALLSTATS_GUILDS changed): as if the bot had left them.
+            .forget_unserved(clock.now());
         let stop = stop_rx.clone();
         shards.spawn(async move { (id, runner.run(stop).await) });
     }

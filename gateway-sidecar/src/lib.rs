@@ -70,6 +70,7 @@
 pub mod allow;
 pub mod app;
 pub mod config;
+pub mod departures;
 pub mod emf;
 pub mod gateway;
 pub mod metrics;

@@ -16,7 +16,6 @@ use callstats_store::Store;
 use callstats_store::{TableStatusReport, Timeouts};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,7 +71,8 @@ fn config_error(err: &dyn std::fmt::Display) -> ExitCode {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The HTTP clients' logs stay off whatever RUST_LOG says: requests carry the bot token.
+    let filter = callstats_runtime::log_filter(std::env::var("RUST_LOG").ok().as_deref(), "info");
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
         LogFormat::Json => builder.json().with_current_span(false).init(),

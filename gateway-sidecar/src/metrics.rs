@@ -214,7 +214,7 @@ impl Metrics {
             (
                 "callstats_spool_errors_total",
                 "counter",
-                "Failures to write the durable spool.",
+                "Failures to write the durable spool or the departures journal (state directory).",
                 one(get(&self.spool_errors)),
             ),
             (

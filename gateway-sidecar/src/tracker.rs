@@ -34,12 +34,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use callstats_core::partners::{Departures, Stay, overlaps};
 use callstats_core::reconcile::{self, Decision, OpenRef, Present};
 use callstats_core::{
     ChannelId, ClosedSession, Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp,
     UserId,
 };
 use serde::{Deserialize, Serialize};
+
+pub use crate::departures::Departure;
 
 /// One change for the store, in the order the tracker decided it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +181,17 @@ struct GuildState {
     /// Members per channel: the index behind "alone".
     occupancy: BTreeMap<ChannelId, BTreeSet<UserId>>,
     sessions: BTreeMap<UserId, OpenSession>,
+    /// Stays that ended while others in their channel stayed: their partner time still needs
+    /// them.
+    departures: Departures,
+    /// Members whose time the store does not record (opted out, or their data deleted during
+    /// the call), from when: they are no one's partner from then on.
+    unrecorded: BTreeMap<UserId, Timestamp>,
+    /// Departures recorded since the shard last took them for its journal.
+    fresh: Vec<(ChannelId, Stay)>,
+    /// The latest instant a change was applied at: a clock that steps back does not take
+    /// the guild's time back with it (a session would start before a departure it followed).
+    latest: Timestamp,
     phase: Phase,
 }
 
@@ -200,6 +214,8 @@ pub struct Tracker {
     guilds: BTreeMap<GuildId, GuildState>,
     nonces: Nonces,
     generations: u64,
+    /// Departures read back from the journal after a crash, for guilds not seen yet.
+    pending: BTreeMap<GuildId, Vec<(ChannelId, Stay)>>,
 }
 
 impl Tracker {
@@ -210,6 +226,7 @@ impl Tracker {
             guilds: BTreeMap::new(),
             nonces: Nonces(first_nonce),
             generations: 0,
+            pending: BTreeMap::new(),
         }
     }
 
@@ -246,7 +263,11 @@ impl Tracker {
             }
         };
         let mut out = Vec::new();
+        let pending = self.pending.remove(&seed.guild).unwrap_or_default();
         if let Some(state) = self.guilds.get_mut(&seed.guild) {
+            for (channel, stay) in pending {
+                state.departures.record(channel, stay);
+            }
             state.reconcile(
                 &seed,
                 Some(last_seen),
@@ -300,6 +321,9 @@ impl Tracker {
             .filter(|s| s.guild == guild)
             .map(|s| (s.user, s))
             .collect();
+        for (channel, stay) in self.pending.remove(&guild).unwrap_or_default() {
+            state.departures.record(channel, stay);
+        }
         let mut out = Vec::new();
         state.reconcile(
             &seed,
@@ -419,6 +443,92 @@ impl Tracker {
         }
     }
 
+    /// Departures read back from the shard's journal: each guild keeps those its open
+    /// sessions overlap once it is seen.
+    pub fn restore_departures(&mut self, departures: impl IntoIterator<Item = Departure>) {
+        for (guild, channel, stay) in departures {
+            match self.guilds.get_mut(&guild) {
+                Some(state) => {
+                    state.departures.record(channel, stay);
+                }
+                None => self.pending.entry(guild).or_default().push((channel, stay)),
+            }
+        }
+    }
+
+    /// Departures recorded since the last call, for the shard's journal.
+    pub fn take_departures(&mut self) -> Vec<Departure> {
+        let mut out = Vec::new();
+        for (guild, state) in &mut self.guilds {
+            out.extend(state.fresh.drain(..).map(|(c, s)| (*guild, c, s)));
+        }
+        out
+    }
+
+    /// Every departure kept (a rewrite of the journal).
+    #[must_use]
+    pub fn departures(&self) -> Vec<Departure> {
+        let kept = self
+            .guilds
+            .iter()
+            .flat_map(|(guild, state)| state.departures.iter().map(move |(c, s)| (*guild, c, s)));
+        let pending = self
+            .pending
+            .iter()
+            .flat_map(|(guild, stays)| stays.iter().map(move |(c, s)| (*guild, *c, *s)));
+        kept.chain(pending).collect()
+    }
+
+    /// `user`'s time in `guild` is not recorded from `since` (the store says they opted out):
+    /// they are no one's partner from then on, until a start of theirs is recorded.
+    pub fn not_recorded(&mut self, guild: GuildId, user: UserId, since: Timestamp) {
+        if let Some(state) = self.guilds.get_mut(&guild) {
+            let at = state.unrecorded.entry(user).or_insert(since);
+            *at = (*at).min(since);
+        }
+    }
+
+    /// What the store did with the start of `session`: recorded, or refused because the member
+    /// opted out.
+    pub fn start_outcome(
+        &mut self,
+        guild: GuildId,
+        session: SessionId,
+        user: UserId,
+        recorded: bool,
+    ) {
+        let Some(state) = self.guilds.get_mut(&guild) else {
+            return;
+        };
+        if state.sessions.get(&user).is_none_or(|s| s.id != session) {
+            return;
+        }
+        if recorded {
+            state.unrecorded.remove(&user);
+        } else {
+            let at = state.unrecorded.entry(user).or_insert(session.start());
+            *at = (*at).min(session.start());
+        }
+    }
+
+    /// Members a privacy action took off `guild`'s boards, with when (opt-out, deletion): a
+    /// call of theirs that began before is not recorded from then on.
+    pub fn privacy_actions(
+        &mut self,
+        guild: GuildId,
+        actions: impl IntoIterator<Item = (UserId, Timestamp)>,
+    ) {
+        let Some(state) = self.guilds.get_mut(&guild) else {
+            return;
+        };
+        for (user, at) in actions {
+            if state.sessions.get(&user).is_some_and(|s| s.start() < at) {
+                let since = state.unrecorded.entry(user).or_insert(at);
+                *since = (*since).min(at);
+            }
+        }
+    }
+
     /// Whether no guild waits for the store: the state is complete.
     #[must_use]
     pub fn is_settled(&self) -> bool {
@@ -491,6 +601,8 @@ impl Tracker {
                             .collect(),
                         sessions: g.sessions.values().cloned().collect(),
                         frozen_since,
+                        departures: g.departures.iter().collect(),
+                        unrecorded: g.unrecorded.iter().map(|(u, t)| (*u, *t)).collect(),
                     })
                 })
                 .collect(),
@@ -520,6 +632,10 @@ impl Tracker {
             let mut state = GuildState::new(g.guild, g.config, phase);
             state.afk = g.afk;
             state.set_voice(&g.voice);
+            for (channel, stay) in g.departures {
+                state.departures.record(channel, stay);
+            }
+            state.unrecorded = g.unrecorded.into_iter().collect();
             for session in g.sessions {
                 if session.guild != g.guild || session.seg_start < session.start() {
                     return Err(SnapshotError::Inconsistent(format!(
@@ -527,6 +643,7 @@ impl Tracker {
                         session.id, g.guild
                     )));
                 }
+                state.latest = state.latest.max(session.seg_start);
                 if state.sessions.insert(session.user, session).is_some() {
                     return Err(SnapshotError::Inconsistent(format!(
                         "two sessions of one user in guild {}",
@@ -540,7 +657,7 @@ impl Tracker {
     }
 }
 
-const SNAPSHOT_VERSION: u32 = 2;
+const SNAPSHOT_VERSION: u32 = 3;
 
 /// A tracker's state, serialisable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -559,6 +676,8 @@ pub struct GuildSnapshot {
     pub voice: Vec<VoiceMember>,
     pub sessions: Vec<OpenSession>,
     pub frozen_since: Option<Timestamp>,
+    pub departures: Vec<(ChannelId, Stay)>,
+    pub unrecorded: Vec<(UserId, Timestamp)>,
 }
 
 /// A snapshot this version cannot use.
@@ -581,8 +700,90 @@ impl GuildState {
             voice: BTreeMap::new(),
             occupancy: BTreeMap::new(),
             sessions: BTreeMap::new(),
+            departures: Departures::default(),
+            unrecorded: BTreeMap::new(),
+            fresh: Vec::new(),
+            latest: Timestamp::EPOCH,
             phase,
         }
+    }
+
+    /// Forgets departures no open session overlaps.
+    fn prune_departures(&mut self) {
+        let channels: Vec<ChannelId> = self.departures.channels().collect();
+        for channel in channels {
+            let oldest = self
+                .sessions
+                .values()
+                .filter(|s| s.channel == channel)
+                .map(OpenSession::start)
+                .min();
+            self.departures.prune(channel, oldest);
+        }
+    }
+
+    /// The latest departure from `session`'s channel while it was open: the member was there
+    /// then.
+    fn seen_until(&self, session: &OpenSession) -> Timestamp {
+        self.departures
+            .of(session.channel)
+            .filter(|d| d.user != session.user && d.end > session.start())
+            .map(|d| d.end)
+            .max()
+            .unwrap_or(Timestamp::EPOCH)
+    }
+
+    /// Until when `user`'s time up to `end` is recorded.
+    fn recorded_until(&self, user: UserId, end: Timestamp) -> Timestamp {
+        self.unrecorded
+            .get(&user)
+            .map_or(end, |since| end.min(*since))
+    }
+
+    /// Ends `session` (already taken out of `sessions`) at `at` with its partner time: its
+    /// overlap with every other recorded session of its channel, open or departed. Its own stay
+    /// is kept for the sessions still open there.
+    fn close(&mut self, session: OpenSession, at: Timestamp, estimated: bool) -> ClosedSession {
+        let (user, channel, start) = (session.user, session.channel, session.start());
+        // Never before a departure this session saw: the member was there then (an end
+        // estimated at the last heartbeat after a crash, a clock that stepped back).
+        let at = at.max(self.seen_until(&session));
+        let mut closed = session.close(at, self.config.timezone, estimated);
+        let until = self.recorded_until(user, closed.end);
+        if start < until {
+            let others: Vec<Stay> = self
+                .sessions
+                .values()
+                .filter(|s| s.channel == channel && s.user != user)
+                .map(|s| Stay {
+                    user: s.user,
+                    start: s.start(),
+                    end: self.recorded_until(s.user, closed.end),
+                })
+                .chain(self.departures.of(channel))
+                .collect();
+            closed.partners = overlaps(start, until, others);
+            let stay = Stay {
+                user,
+                start,
+                end: until,
+            };
+            let company = self
+                .sessions
+                .values()
+                .any(|s| s.channel == channel && s.start() < until);
+            if company && self.departures.record(channel, stay) {
+                self.fresh.push((channel, stay));
+            }
+        }
+        let oldest = self
+            .sessions
+            .values()
+            .filter(|s| s.channel == channel)
+            .map(OpenSession::start)
+            .min();
+        self.departures.prune(channel, oldest);
+        closed
     }
 
     /// Replaces who is where with a `GUILD_CREATE`'s list.
@@ -688,6 +889,8 @@ impl GuildState {
         nonces: &mut Nonces,
         out: &mut Vec<SessionWrite>,
     ) {
+        let at = at.max(self.latest);
+        self.latest = at;
         let tz = self.config.timezone;
         for user in users {
             let desired = self.desired(user);
@@ -706,7 +909,7 @@ impl GuildState {
                 (open, desired) => {
                     if let Some(session) = open {
                         out.push(SessionWrite::End {
-                            session: session.close(at, tz, false),
+                            session: self.close(session, at, false),
                             config: self.config,
                         });
                     }
@@ -758,14 +961,24 @@ impl GuildState {
                 })
             })
             .collect();
-        let tz = self.config.timezone;
-        for decision in reconcile::reconcile(&open, &present, last_seen, at, max_gap_secs) {
-            if let Decision::End { user, id, at: end } = decision
-                && let Some(session) = self.sessions.remove(&user)
-            {
-                debug_assert_eq!(session.id, id);
+        // Estimated ends, earliest first: a session closing sees the others still open until
+        // its own end, which holds only if they end later.
+        let mut ends: Vec<(Timestamp, UserId)> =
+            reconcile::reconcile(&open, &present, last_seen, at, max_gap_secs)
+                .into_iter()
+                .filter_map(|decision| match decision {
+                    Decision::End { user, id, at: end } => {
+                        let session = self.sessions.get(&user).filter(|s| s.id == id)?;
+                        Some((end.max(self.seen_until(session)), user))
+                    }
+                    Decision::Keep { .. } | Decision::Start { .. } => None,
+                })
+                .collect();
+        ends.sort_unstable();
+        for (end, user) in ends {
+            if let Some(session) = self.sessions.remove(&user) {
                 out.push(SessionWrite::End {
-                    session: session.close(end, tz, true),
+                    session: self.close(session, end, true),
                     config: self.config,
                 });
             }
@@ -777,17 +990,18 @@ impl GuildState {
             .copied()
             .collect();
         self.sync_users(users, at, nonces, out);
+        self.prune_departures();
     }
 
     /// Ends every session: at `at` when the guild was in sight, else when it was last seen.
-    fn end_all(self, at: Timestamp, out: &mut Vec<SessionWrite>) {
+    fn end_all(mut self, at: Timestamp, out: &mut Vec<SessionWrite>) {
         let (end, estimated) = match self.phase {
             Phase::Frozen { since } => (since, true),
-            Phase::Live | Phase::Reconciling { .. } => (at, false),
+            Phase::Live | Phase::Reconciling { .. } => (at.max(self.latest), false),
         };
-        for session in self.sessions.into_values() {
+        while let Some((_, session)) = self.sessions.pop_first() {
             out.push(SessionWrite::End {
-                session: session.close(end, self.config.timezone, estimated),
+                session: self.close(session, end, estimated),
                 config: self.config,
             });
         }

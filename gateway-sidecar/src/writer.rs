@@ -28,10 +28,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use callstats_core::member::MemberTotals;
-use callstats_core::{GuildId, Timestamp, UserId};
+use callstats_core::{GuildId, SessionId, Timestamp, UserId};
 use callstats_store::{Backoff, BoardUpdate, Store, StoreError, retrying};
 use callstats_store::{EndOutcome, StartOutcome, UpdateOutcome};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -51,6 +51,9 @@ const FLUSH_AT_MOST_EVERY: Duration = Duration::from_mins(1);
 const FLUSHES_AT_ONCE: usize = 4;
 /// Tries of a start that keeps finding another session open.
 const START_ATTEMPTS: usize = 3;
+/// Start outcomes a slow shard may lag behind before it misses some (it then only learns of
+/// an opt-out at the member's next start or the next configuration refresh).
+const STARTS_KEPT: usize = 4096;
 
 /// How the writer works.
 #[derive(Clone, Copy, Debug)]
@@ -115,11 +118,22 @@ enum Command {
     },
 }
 
+/// What the store did with a start: recorded, or refused because the member opted out. The
+/// shards' trackers need it: a member whose time is not recorded is no one's partner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartRecorded {
+    pub guild: GuildId,
+    pub user: UserId,
+    pub session: SessionId,
+    pub recorded: bool,
+}
+
 /// The handle: hands writes to the writer task. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Writer {
     tx: mpsc::UnboundedSender<Command>,
     metrics: Arc<Metrics>,
+    starts: broadcast::Sender<StartRecorded>,
 }
 
 impl Writer {
@@ -134,6 +148,12 @@ impl Writer {
         if self.tx.send(Command::Submit(writes)).is_err() {
             tracing::error!("writer is gone; writes not journaled");
         }
+    }
+
+    /// What the store does with each start from now on.
+    #[must_use]
+    pub fn starts(&self) -> broadcast::Receiver<StartRecorded> {
+        self.starts.subscribe()
     }
 
     /// Notes `members` in voice at once in `guild` at `at`, for the server's peaks.
@@ -187,6 +207,7 @@ pub fn start(
     metrics: Arc<Metrics>,
 ) -> Started {
     let (tx, rx) = mpsc::unbounded_channel();
+    let (starts, _) = broadcast::channel(STARTS_KEPT);
     let handle_metrics = Arc::clone(&metrics);
     let replay_left = opened.pending.len() as u64 + opened.spilled.map_or(0, |s| s.count);
     let (replayed_tx, replayed) = watch::channel(replay_left == 0);
@@ -221,6 +242,7 @@ pub fn start(
         boards: HashMap::new(),
         board_flushes: JoinSet::new(),
         clock_origin: (Instant::now(), unix_now()),
+        starts: starts.clone(),
     };
     for entry in opened.pending {
         task.enqueue(entry);
@@ -231,6 +253,7 @@ pub fn start(
         writer: Writer {
             tx,
             metrics: handle_metrics,
+            starts,
         },
         replayed,
         task: handle,
@@ -290,6 +313,7 @@ struct Task {
     board_flushes: JoinSet<Flushed>,
     /// The monotonic and wall clocks at start, to stamp figures read now.
     clock_origin: (Instant, i64),
+    starts: broadcast::Sender<StartRecorded>,
 }
 
 impl Task {
@@ -590,6 +614,22 @@ impl Task {
                     };
                     self.board(write.guild()).ends.push((entry.seq, update));
                     ack_now = false;
+                }
+                if let SessionWrite::Start { session, .. } = write {
+                    let recorded = match outcome {
+                        Outcome::Applied | Outcome::Replaced(_) => Some(true),
+                        Outcome::OptedOut => Some(false),
+                        _ => None,
+                    };
+                    if let Some(recorded) = recorded {
+                        // No shard listening (tests of the writer alone) is fine.
+                        let _ = self.starts.send(StartRecorded {
+                            guild: session.guild,
+                            user: session.user,
+                            session: session.id,
+                            recorded,
+                        });
+                    }
                 }
                 let counter = match (outcome, write) {
                     (Outcome::Applied | Outcome::Replaced(_), SessionWrite::Start { .. }) => {

@@ -10,6 +10,8 @@ pub enum Answer {
     Now(Reply),
     /// `ack` now ("deferred"), then `ticket`'s job in the background.
     Later { ticket: Ticket, ack: Reply },
+    /// `reply` now, and `then`'s job in the background, which edits nothing.
+    NowThen { reply: Reply, then: Ticket },
 }
 
 impl From<Reply> for Answer {

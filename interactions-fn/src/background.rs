@@ -31,13 +31,35 @@ use crate::interaction::Token;
 pub const JOB_ROUTE: &str = "callstats-job";
 
 /// What to finish in the background.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
-    /// Export all of the user's data and attach it to the original response.
-    Export { user: UserId },
+    /// Export all of the user's data and attach it to the original response, in attachments
+    /// of at most `limit` bytes.
+    Export {
+        user: UserId,
+        #[serde(default = "default_limit")]
+        limit: u64,
+    },
     /// Delete all of the user's data and report it in the original response.
     Delete { user: UserId },
+    /// Read a big server's figures for `/callstats server`.
+    Server {
+        guild: callstats_core::GuildId,
+        args: crate::commands::server::ServerArgs,
+    },
+    /// Finish an opt-out or opt-in the reply deadline cut short (every step is idempotent).
+    Privacy {
+        user: UserId,
+        opted_out: bool,
+        at: callstats_core::Timestamp,
+    },
+    /// Sweep a deleted member out of partner lists again, once ends in flight have landed;
+    /// edits nothing.
+    Sweep {
+        sweep: callstats_store::PartnerSweep,
+        not_before: callstats_core::Timestamp,
+    },
 }
 
 impl Job {
@@ -46,8 +68,20 @@ impl Job {
         match self {
             Self::Export { .. } => "export",
             Self::Delete { .. } => "delete",
+            Self::Server { .. } => "server",
+            Self::Privacy {
+                opted_out: true, ..
+            } => "optout",
+            Self::Privacy {
+                opted_out: false, ..
+            } => "optin",
+            Self::Sweep { .. } => "sweep",
         }
     }
+}
+
+const fn default_limit() -> u64 {
+    crate::interaction::DEFAULT_ATTACHMENT_LIMIT
 }
 
 /// A job and the interaction whose original response receives its result.

@@ -19,6 +19,10 @@ use crate::rest;
 /// interaction after 3 s.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(2500);
 
+/// When a deletion's partner sweep runs again: longer than any end's read-to-write (a store
+/// call gives up after 12 s), shorter than the function's timeout.
+pub const SWEEP_AGAIN_AFTER: Duration = Duration::from_secs(20);
+
 /// Everything a request needs, built once at start-up. Cheap to clone.
 #[derive(Clone)]
 pub struct App(Arc<Inner>);
@@ -35,6 +39,7 @@ struct Inner {
     background: Background,
     /// The servers answered; others get a notice.
     guilds: GuildAllowList,
+    sweep_after: Duration,
 }
 
 impl std::fmt::Debug for App {
@@ -58,6 +63,7 @@ pub struct AppBuilder {
     api_base: ApiBase,
     background: Background,
     guilds: GuildAllowList,
+    sweep_after: Duration,
 }
 
 impl std::fmt::Debug for AppBuilder {
@@ -109,6 +115,14 @@ impl AppBuilder {
         self
     }
 
+    /// How long after a deletion its partner sweep runs again ([`SWEEP_AGAIN_AFTER`] by
+    /// default).
+    #[must_use]
+    pub fn sweep_after(mut self, after: Duration) -> Self {
+        self.sweep_after = after;
+        self
+    }
+
     #[must_use]
     pub fn build(self) -> App {
         App(Arc::new(Inner {
@@ -120,6 +134,7 @@ impl AppBuilder {
             rest: rest::client(&self.api_base, None),
             background: self.background,
             guilds: self.guilds,
+            sweep_after: self.sweep_after,
         }))
     }
 }
@@ -136,6 +151,7 @@ impl App {
             api_base: ApiBase::default(),
             background: Background::tasks(),
             guilds: GuildAllowList::everyone(),
+            sweep_after: SWEEP_AGAIN_AFTER,
         }
     }
 
@@ -175,6 +191,19 @@ impl App {
     #[must_use]
     pub fn guilds(&self) -> &GuildAllowList {
         &self.0.guilds
+    }
+
+    /// How long work may run inline before it is handed to the background: part of the
+    /// deadline, so that handing over still fits.
+    #[must_use]
+    pub fn inline_budget(&self) -> Duration {
+        self.0.deadline.mul_f64(0.6)
+    }
+
+    /// How long after a deletion its partner sweep runs again.
+    #[must_use]
+    pub fn sweep_after(&self) -> Duration {
+        self.0.sweep_after
     }
 
     /// Discord's REST API (interaction webhooks need no bot token).

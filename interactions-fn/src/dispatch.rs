@@ -14,8 +14,8 @@ use twilight_model::application::interaction::message_component::MessageComponen
 use crate::answer::Answer;
 use crate::background::{Job, Ticket};
 use crate::commands::{
-    CALLCONFIG, CALLSTATS, CALLTOP, Options, USER_MENU, config, history, privacy, show, subcommand,
-    timezone, top,
+    CALLCONFIG, CALLSTATS, CALLTOP, Options, USER_MENU, config, history, partners, privacy, server,
+    show, subcommand, timezone, top,
 };
 use crate::context::App;
 use crate::custom_id::Action;
@@ -65,6 +65,13 @@ pub async fn interaction(app: &App, incoming: &Incoming) -> Result<Reply, Failur
             defer(app, ticket).await?;
             Ok(ack)
         }
+        Answer::NowThen { reply, then } => {
+            if let Err(err) = defer(app, then).await {
+                // The answer stands; what follows it is best effort and logged.
+                tracing::error!(cause = %err, "follow-up work not started");
+            }
+            Ok(reply)
+        }
     }
 }
 
@@ -77,12 +84,14 @@ fn command<'a>(app: &'a App, ctx: &'a Ctx, data: &'a CommandData) -> Result<Work
             match sub {
                 "show" => now(show::run(app, ctx, show::parse(ctx, data, &options)?)),
                 "history" => now(history::run(app, ctx, history::parse(ctx, data, &options)?)),
+                "partners" => now(partners::run(app, ctx, partners::parse(&options)?)),
+                "server" => maybe_later(server::run(app, ctx, server::parse(&options)?)),
                 "timezone" => {
                     let zone = options.string("zone")?.ok_or(Notice::UnknownCommand)?;
                     now(timezone::set(app, ctx, zone))
                 }
-                "optout" => now(privacy::optout(app, ctx)),
-                "optin" => now(privacy::optin(app, ctx)),
+                "optout" => maybe_later(privacy::optout(app, ctx)),
+                "optin" => maybe_later(privacy::optin(app, ctx)),
                 "export" => maybe_later(privacy::export(app, ctx)),
                 "delete" => now(async { Ok(privacy::delete(ctx)) }),
                 _ => return Err(Notice::UnknownCommand.into()),
@@ -142,56 +151,116 @@ fn autocomplete(ctx: &Ctx, data: &CommandData) -> Reply {
     Reply::Choices(typed.map_or_else(Vec::new, |t| timezone::choices(t, ctx.now)))
 }
 
+/// What a background job comes to: the message that replaces the original response (none
+/// for work that edits nothing), and work to start after it.
+struct Done {
+    message: Option<Message>,
+    then: Option<Ticket>,
+}
+
+impl Done {
+    fn message(message: Message) -> Self {
+        Self {
+            message: Some(message),
+            then: None,
+        }
+    }
+}
+
 /// Background jobs.
-async fn job(app: &App, job: Job) -> Result<Message, Failure> {
-    match job {
-        Job::Delete { user } => Box::pin(privacy::delete_job(app, user)).await,
-        Job::Export { user } => Box::pin(privacy::export_job(app, user)).await,
+async fn job(app: &App, ticket: &Ticket) -> Result<Done, Failure> {
+    match &ticket.job {
+        Job::Delete { user } => {
+            let (message, then) = Box::pin(privacy::delete_job(app, *user, ticket)).await?;
+            Ok(Done {
+                message: Some(message),
+                then: Some(then),
+            })
+        }
+        Job::Export { user, limit } => Box::pin(privacy::export_job(app, *user, *limit))
+            .await
+            .map(Done::message),
+        Job::Server { guild, args } => Box::pin(server::job(app, *guild, *args))
+            .await
+            .map(Done::message),
+        Job::Privacy {
+            user,
+            opted_out,
+            at,
+        } => Box::pin(privacy::finish_privacy(
+            app.job_store(),
+            *user,
+            *opted_out,
+            *at,
+        ))
+        .await
+        .map(Done::message),
+        Job::Sweep { sweep, not_before } => {
+            Box::pin(privacy::sweep_again(app, sweep, *not_before)).await?;
+            Ok(Done {
+                message: None,
+                then: None,
+            })
+        }
     }
 }
 
 /// Hands `ticket` to the background; the caller answers "deferred".
-async fn defer(app: &App, ticket: Ticket) -> Result<(), Failure> {
-    tracing::info!(job = ticket.job.name(), "deferring");
-    let worker = app.clone();
-    let job = ticket.clone();
-    Box::pin(
-        app.background()
-            .start(&ticket, async move { run_job(&worker, job).await }),
-    )
-    .await?;
-    Ok(())
+/// Boxed with its `Send` bound spelled out: a job may start another (a deletion's second
+/// sweep), and the compiler cannot see through that cycle by itself.
+fn defer(
+    app: &App,
+    ticket: Ticket,
+) -> Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + '_>> {
+    Box::pin(async move {
+        tracing::info!(job = ticket.job.name(), "deferring");
+        let worker = app.clone();
+        let job = ticket.clone();
+        let work: Pin<Box<dyn Future<Output = ()> + Send>> =
+            Box::pin(async move { run_job(&worker, job).await });
+        app.background().start(&ticket, work).await?;
+        Ok(())
+    })
 }
 
-/// Runs a job and puts its result (or an apology) in place of the original response.
+/// Runs a job and puts its result (or an apology) in place of the original response, then
+/// starts the work that follows it.
 pub async fn run_job(app: &App, ticket: Ticket) {
     let started = std::time::Instant::now();
     let span = tracing::info_span!("job", job = ticket.job.name());
     async {
-        let message = job(app, ticket.job)
-            .await
-            .unwrap_or_else(Failure::into_message);
-        match rest::edit_original(app.rest(), ticket.application, &ticket.token, &message).await {
-            Ok(()) => tracing::info!(
-                elapsed_ms = started.elapsed().as_millis(),
-                "job done, response edited"
-            ),
-            Err(err) => {
-                tracing::error!(cause = %err, "job done, but the response edit failed");
-                // A file Discord refused (too large, say): still tell the user.
-                if !message.files.is_empty() {
-                    let apology = Failure::Internal(err).into_message();
-                    let _ = rest::edit_original(
-                        app.rest(),
-                        ticket.application,
-                        &ticket.token,
-                        &apology,
-                    )
-                    .await;
-                }
-            }
+        let done = job(app, &ticket).await.unwrap_or_else(|failure| Done {
+            message: Some(failure.into_message()),
+            then: None,
+        });
+        if let Some(message) = done.message {
+            edit(app, &ticket, &message, started).await;
+        }
+        if let Some(then) = done.then
+            && let Err(err) = defer(app, then).await
+        {
+            tracing::error!(cause = %err, "follow-up work not started");
         }
     }
     .instrument(span)
     .await;
+}
+
+async fn edit(app: &App, ticket: &Ticket, message: &Message, started: std::time::Instant) {
+    match rest::edit_original(app.rest(), ticket.application, &ticket.token, message).await {
+        Ok(()) => tracing::info!(
+            elapsed_ms = started.elapsed().as_millis(),
+            "job done, response edited"
+        ),
+        Err(err) => {
+            tracing::error!(cause = %err, "job done, but the response edit failed");
+            // A file Discord refused (too large, say): still tell the user.
+            if !message.files.is_empty() {
+                let apology = Failure::Internal(err).into_message();
+                let _ =
+                    rest::edit_original(app.rest(), ticket.application, &ticket.token, &apology)
+                        .await;
+            }
+        }
+    }
 }

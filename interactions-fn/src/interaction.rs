@@ -79,7 +79,12 @@ pub struct Ctx {
     pub permissions: Option<Permissions>,
     /// When the request was verified (the server's clock).
     pub now: Timestamp,
+    /// The largest attachment a reply may carry here, in bytes.
+    pub attachment_limit: u64,
 }
+
+/// Discord's attachment limit when an interaction does not say (10 MiB).
+pub const DEFAULT_ATTACHMENT_LIMIT: u64 = 10 * 1024 * 1024;
 
 impl Ctx {
     /// The guild, for commands that only make sense in one (all of ours).
@@ -154,6 +159,10 @@ pub fn parse(body: &[u8], now: Timestamp) -> Result<Incoming, Malformed> {
         invoker,
         permissions: member.and_then(|m| m.permissions),
         now,
+        attachment_limit: match interaction.attachment_size_limit {
+            0 => DEFAULT_ATTACHMENT_LIMIT,
+            limit => limit,
+        },
     };
     Ok(match (interaction.kind, interaction.data) {
         (InteractionType::ApplicationCommand, Some(InteractionData::ApplicationCommand(data))) => {

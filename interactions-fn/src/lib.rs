@@ -7,7 +7,7 @@
 //! - [`verify`]: ed25519 signatures over the raw body, before any JSON is read;
 //! - [`interaction`]: the verified body as typed input;
 //! - [`commands`]: one module per command, each a parse step and a run step;
-//! - [`render`]: pure functions from data to embeds, inside Discord's limits;
+//! - [`render`]: pure functions from data to embeds and images, inside Discord's limits;
 //! - [`reply`]: replies and their HTTP encoding (JSON or multipart);
 //! - [`error`]: failures, and the one place that turns them into replies;
 //! - [`custom_id`]: button state;

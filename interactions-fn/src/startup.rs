@@ -81,13 +81,10 @@ pub async fn run_lambda() -> Result<(), StartError> {
 }
 
 /// Logs to stderr in `format` (see [`crate::config::log_format`]); the level from `RUST_LOG`
-/// (default `info`, twilight-http off).
+/// (default `info`). The HTTP clients' logs stay off whatever `RUST_LOG` says: a webhook
+/// path carries the interaction token.
 pub fn init_tracing(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    // twilight-http's own spans name request paths, and a webhook path carries the
-    // interaction token: its logs stay off unless RUST_LOG asks for them.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,twilight_http=off"));
+    let filter = callstats_runtime::log_filter(std::env::var("RUST_LOG").ok().as_deref(), "info");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -98,7 +98,18 @@ fn spawn_function(
     runtime: &LambdaRuntime,
     rest: &FakeDiscord,
 ) -> tokio::process::Child {
-    tokio::process::Command::new(std::env::current_exe().unwrap())
+    function_command(store, runtime, rest)
+        .spawn()
+        .expect("the test binary starts again as the function")
+}
+
+fn function_command(
+    store: &callstats_store::Store,
+    runtime: &LambdaRuntime,
+    rest: &FakeDiscord,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
+    command
         .args(["lambda_child", "--exact", "--ignored", "--nocapture"])
         .env("CALLSTATS_TEST_LAMBDA_CHILD", "1")
         .env("AWS_LAMBDA_RUNTIME_API", runtime.runtime_api())
@@ -111,9 +122,8 @@ fn spawn_function(
         .env("CALLSTATS_TABLE", store.table().as_str())
         .env("AWS_LAMBDA_LOG_FORMAT", "json")
         .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the test binary starts again as the function")
+        .kill_on_drop(true);
+    command
 }
 
 /// The function uses the system clock: requests are signed with it.
@@ -170,7 +180,12 @@ async fn lambda_defers_long_work_to_an_asynchronous_self_invocation() {
     seed_many(&store, ADA, GUILD, at(2026, 1, 1, 0, 0, 0), sessions).await;
     let runtime = LambdaRuntime::start().await;
     let rest = FakeDiscord::start().await;
-    let mut child = spawn_function(&store, &runtime, &rest);
+    // Every log on: the interaction token must still appear nowhere in them.
+    let mut child = function_command(&store, &runtime, &rest)
+        .env("RUST_LOG", "trace")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the test binary starts again as the function");
 
     let export = Interaction::callstats("export", json!([])).by(ADA, "Ada");
     let response = runtime.invoke(signed_event(&export)).await;
@@ -209,6 +224,20 @@ async fn lambda_defers_long_work_to_an_asynchronous_self_invocation() {
     assert_eq!(runtime.invoke(forged).await["statusCode"], 401);
 
     child.kill().await.unwrap();
+    let mut logs = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut logs)
+        .await
+        .unwrap();
+    assert!(logs.contains("\"level\":\"TRACE\"") || logs.contains("\"level\":\"DEBUG\""));
+    assert!(logs.contains("job done, response edited"), "{logs}");
+    let leaks: Vec<String> = logs
+        .match_indices(&export.token())
+        .map(|(i, _)| logs[i.saturating_sub(300)..(i + 100).min(logs.len())].to_owned())
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "the interaction token is in the logs: {leaks:#?}"
+    );
 }
 
 fn register_config(rest: &FakeDiscord) -> RegisterConfig {
@@ -303,7 +332,8 @@ fn check_callstats(callstats: &Value) {
     assert_eq!(
         subs,
         vec![
-            "show", "history", "timezone", "optout", "optin", "export", "delete"
+            "show", "history", "server", "partners", "timezone", "optout", "optin", "export",
+            "delete"
         ]
     );
     let sub = |name: &str| {
@@ -328,6 +358,17 @@ fn check_callstats(callstats: &Value) {
     for private in ["optout", "optin", "export", "delete"] {
         assert!(sub(private)["options"].as_array().is_none_or(Vec::is_empty));
     }
+    let periods = |name: &str, option: usize| -> Vec<String> {
+        sub(name)["options"][option]["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["value"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(periods("server", 0), ["7d", "30d", "week", "month", "all"]);
+    assert_eq!(sub("server")["options"][1]["name"], "private");
+    assert_eq!(periods("partners", 0), ["7d", "30d", "all"]);
     let show = &callstats["options"]
         .as_array()
         .unwrap()

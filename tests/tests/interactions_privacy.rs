@@ -4,9 +4,8 @@
 use callstats_core::board::{Column, Metric};
 use callstats_core::period::PeriodKind;
 use callstats_core::{ClosedSession, Flags, GuildConfig, GuildId, RankingRule, Timestamp, UserId};
-use callstats_interactions::render::heatmap_png::{
-    EMPTY, HEIGHT, LEVELS, WIDTH, cell_center, color,
-};
+use callstats_interactions::render::chart_png;
+use callstats_interactions::render::heatmap_png::{EMPTY, HEIGHT, STRONGEST, WIDTH, cell_center};
 use callstats_store::{StartOutcome, Store};
 use callstats_tests::interactions::{
     ADA, BOB, CHANNEL, Endpoint, GUILD, Interaction, OTHER_GUILD, decode_png, open, partition_keys,
@@ -541,14 +540,13 @@ async fn a_kolkata_heatmap_is_shifted_from_utc() {
     );
 
     // The images say the same: Wednesday 02:00 and 03:00 in Kolkata, Tuesday 21:00 in UTC.
-    let busiest = color(EMPTY + LEVELS as u8);
     let (_, _, ist) = decode_png(&shown.parts()[1].body);
-    assert_eq!(cell(&ist, 2, 2), busiest);
-    assert_eq!(cell(&ist, 2, 3), busiest);
-    assert_eq!(cell(&ist, 1, 21), color(EMPTY));
+    assert_eq!(cell(&ist, 2, 2), STRONGEST);
+    assert_eq!(cell(&ist, 2, 3), STRONGEST);
+    assert_eq!(cell(&ist, 1, 21), EMPTY);
     let (_, _, utc) = decode_png(&in_utc.parts()[1].body);
-    assert_eq!(cell(&utc, 1, 21), busiest);
-    assert_eq!(cell(&utc, 2, 2), color(EMPTY));
+    assert_eq!(cell(&utc, 1, 21), STRONGEST);
+    assert_eq!(cell(&utc, 2, 2), EMPTY);
 }
 
 #[tokio::test]
@@ -562,7 +560,7 @@ async fn show_attaches_a_png_heatmap_in_valid_multipart() {
             .starts_with("multipart/form-data; boundary=")
     );
     let parts = answer.parts();
-    assert_eq!(parts.len(), 2);
+    assert_eq!(parts.len(), 3);
     assert_eq!(parts[0].name, "payload_json");
     assert_eq!(parts[0].content_type.as_deref(), Some("application/json"));
     assert_eq!(parts[1].name, "files[0]");
@@ -572,7 +570,39 @@ async fn show_attaches_a_png_heatmap_in_valid_multipart() {
     assert_eq!(answer.data()["attachments"][0]["filename"], "heatmap.png");
     let (width, height, _) = decode_png(&parts[1].body);
     assert_eq!((width, height), (WIDTH, HEIGHT));
-    assert!(parts[1].body.len() < 16 * 1024);
+    // Discord takes files of up to 8 MiB; the heatmap is tens of kilobytes.
+    assert!(
+        parts[1].body.len() < 100 * 1024,
+        "{} bytes",
+        parts[1].body.len()
+    );
+
+    // The activity chart, in a second embed: the last 30 days, Tuesday's hour the only bar.
+    assert_eq!(parts[2].name, "files[1]");
+    assert_eq!(parts[2].filename.as_deref(), Some(chart_png::FILE_NAME));
+    assert_eq!(
+        answer.data()["embeds"][1]["image"]["url"],
+        format!("attachment://{}", chart_png::FILE_NAME)
+    );
+    assert!(parts[2].body.len() < 100 * 1024);
+    let (width, height, chart) = decode_png(&parts[2].body);
+    assert_eq!((width, height), (chart_png::WIDTH, chart_png::HEIGHT));
+    let pixel = |x: f32, y: f32| {
+        let i = ((y as u32 * width + x as u32) * 3) as usize;
+        [chart[i], chart[i + 1], chart[i + 2]]
+    };
+    // 24 November is the 27th of the 30 days (index 27, today the 26th is index 29).
+    let tuesday = chart_png::bar_center(30, 27).unwrap();
+    let monday = chart_png::bar_center(30, 26).unwrap();
+    let low = chart_png::BASELINE - 3.0;
+    assert_eq!(
+        pixel(tuesday, low),
+        chart_png::BAR,
+        "the busiest day has a bar"
+    );
+    assert_ne!(pixel(monday, low), chart_png::BAR, "an empty day has none");
+    // The busiest day is the tallest bar: it reaches the top of the plot's scale.
+    assert_eq!(pixel(tuesday, chart_png::PLOT_TOP + 40.0), chart_png::BAR);
 
     // The context menu shows the same, for the invoker only, image included.
     let menu = endpoint
@@ -651,4 +681,163 @@ async fn callconfig_shows_to_all_and_changes_only_with_manage_server() {
     let late = Endpoint::with_store(endpoint.store.clone(), at(2026, 11, 29, 23, 30, 0));
     let next_week = late.send(&calltop(ADA, "Ada")).await;
     assert_eq!(next_week.title(), "Voice leaderboard · week 2026-W49");
+}
+
+/// A store slow enough that an opt-out cannot finish within the reply deadline: the flag is
+/// set at once, the rest finishes in the background, and the reply says so when it is done.
+#[tokio::test]
+async fn an_opt_out_cut_by_the_deadline_finishes_in_the_background() {
+    use callstats_tests::interactions::{APPLICATION, FakeDiscord};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let fast = callstats_tests::dynamo::fresh_store().await;
+    // Bob in a call, and on the board with an earlier hour.
+    seed(&fast, BOB, GUILD, at(2026, 11, 24, 12, 0, 0), 3600, &[]).await;
+    let live = seed_open(&fast, BOB, GUILD, at(2026, 11, 26, 11, 40, 0), Flags::NONE).await;
+    let proxy = callstats_tests::proxy::FaultProxy::in_front_of_dynamodb().await;
+    proxy.latency(Duration::from_millis(150));
+    let slow = Store::connect_with_endpoint(
+        fast.table().clone(),
+        callstats_store::Timeouts::default(),
+        &proxy.url(),
+    )
+    .await;
+    let rest = FakeDiscord::start().await;
+    let app = callstats_interactions::context::App::builder(
+        slow.clone(),
+        callstats_tests::interactions::signing_key().verifying_key(),
+    )
+    .clock(Arc::new(callstats_runtime::ManualClock::new(now())))
+    .deadline(Duration::from_secs(1))
+    .api_base(callstats_interactions::config::ApiBase::parse(&rest.api_base()).unwrap())
+    .build();
+    let endpoint = Endpoint {
+        app,
+        store: fast.clone(),
+        now: now(),
+    };
+
+    let optout = callstats("optout", BOB, "Bob");
+    let answer = endpoint.send(&optout).await;
+    assert_eq!(answer.json(), json!({"type": 5, "data": {"flags": 64}}));
+    // The flag is set already: no new call is recorded.
+    assert!(fast.user_settings(id(BOB)).await.unwrap().opted_out);
+
+    let path = format!(
+        "/api/v10/webhooks/{APPLICATION}/{}/messages/@original",
+        optout.token()
+    );
+    let edit = rest.wait_for(|r| r.path == path).await;
+    let body = edit.json();
+    assert_eq!(body["embeds"][0]["title"], "You opted out");
+    assert!(
+        body["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your call in progress was ended now")
+    );
+    // All of it happened: the call ended at the opt-out, Bob is off the board and out of the
+    // server figures.
+    let last = &fast.recent_sessions(id(BOB), gid(GUILD), 1).await.unwrap()[0];
+    assert_eq!((last.id, last.end), (live.id, now()));
+    assert_off_the_board(&fast, GUILD, PeriodKind::All, Metric::Total, BOB).await;
+    assert!(fast.guild_members(gid(GUILD)).await.unwrap().is_empty());
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// An export always fits the attachment limit the interaction names (compressed, or in
+/// parts), and a member may export once per quarter of an hour.
+#[tokio::test]
+async fn exports_fit_the_attachment_limit_and_wait_their_turn() {
+    let endpoint = Endpoint::new(now()).await;
+    seed_everything(&endpoint, ADA).await;
+    let export = |limit: u64| callstats("export", ADA, "Ada").with_attachment_limit(limit);
+    let plain = endpoint.send(&export(10_485_760)).await;
+    let json = plain.parts()[1].body.clone();
+    assert_eq!(
+        plain.parts()[1].filename.as_deref(),
+        Some(format!("callstats-export-{ADA}.json").as_str())
+    );
+
+    // Again at once: refused, with when it is allowed again.
+    let again = endpoint.send(&export(10_485_760)).await;
+    assert!(again.ephemeral());
+    assert_eq!(again.title(), "You exported your data a moment ago");
+    assert!(again.description().ends_with(&format!(
+        "You can export again <t:{}:R>.",
+        now().plus(900).unix()
+    )));
+    assert!(again.content_type().starts_with("application/json"));
+
+    // A quarter of an hour later, in a server whose limit is smaller than the JSON.
+    let later = Endpoint::with_store(endpoint.store.clone(), now().plus(901));
+    let small = later.send(&export(json.len() as u64 - 1)).await;
+    let parts = small.parts();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(
+        parts[1].filename.as_deref(),
+        Some(format!("callstats-export-{ADA}.json.gz").as_str())
+    );
+    assert!(small.description().contains("compressed with gzip"));
+    let gz = parts[1].body.clone();
+    let doc: Value = serde_json::from_slice(&gunzip(&gz)).unwrap();
+    let first: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(doc["guilds"], first["guilds"]);
+
+    // Smaller still: compressed and cut into parts, each within the limit.
+    let tiny = Endpoint::with_store(endpoint.store.clone(), now().plus(1802));
+    let limit = gz.len() as u64 / 3 + 1;
+    let cut = tiny.send(&export(limit)).await;
+    let parts = cut.parts();
+    assert_eq!(parts.len(), 4, "the payload and three parts");
+    let mut joined = Vec::new();
+    for (i, part) in parts[1..].iter().enumerate() {
+        assert_eq!(
+            part.filename.as_deref(),
+            Some(format!("callstats-export-{ADA}.json.gz.{:03}", i + 1).as_str())
+        );
+        assert!(part.body.len() as u64 <= limit);
+        joined.extend_from_slice(&part.body);
+    }
+    let doc: Value = serde_json::from_slice(&gunzip(&joined)).unwrap();
+    assert_eq!(doc["guilds"], first["guilds"]);
+    assert!(cut.description().contains("cut into 3 parts"));
+}
+
+#[tokio::test]
+async fn a_second_delete_within_five_minutes_is_refused_with_when() {
+    let endpoint = Endpoint::new(now()).await;
+    seed(
+        &endpoint.store,
+        ADA,
+        GUILD,
+        at(2026, 11, 24, 9, 0, 0),
+        600,
+        &[],
+    )
+    .await;
+    let press = || Interaction::button(&format!("del1:{ADA}:yes")).by(ADA, "Ada");
+    let done = endpoint.send(&press()).await;
+    assert_eq!(done.title(), "Your call data was deleted");
+    let again = endpoint.send(&press()).await;
+    assert_eq!(again.kind(), 7);
+    assert_eq!(again.title(), "You deleted your data a moment ago");
+    assert!(again.description().ends_with(&format!(
+        "You can delete again <t:{}:R>.",
+        now().plus(300).unix()
+    )));
+    let later = Endpoint::with_store(endpoint.store.clone(), now().plus(301));
+    assert_eq!(
+        later.send(&press()).await.title(),
+        "Your call data was deleted"
+    );
 }

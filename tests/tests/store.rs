@@ -352,16 +352,22 @@ async fn sessions_in_two_servers_at_once_keep_their_own_items() {
     assert_eq!(both, vec![first.clone(), second.clone()]);
 
     // Reconciling each server sees its own session, strongly consistent, with the server item.
-    let (open_here, _) = store
+    store
+        .set_opted_out(Id::new(4), true, t0.minus(10))
+        .await
+        .unwrap();
+    let here = store
         .reconcile_view(Id::new(501), &[Id::new(3), Id::new(4)])
         .await
         .unwrap();
-    assert_eq!(open_here, vec![second.clone()]);
-    let (open_first, _) = store
+    assert_eq!(here.open, vec![second.clone()]);
+    assert_eq!(here.opted_out, vec![Id::new(4)]);
+    let there = store
         .reconcile_view(Id::new(GUILD), &[Id::new(3)])
         .await
         .unwrap();
-    assert_eq!(open_first, vec![first.clone()]);
+    assert_eq!(there.open, vec![first.clone()]);
+    assert!(there.opted_out.is_empty());
 
     // The primary ends first; the secondary still ends from its own item.
     ended(end_session(&store, &first.close(t0.plus(600), Tz::UTC, false)).await);
@@ -1048,4 +1054,192 @@ async fn a_server_error_without_a_dynamodb_code_is_retryable() {
     );
     let err = store.ping().await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
+}
+
+/// A deletion racing everything the sidecar may do at the same time (end the member's call,
+/// replay a journaled start and end, end a partner's call naming them, reconcile), in random
+/// orders, many times: afterwards nothing of the member is left but the instant of the
+/// deletion, in their partition or in anyone's partner list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delete_racing_the_sidecar_leaves_nothing_behind() {
+    let store = fresh_store().await;
+    // The deletion goes through a slower connection: its steps spread out, and the sidecar's
+    // writes land between them.
+    let proxy = callstats_tests::proxy::FaultProxy::in_front_of_dynamodb().await;
+    proxy.latency(std::time::Duration::from_millis(30));
+    let slow = Store::connect_with_endpoint(
+        store.table().clone(),
+        callstats_store::Timeouts::default(),
+        &proxy.url(),
+    )
+    .await;
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let mut seed = 0x2545_f491_u64;
+    let mut jitter = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        std::time::Duration::from_millis((seed >> 33) % 200)
+    };
+    for round in 0..25u64 {
+        let (d, x) = (700 + round * 10, 701 + round * 10);
+        let race = seed_race(&store, d, x, t0).await;
+        let mut tasks = tokio::task::JoinSet::new();
+        let (slow, wait) = (slow.clone(), jitter());
+        let deletion = tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            slow.delete_user(Id::new(d), t0.plus(600)).await.unwrap().1
+        });
+        for closed in [race.d_end, race.x_end, race.old_end] {
+            let (store, wait) = (store.clone(), jitter());
+            tasks.spawn(async move {
+                tokio::time::sleep(wait).await;
+                let config = GuildConfig::default();
+                store.end_session(&closed, &config).await.unwrap();
+            });
+        }
+        let (replay, wait, again) = (store.clone(), jitter(), race.open);
+        tasks.spawn(async move {
+            tokio::time::sleep(wait).await;
+            let rule = RankingRule::default();
+            replay.start_session(&again, rule).await.unwrap();
+        });
+        let (reconcile, wait) = (store.clone(), jitter());
+        tasks.spawn(async move {
+            tokio::time::sleep(wait).await;
+            let users = [Id::new(d), Id::new(x)];
+            reconcile
+                .reconcile_view(Id::new(GUILD), &users)
+                .await
+                .unwrap();
+        });
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+        // The deletion's second sweep, once everything in flight has landed.
+        store
+            .sweep_partners(&deletion.await.unwrap())
+            .await
+            .unwrap();
+        assert_nothing_left(&store, d, x, round).await;
+    }
+}
+
+/// What a round of the deletion race writes.
+struct Race {
+    open: OpenSession,
+    d_end: ClosedSession,
+    x_end: ClosedSession,
+    old_end: ClosedSession,
+}
+
+/// Two members with an earlier call together (recorded on both sides) and a call together
+/// now: the member's open session, its end, the partner's end, and a replay of the earlier
+/// end.
+async fn seed_race(store: &Store, d: u64, x: u64, t0: Timestamp) -> Race {
+    let rule = RankingRule::default();
+    let with = |partner: u64, secs: u64, start: Timestamp| {
+        vec![PartnerSecs {
+            day: Day::of(start),
+            user: Id::new(partner),
+            secs,
+        }]
+    };
+    let earlier = t0.minus(7200);
+    for (me, other) in [(d, x), (x, d)] {
+        let s = open(me, earlier, 1);
+        store.start_session(&s, rule).await.unwrap();
+        let mut closed = s.close(earlier.plus(600), Tz::UTC, false);
+        closed.partners = with(other, 600, earlier);
+        ended(end_session(store, &closed).await);
+    }
+    let mut old_end = open(d, earlier, 1).close(earlier.plus(600), Tz::UTC, false);
+    old_end.partners = with(x, 600, earlier);
+    let (sd, sx) = (open(d, t0, 2), open(x, t0, 2));
+    store.start_session(&sd, rule).await.unwrap();
+    store.start_session(&sx, rule).await.unwrap();
+    let mut d_end = sd.clone().close(t0.plus(500), Tz::UTC, false);
+    d_end.partners = with(x, 500, t0);
+    let mut x_end = sx.close(t0.plus(550), Tz::UTC, false);
+    x_end.partners = with(d, 500, t0);
+    Race {
+        open: sd,
+        d_end,
+        x_end,
+        old_end,
+    }
+}
+
+/// Only the deletion's instant is left of `d`, and `x` names them nowhere while keeping their
+/// own figures whole.
+async fn assert_nothing_left(store: &Store, d: u64, x: u64, round: u64) {
+    assert_eq!(
+        user_items(store, d).await,
+        vec!["USER".to_owned()],
+        "round {round}"
+    );
+    let state = store.member_state(Id::new(d)).await.unwrap();
+    assert!(
+        state.primary.is_none() && state.deleted_at.is_some(),
+        "round {round}"
+    );
+    for (day, item) in store.all_days(Id::new(x), Id::new(GUILD)).await.unwrap() {
+        assert!(
+            !item.record.partners.contains_key(&Id::new(d)),
+            "round {round}: {x} still lists {d} on {day}"
+        );
+    }
+    let total = all_time(store, Id::new(x), Id::new(GUILD))
+        .await
+        .stats
+        .total;
+    assert_eq!(total, 1150, "round {round}");
+}
+
+/// After a deletion, the calls still in progress end: the member's own is not recorded, and
+/// a partner's call that ends later does not name them (their time together before the
+/// deletion is theirs too).
+#[tokio::test]
+async fn calls_that_end_after_a_deletion_leave_no_trace_of_the_member() {
+    let store = fresh_store().await;
+    let rule = RankingRule::default();
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let (d, x) = (900, 901);
+    let (sd, sx) = (open(d, t0, 1), open(x, t0, 1));
+    store.start_session(&sd, rule).await.unwrap();
+    store.start_session(&sx, rule).await.unwrap();
+    let (_, sweep) = store.delete_user(Id::new(d), t0.plus(600)).await.unwrap();
+    // The deletion found the call in progress and will search its days again.
+    assert_eq!(sweep.scans.len(), 1);
+    // An hour later both leave; each side names the other for the hour.
+    let partner = |who: u64| {
+        vec![PartnerSecs {
+            day: Day::of(t0),
+            user: Id::new(who),
+            secs: 3600,
+        }]
+    };
+    let mut d_end = sd.close(t0.plus(3600), Tz::UTC, false);
+    d_end.partners = partner(x);
+    let mut x_end = sx.close(t0.plus(3600), Tz::UTC, false);
+    x_end.partners = partner(d);
+    assert_eq!(end_session(&store, &d_end).await, EndOutcome::AlreadyEnded);
+    let totals = ended(end_session(&store, &x_end).await);
+    assert_eq!(totals.all_total, 3600);
+    assert_eq!(user_items(&store, d).await, vec!["USER".to_owned()]);
+    let days = store.all_days(Id::new(x), Id::new(GUILD)).await.unwrap();
+    assert_eq!(days.len(), 1);
+    assert!(days[0].1.record.partners.is_empty());
+    // A call that begins after the deletion is recorded again, partners and all.
+    let again = open(d, t0.plus(4000), 2);
+    assert_eq!(
+        store.start_session(&again, rule).await.unwrap(),
+        StartOutcome::Started
+    );
+    ended(end_session(&store, &again.close(t0.plus(4100), Tz::UTC, false)).await);
+    assert_eq!(
+        all_time(&store, Id::new(d), Id::new(GUILD))
+            .await
+            .stats
+            .total,
+        100
+    );
 }

@@ -416,6 +416,13 @@ fn local_day_start(date: NaiveDate, tz: Tz) -> Option<Timestamp> {
     None
 }
 
+/// Whether `tz` changes its offset within the year from `at` (daylight saving time).
+#[must_use]
+pub fn observes_dst(tz: Tz, at: Timestamp) -> bool {
+    let half_year = 182 * 86_400;
+    utc_offset_secs(tz, at) != utc_offset_secs(tz, at.plus(half_year))
+}
+
 /// Seconds east of UTC of `tz` at `at` (daylight saving time included).
 #[must_use]
 pub fn utc_offset_secs(tz: Tz, at: Timestamp) -> i32 {

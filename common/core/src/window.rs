@@ -90,15 +90,17 @@ pub struct WindowFigures {
 }
 
 impl WindowFigures {
-    fn empty(window: &LocalWindow) -> Self {
+    /// Nothing yet: every day of `window` at zero.
+    #[must_use]
+    pub fn empty(window: &LocalWindow) -> Self {
         Self {
             daily: window.dates().into_iter().map(|d| (d, 0)).collect(),
             ..Self::default()
         }
     }
 
-    /// Adds the seconds of one UTC half hour.
-    fn add_slot(
+    /// Adds the seconds of one UTC half hour (nothing when it lies outside the window).
+    pub fn add_slot(
         &mut self,
         window: &LocalWindow,
         slot_start: Timestamp,

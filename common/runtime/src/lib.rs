@@ -27,6 +27,37 @@ pub enum LogFormat {
 /// `CALLSTATS_LOG_FORMAT`: `text` (or unset) or `json`.
 pub const LOG_FORMAT: &str = "CALLSTATS_LOG_FORMAT";
 
+/// Targets whose logs can carry a secret (an interaction token in a webhook path or in a
+/// raw Lambda event, a bot token in a header): off whatever `RUST_LOG` says.
+pub const SECRET_BEARING: [&str; 11] = [
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "twilight_http",
+    "twilight_http_ratelimiting",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "aws_sigv4",
+];
+
+/// The log filter: `RUST_LOG` (or `default` without it, or when it does not parse), with
+/// [`SECRET_BEARING`] targets turned off on top.
+#[must_use]
+pub fn log_filter(rust_log: Option<&str>, default: &str) -> tracing_subscriber::EnvFilter {
+    let base = rust_log
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    SECRET_BEARING.iter().fold(base, |filter, target| {
+        match format!("{target}=off").parse() {
+            Ok(directive) => filter.add_directive(directive),
+            Err(_) => filter,
+        }
+    })
+}
+
 impl LogFormat {
     /// `CALLSTATS_LOG_FORMAT` alone: logging starts before the rest of the configuration is
     /// read.
@@ -81,6 +112,55 @@ pub async fn shutdown_signal() {
 #[must_use]
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+    use tracing::Level;
+    use tracing::subscriber::with_default;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    /// Counts the events of secret-bearing targets that pass the filter.
+    #[derive(Clone, Default)]
+    struct Count(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if event.metadata().target() != "callstats" {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+
+    #[test]
+    fn secret_bearing_targets_stay_off_whatever_rust_log_says() {
+        for rust_log in [
+            Some("trace"),
+            Some("twilight_http=trace,hyper=trace"),
+            None,
+            Some("[["),
+        ] {
+            let count = Count::default();
+            let subscriber = tracing_subscriber::registry()
+                .with(log_filter(rust_log, "info"))
+                .with(count.clone());
+            with_default(subscriber, || {
+                tracing::event!(target: "twilight_http::client", Level::ERROR, "path with a token");
+                tracing::event!(target: "hyper::proto", Level::ERROR, "headers");
+                tracing::event!(target: "callstats", Level::INFO, "ours");
+            });
+            assert_eq!(
+                count.0.load(std::sync::atomic::Ordering::SeqCst),
+                0,
+                "{rust_log:?}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

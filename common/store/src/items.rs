@@ -11,6 +11,7 @@ use callstats_core::breakdown::{Breakdown, Flags, RankingRule};
 use callstats_core::ids::{ChannelId, GuildId, UserId, parse_id};
 use callstats_core::member::{AllTime, DayRecord, PeriodFigures, Streak};
 use callstats_core::period::{Day, MonthKey, WeekKey};
+use callstats_core::server::MemberAllTime;
 use callstats_core::session::{LiveSummary, OpenSession, SessionId};
 use callstats_core::settings::{GuildConfig, UserSettings, parse_timezone};
 use callstats_core::time::Timestamp;
@@ -197,6 +198,11 @@ pub struct MemberState {
     pub settings: UserSettings,
     /// When the member last opted out, opted in or deleted their data.
     pub privacy_at: Option<Timestamp>,
+    /// When the member last deleted their data: no session that began before is recorded,
+    /// and they are in no partner list of such a session.
+    pub deleted_at: Option<Timestamp>,
+    /// When the member last exported their data.
+    pub last_export: Option<Timestamp>,
     pub primary: Option<OpenSession>,
     /// Servers where a secondary open session (`O#<guild>`) exists.
     pub secondaries: std::collections::BTreeSet<GuildId>,
@@ -263,6 +269,16 @@ pub(crate) fn read_member_state(item: &Item) -> Result<MemberState, StoreError> 
         },
         privacy_at: if r.has("priv") {
             Some(r.timestamp("priv")?)
+        } else {
+            None
+        },
+        deleted_at: if r.has("del") {
+            Some(r.timestamp("del")?)
+        } else {
+            None
+        },
+        last_export: if r.has("cx") {
+            Some(r.timestamp("cx")?)
         } else {
             None
         },
@@ -392,25 +408,13 @@ pub(crate) fn read_all_time(item: &Item) -> Result<AllTimeItem, StoreError> {
 }
 
 /// What the `guild-members` index holds of an all-time item.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemberSummary {
-    pub user: UserId,
-    pub total: u64,
-    pub active: u64,
-    pub sessions: u64,
-    pub last_active: Option<Timestamp>,
-    pub channels: BTreeMap<ChannelId, u64>,
-}
-
-pub(crate) fn read_member_summary(item: &Item) -> Result<MemberSummary, StoreError> {
+pub(crate) fn read_member_summary(item: &Item) -> Result<MemberAllTime, StoreError> {
     let r = Reader::new(item);
-    let last = r.timestamp("l")?;
-    Ok(MemberSummary {
+    Ok(MemberAllTime {
         user: user_of(&r)?,
         total: r.u64("t")?,
         active: r.u64("a")?,
         sessions: r.u64("s")?,
-        last_active: (last != Timestamp::EPOCH).then_some(last),
         channels: binary(&r, "chn", bin::read_secs_by_id)?,
     })
 }

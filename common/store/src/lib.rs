@@ -34,7 +34,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 pub use error::StoreError;
 pub use guilds::BoardUpdate;
-pub use items::{AllTimeItem, DayItem, GuildItem, LastEnded, LiveCall, MemberState, MemberSummary};
+pub use items::{AllTimeItem, DayItem, GuildItem, LastEnded, LiveCall, MemberState};
 pub use privacy::{DeleteReport, GuildExport, PartnerSweep, UserExport};
 pub use reads::{MemberDay, MemberView};
 pub use retry::{Backoff, retrying};
@@ -42,7 +42,7 @@ pub use schema::{
     GUILD_DAYS, GUILD_MEMBERS, IndexDefinition, InvalidTableName, KeyType, OPEN_BY_GUILD,
     Projection, SCHEMA_VERSION, TableDefinition, TableName, table_definition,
 };
-pub use sessions::{EndOutcome, StartOutcome, UpdateOutcome};
+pub use sessions::{EndOutcome, ReconcileView, StartOutcome, UpdateOutcome};
 pub use shards::ResumeState;
 
 /// Timeouts for every call: a store that stalls must not stall its caller for long.

@@ -64,11 +64,16 @@ impl DeleteReport {
 }
 
 /// The other members' day items that name a deleted member as a partner: swept at once, and
-/// again a minute later for ends that were in flight (`docs/storage.md`, delete).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// again once ends that were in flight have landed (`docs/storage.md`, delete).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartnerSweep {
     pub user: UserId,
+    /// Day items known to name the member: their own partners' days.
     pub entries: BTreeSet<(UserId, GuildId, Day)>,
+    /// Days of a server to search through the `guild-days` index: those of the member's
+    /// calls in progress, whose partners only the other side has recorded yet.
+    #[serde(default)]
+    pub scans: Vec<(GuildId, Day, Day)>,
 }
 
 impl Store {
@@ -144,15 +149,18 @@ impl Store {
         at: Timestamp,
     ) -> Result<(DeleteReport, PartnerSweep), StoreError> {
         let pk = keys::user(user);
-        // The instant first: from now on no start of a call that began earlier is accepted.
+        // The instant first: from now on no start of a call that began earlier is accepted,
+        // no end of one is recorded, and no partner list of one takes the member.
         let mut e = Expr::new();
         e.set("priv", n(at.unix()));
+        e.set("del", n(at.unix()));
         self.update_member(user, &e).await?;
         let items = self.query_prefix(&pk, "", Consistency::Strong).await?;
         let mut report = DeleteReport::default();
         let mut sweep = PartnerSweep {
             user,
             entries: BTreeSet::new(),
+            scans: Vec::new(),
         };
         let mut guilds = BTreeSet::new();
         let mut deletes = Vec::new();
@@ -169,12 +177,15 @@ impl Store {
                 if let Some(o) = state.primary {
                     report.open_sessions += 1;
                     guilds.insert(o.guild);
+                    sweep.scans.push((o.guild, Day::of(o.start()), Day::of(at)));
                 }
                 continue;
             }
-            if let Some(rest) = sk.strip_prefix(keys::OPEN_PREFIX) {
+            if sk.starts_with(keys::OPEN_PREFIX) {
+                let o = read_secondary(item)?;
                 report.open_sessions += 1;
-                guilds.extend(parse_id(rest));
+                guilds.insert(o.guild);
+                sweep.scans.push((o.guild, Day::of(o.start()), Day::of(at)));
             } else if let Some(rest) = sk.strip_prefix(keys::ALL_PREFIX) {
                 report.all_time += 1;
                 guilds.extend(parse_id(rest));
@@ -223,6 +234,7 @@ impl Store {
                 item.insert("optout".into(), AttributeValue::Bool(true));
             }
             item.insert("priv".into(), n(at.unix()));
+            item.insert("del".into(), n(at.unix()));
             item.insert("v".into(), n(read_version + 1));
             let result = self
                 .client
@@ -248,12 +260,20 @@ impl Store {
         })
     }
 
-    /// Removes the member from the partner lists `sweep` names; returns how many entries it
-    /// removed (none the second time, unless an end was in flight).
+    /// Removes the member from the partner lists `sweep` names or finds; returns how many
+    /// entries it removed (none the second time, unless an end was in flight).
     pub async fn sweep_partners(&self, sweep: &PartnerSweep) -> Result<usize, StoreError> {
+        let mut entries = sweep.entries.clone();
+        for (guild, first, last) in &sweep.scans {
+            for day in self.guild_days(*guild, *first, *last).await? {
+                if day.user != sweep.user && day.partners.contains_key(&sweep.user) {
+                    entries.insert((day.user, *guild, day.day));
+                }
+            }
+        }
         let mut removed = 0;
         let mut tasks = tokio::task::JoinSet::new();
-        for (partner, guild, day) in sweep.entries.iter().copied() {
+        for (partner, guild, day) in entries {
             if tasks.len() >= PARALLEL_UPDATES
                 && let Some(done) = tasks.join_next().await
             {

@@ -13,8 +13,8 @@ use crate::bin;
 use crate::codec::{Reader, key, s};
 use crate::error::{StoreError, classify};
 use crate::items::{
-    AllTimeItem, DayItem, GuildItem, LiveCall, MemberState, MemberSummary, read_all_time, read_day,
-    read_guild, read_live_call, read_member_summary, user_of,
+    AllTimeItem, DayItem, GuildItem, LiveCall, MemberState, read_all_time, read_day, read_guild,
+    read_live_call, read_member_summary, user_of,
 };
 use crate::schema::{GUILD_DAYS, GUILD_MEMBERS, OPEN_BY_GUILD, keys};
 use crate::table::{Consistency, all_items};
@@ -35,6 +35,8 @@ pub struct MemberDay {
     pub user: UserId,
     pub day: Day,
     pub slots: Vec<SlotSecs>,
+    /// Seconds with each partner that day.
+    pub partners: BTreeMap<UserId, u64>,
 }
 
 impl Store {
@@ -211,6 +213,12 @@ impl Store {
                     day,
                     slots: bin::read_slots(r.bytes("hb")?)
                         .map_err(|e| r.error(format!("hb: {e}")))?,
+                    partners: if r.has("pt") {
+                        bin::read_secs_by_id(r.bytes("pt")?)
+                            .map_err(|e| r.error(format!("pt: {e}")))?
+                    } else {
+                        BTreeMap::new()
+                    },
                 });
             }
             month_start = month_start.first_of_next_month();
@@ -219,7 +227,10 @@ impl Store {
     }
 
     /// Every listed member's all-time figures in a server, from the `guild-members` index.
-    pub async fn guild_members(&self, guild: GuildId) -> Result<Vec<MemberSummary>, StoreError> {
+    pub async fn guild_members(
+        &self,
+        guild: GuildId,
+    ) -> Result<Vec<callstats_core::server::MemberAllTime>, StoreError> {
         let query = self
             .client
             .query()
@@ -260,6 +271,31 @@ impl Store {
                 .and_then(parse_id)
                 .ok_or_else(|| r.error("sort key does not name a member"))?;
             out.insert(user, r.string("n")?.to_owned());
+        }
+        Ok(out)
+    }
+
+    /// Which of `users` opted out (eventually consistent: a list of partners leaves out
+    /// members who opted out, a moment late at worst).
+    pub async fn opted_out(
+        &self,
+        users: &[UserId],
+    ) -> Result<std::collections::BTreeSet<UserId>, StoreError> {
+        if users.is_empty() {
+            return Ok(std::collections::BTreeSet::new());
+        }
+        let wanted = users
+            .iter()
+            .map(|u| key(keys::user(*u), keys::USER))
+            .collect();
+        let mut out = std::collections::BTreeSet::new();
+        for item in self
+            .batch_get("read member states", wanted, Consistency::Eventual)
+            .await?
+        {
+            if crate::items::read_member_state(&item)?.settings.opted_out {
+                out.insert(user_of(&Reader::new(&item))?);
+            }
         }
         Ok(out)
     }

@@ -116,13 +116,13 @@ pub fn table_definition() -> TableDefinition {
                 name: GUILD_MEMBERS,
                 hash: "ga",
                 range: None,
-                projection: Projection::Include(vec!["t", "a", "s", "chn", "l"]),
+                projection: Projection::Include(vec!["t", "a", "s", "chn"]),
             },
             IndexDefinition {
                 name: GUILD_DAYS,
                 hash: "gm",
                 range: Some("gd"),
-                projection: Projection::Include(vec!["hb"]),
+                projection: Projection::Include(vec!["hb", "pt"]),
             },
         ],
     }

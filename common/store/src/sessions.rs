@@ -2,7 +2,7 @@
 //! is conditional, so a replay or a duplicate is reported as already applied and changes
 //! nothing (`docs/storage.md`, Operations).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
@@ -73,12 +73,23 @@ enum Slot {
     Secondary,
 }
 
+/// What an end found.
+enum ForEnd {
+    Open(Box<EndRead>),
+    /// The session is not open (ended already, never started).
+    NotOpen,
+    /// The member deleted their data after the session began.
+    Deleted,
+}
+
 /// What ending a session reads first.
 struct EndRead {
     state: MemberState,
     slot: Slot,
     all: AllTimeItem,
     days: BTreeMap<Day, DayItem>,
+    /// Partners who deleted their data since the session began.
+    deleted_partners: BTreeSet<UserId>,
 }
 
 impl Store {
@@ -322,10 +333,37 @@ impl Store {
             if attempt > 0 {
                 contention_pause(attempt - 1).await;
             }
-            let Some(read) = self.read_for_end(session, &days).await? else {
-                return Ok(EndOutcome::AlreadyEnded);
+            let read = match self.read_for_end(session, &days).await? {
+                ForEnd::Open(read) => read,
+                ForEnd::NotOpen => return Ok(EndOutcome::AlreadyEnded),
+                // Not recorded; its partners, who recorded this member on their side, are
+                // swept clean of them.
+                ForEnd::Deleted => {
+                    let sweep = crate::privacy::PartnerSweep {
+                        user: session.user,
+                        entries: session
+                            .partners
+                            .iter()
+                            .map(|p| (p.user, session.guild, p.day))
+                            .collect(),
+                        scans: Vec::new(),
+                    };
+                    self.sweep_partners(&sweep).await?;
+                    return Ok(EndOutcome::AlreadyEnded);
+                }
             };
-            let (items, totals) = self.end_items(session, *config, read)?;
+            // Partners who deleted their data since the session began are left out.
+            let kept;
+            let recorded = if read.deleted_partners.is_empty() {
+                session
+            } else {
+                let mut s = session.clone();
+                s.partners
+                    .retain(|p| !read.deleted_partners.contains(&p.user));
+                kept = s;
+                &kept
+            };
+            let (items, totals) = self.end_items(recorded, *config, *read)?;
             match self.transact("end session", items).await? {
                 Transacted::Done => return Ok(EndOutcome::Ended(totals)),
                 // The session's own slot: no longer open (ended by someone else, deleted).
@@ -346,7 +384,7 @@ impl Store {
         &self,
         session: &ClosedSession,
         days: &[Day],
-    ) -> Result<Option<EndRead>, StoreError> {
+    ) -> Result<ForEnd, StoreError> {
         let pk = keys::user(session.user);
         let mut wanted = vec![
             key(&pk, keys::USER),
@@ -354,6 +392,9 @@ impl Store {
             key(&pk, keys::all_time(session.guild)),
         ];
         wanted.extend(days.iter().map(|d| key(&pk, keys::day(session.guild, *d))));
+        // The partners' states: one who deleted their data since the session began is left out.
+        let partners: BTreeSet<UserId> = session.partners.iter().map(|p| p.user).collect();
+        wanted.extend(partners.iter().map(|p| key(keys::user(*p), keys::USER)));
         let items = self
             .batch_get("read for end", wanted, Consistency::Strong)
             .await?;
@@ -361,10 +402,16 @@ impl Store {
         let mut secondary = None;
         let mut all = AllTimeItem::default();
         let mut day_items: BTreeMap<Day, DayItem> = BTreeMap::new();
+        let mut deleted_partners = BTreeSet::new();
         for item in &items {
             let r = Reader::new(item);
             let sk = r.string("sk")?;
-            if sk == keys::USER {
+            if sk == keys::USER && r.string("pk")? != pk {
+                let partner = read_member_state(item)?;
+                if partner.deleted_at.is_some_and(|at| at > session.start()) {
+                    deleted_partners.insert(user_of(&r)?);
+                }
+            } else if sk == keys::USER {
                 state = read_member_state(item)?;
             } else if sk.starts_with(keys::OPEN_PREFIX) {
                 secondary = Some(read_secondary(item)?);
@@ -384,8 +431,12 @@ impl Store {
         } else if secondary.as_ref().is_some_and(|o| o.id == session.id) {
             Slot::Secondary
         } else {
-            return Ok(None);
+            return Ok(ForEnd::NotOpen);
         };
+        // The member deleted their data after this session began: it is not recorded.
+        if state.deleted_at.is_some_and(|at| at > session.start()) {
+            return Ok(ForEnd::Deleted);
+        }
         let listed = !state.settings.opted_out;
         if all.version == 0 {
             all.listed = listed;
@@ -397,12 +448,13 @@ impl Store {
                 listed,
             });
         }
-        Ok(Some(EndRead {
+        Ok(ForEnd::Open(Box::new(EndRead {
             state,
             slot,
             all,
             days: day_items,
-        }))
+            deleted_partners,
+        })))
     }
 
     /// The transaction that ends `session`: the slot first (its condition decides "already
@@ -418,6 +470,7 @@ impl Store {
             slot,
             all: all_item,
             days: day_items,
+            deleted_partners: _,
         } = read;
         let user_pk = keys::user(session.user);
         let member_tz = state.settings.timezone_or_utc();
@@ -463,7 +516,10 @@ impl Store {
                 }
                 let (o, og, sid) = (e.name("o"), e.name("og"), e.name("sid"));
                 let guild_value = e.value(s(session.guild.to_string()));
-                e.condition(format!("{og} = {guild_value} AND {o}.{sid} = {sid_value}"));
+                let not_deleted = not_deleted_since(&mut e, session.start());
+                e.condition(format!(
+                    "{og} = {guild_value} AND {o}.{sid} = {sid_value} AND {not_deleted}"
+                ));
                 items.push(self.update_item("end session", user_pk.clone(), keys::USER, &e)?);
             }
             Slot::Secondary => {
@@ -479,7 +535,8 @@ impl Store {
                 let mark = format!("x{}", session.guild);
                 e.remove(&mark);
                 let mark_name = e.name(&mark);
-                e.condition(format!("{mark_name} = {sid_value}"));
+                let not_deleted = not_deleted_since(&mut e, session.start());
+                e.condition(format!("{mark_name} = {sid_value} AND {not_deleted}"));
                 items.push(self.update_item("end session", user_pk.clone(), keys::USER, &e)?);
             }
         }
@@ -645,12 +702,13 @@ impl Store {
     }
 
     /// What reconciling a server needs, strongly consistent, in one batch: the open sessions in
-    /// `guild` of `users` (those the index lists and those present now) and the server item.
+    /// `guild` of `users` (those the index lists and those present now), which of them opted
+    /// out, and the server item.
     pub async fn reconcile_view(
         &self,
         guild: GuildId,
         users: &[UserId],
-    ) -> Result<(Vec<OpenSession>, GuildItem), StoreError> {
+    ) -> Result<ReconcileView, StoreError> {
         let mut wanted = vec![key(keys::guild(guild), keys::GUILD)];
         for user in users {
             wanted.push(key(keys::user(*user), keys::USER));
@@ -659,25 +717,46 @@ impl Store {
         let items = self
             .batch_get("read for reconcile", wanted, Consistency::Strong)
             .await?;
-        let mut open = Vec::new();
-        let mut server = GuildItem::default();
+        let mut view = ReconcileView::default();
         for item in &items {
             let r = Reader::new(item);
             let sk = r.string("sk")?;
             if sk == keys::GUILD {
-                server = read_guild(item)?;
+                view.server = read_guild(item)?;
             } else if sk == keys::USER {
-                if let Some(o) = read_member_state(item)?.primary
+                let state = read_member_state(item)?;
+                if state.settings.opted_out {
+                    view.opted_out.push(user_of(&r)?);
+                }
+                if let Some(o) = state.primary
                     && o.guild == guild
                 {
-                    open.push(o);
+                    view.open.push(o);
                 }
             } else {
-                open.push(read_secondary(item)?);
+                view.open.push(read_secondary(item)?);
             }
         }
-        Ok((open, server))
+        view.opted_out.sort_unstable();
+        Ok(view)
     }
+}
+
+/// What [`Store::reconcile_view`] read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileView {
+    pub open: Vec<OpenSession>,
+    /// Members among those asked about who opted out.
+    pub opted_out: Vec<UserId>,
+    pub server: GuildItem,
+}
+
+/// The condition that the member has not deleted their data since `start` (a deletion
+/// between an end's read and its write cancels the end).
+fn not_deleted_since(e: &mut Expr, start: callstats_core::Timestamp) -> String {
+    let del = e.name("del");
+    let at = e.value(n(start.unix()));
+    format!("(attribute_not_exists({del}) OR {del} <= {at})")
 }
 
 /// The conditions every start checks on the member state: not opted out, this session newer

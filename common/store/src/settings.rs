@@ -47,6 +47,32 @@ impl Store {
         self.update_member(user, &e).await
     }
 
+    /// Records an export at `at` unless the last one was less than `every` seconds before;
+    /// then returns when the next one is allowed.
+    pub async fn claim_export(
+        &self,
+        user: UserId,
+        at: Timestamp,
+        every: u64,
+    ) -> Result<Result<(), Timestamp>, StoreError> {
+        let mut e = Expr::new();
+        e.set("cx", n(at.unix()));
+        let v = e.name("v");
+        let (zero, one) = (e.value(n(0)), e.value(n(1)));
+        e.set_raw(format!("{v} = if_not_exists({v}, {zero}) + {one}"));
+        let cx = e.name("cx");
+        let earliest = e.value(n(at.minus(every).unix()));
+        e.condition(format!("attribute_not_exists({cx}) OR {cx} <= {earliest}"));
+        if self
+            .conditional_update("claim export", keys::user(user), keys::USER.to_owned(), &e)
+            .await?
+        {
+            return Ok(Ok(()));
+        }
+        let last = self.member_state(user).await?.last_export.unwrap_or(at);
+        Ok(Err(last.plus(every)))
+    }
+
     pub(crate) async fn update_member(&self, user: UserId, e: &Expr) -> Result<(), StoreError> {
         let mut e_with_version = e.clone();
         let v = e_with_version.name("v");

@@ -23,6 +23,7 @@ use twilight_gateway::error::ReceiveMessageErrorType;
 use twilight_gateway::{Event, EventTypeFlags, Shard, StreamExt as _};
 use twilight_model::gateway::payload::incoming::GuildCreate;
 
+use crate::departures::{Departure, DepartureLog};
 use crate::metrics::{Metrics, inc};
 use crate::tracker::{GuildCreated, SessionWrite, Tracker};
 use crate::writer::Writer;
@@ -104,12 +105,16 @@ enum Inbox {
         guild: GuildId,
         generation: u64,
         open: Vec<callstats_core::OpenSession>,
+        /// Members asked about who opted out.
+        opted_out: Vec<UserId>,
         config: callstats_core::GuildConfig,
         last_seen: Option<Timestamp>,
     },
     Config {
         guild: GuildId,
         config: callstats_core::GuildConfig,
+        /// Members a privacy action took off the boards, with when.
+        gone: Vec<(UserId, Timestamp)>,
     },
 }
 
@@ -151,6 +156,8 @@ pub struct ShardRunner {
     resume_url: Option<String>,
     /// The most members in voice at once seen today (the server's local day), per server.
     peaks: std::collections::HashMap<GuildId, (chrono::NaiveDate, u32)>,
+    /// The shard's departures journal (none in tests that run without a state directory).
+    journal: Option<DepartureLog>,
 }
 
 impl ShardRunner {
@@ -180,7 +187,29 @@ impl ShardRunner {
             disconnects: 0,
             resume_url: None,
             peaks: std::collections::HashMap::new(),
+            journal: None,
         }
+    }
+
+    /// Keeps the departures of partner time in `journal`, after restoring what it holds.
+    #[must_use]
+    pub fn with_journal(mut self, journal: DepartureLog, held: Vec<Departure>) -> Self {
+        self.tracker.restore_departures(held);
+        self.journal = Some(journal);
+        self
+    }
+
+    /// Ends what the restored tracker holds of servers not served (`CALLSTATS_GUILDS`): the
+    /// list may have changed since the state was saved, and a resumed gateway session brings
+    /// no READY to drop them ([`crate::allow::forget_others`]). After [`Self::with_journal`],
+    /// so that the departures of those ends are journaled like any others.
+    #[must_use]
+    pub fn forget_unserved(mut self, now: Timestamp) -> Self {
+        let writes = crate::allow::forget_others(&self.ctx.guilds, &mut self.tracker, now);
+        if !writes.is_empty() {
+            self.submit(writes);
+        }
+        self
     }
 
     /// The resume URL of the saved gateway session this runner resumes, if any.
@@ -201,12 +230,20 @@ impl ShardRunner {
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut refresh = tokio::time::interval_at(Instant::now() + CONFIG_REFRESH, CONFIG_REFRESH);
         refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut starts = self.ctx.writer.starts();
         self.publish();
         loop {
             tokio::select! {
                 biased;
                 _ = stop.wait_for(|stop| *stop) => break,
                 Some(message) = self.inbox.recv() => self.on_inbox(message),
+                started = starts.recv() => match started {
+                    Ok(s) => self.tracker.start_outcome(s.guild, s.session, s.user, s.recorded),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(shard = self.number(), missed, "start outcomes missed");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+                },
                 _ = heartbeat.tick() => self.beat(),
                 _ = refresh.tick() => self.refresh_configs(),
                 item = self.shard.next_event(WANTED) => match item {
@@ -267,6 +304,21 @@ impl ShardRunner {
     }
 
     fn submit(&mut self, writes: Vec<SessionWrite>) {
+        // Stays that others' partner time still needs go to disk before the ends that made
+        // them are handed over.
+        let departures = self.tracker.take_departures();
+        if let Some(journal) = &mut self.journal
+            && !departures.is_empty()
+        {
+            let kept = self.tracker.departures();
+            if let Err(err) = journal
+                .append(&departures)
+                .and_then(|()| journal.compact(&kept))
+            {
+                inc(&self.ctx.metrics.spool_errors);
+                tracing::error!(error = %err, "departures not journaled: partner time may fall short after a crash");
+            }
+        }
         // A start may set a server's peak of members in voice for the day.
         let started: BTreeSet<(GuildId, Timestamp)> = writes
             .iter()
@@ -435,6 +487,7 @@ impl ShardRunner {
                 guild,
                 generation,
                 open,
+                opted_out,
                 config,
                 last_seen,
             } => {
@@ -445,6 +498,9 @@ impl ShardRunner {
                     last_seen = last_seen.map(|t| t.to_string()),
                     "guild reconciled with the store"
                 );
+                for user in opted_out {
+                    self.tracker.not_recorded(guild, user, Timestamp::EPOCH);
+                }
                 let writes = self.tracker.store_reconciled(
                     guild,
                     generation,
@@ -455,7 +511,14 @@ impl ShardRunner {
                 );
                 self.submit(writes);
             }
-            Inbox::Config { guild, config } => self.tracker.set_config(guild, config),
+            Inbox::Config {
+                guild,
+                config,
+                gone,
+            } => {
+                self.tracker.set_config(guild, config);
+                self.tracker.privacy_actions(guild, gone);
+            }
         }
     }
 }

@@ -48,7 +48,7 @@ impl ShardRunner {
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            let (open, server) = retrying(
+            let view = retrying(
                 "read for reconcile",
                 backoff,
                 || inc(&metrics.reads_retried),
@@ -57,17 +57,17 @@ impl ShardRunner {
             .await
             .unwrap_or_else(|err| {
                 tracing::error!(shard, guild = %guild, error = %err, "cannot read the server's open sessions; using defaults");
-                (Vec::new(), callstats_store::GuildItem::default())
+                callstats_store::ReconcileView::default()
             });
-            if server.shard != Some(shard) {
+            if view.server.shard != Some(shard) {
                 ctx.writer.shard_of(guild, shard);
             }
-            let config = server.config;
             let _ = tx.send(Inbox::Reconciled {
                 guild,
                 generation,
-                open,
-                config,
+                open: view.open,
+                opted_out: view.opted_out,
+                config: view.server.config,
                 last_seen,
             });
         });
@@ -128,9 +128,13 @@ impl ShardRunner {
         let tx = self.inbox_tx.clone();
         tokio::spawn(async move {
             for guild in guilds {
-                match ctx.store.guild_config(guild).await {
-                    Ok(config) => {
-                        let _ = tx.send(Inbox::Config { guild, config });
+                match ctx.store.guild(guild).await {
+                    Ok(server) => {
+                        let _ = tx.send(Inbox::Config {
+                            guild,
+                            config: server.config,
+                            gone: server.board.gone.into_iter().collect(),
+                        });
                     }
                     Err(err) => {
                         tracing::debug!(guild = %guild, error = %err, "guild configuration not refreshed");

@@ -289,6 +289,129 @@ fn company_changes_alone_for_the_others() {
     assert_eq!((s.breakdown.alone, s.breakdown.active), (90, 40));
 }
 
+/// A closed session's partner time per partner (summed over days), by test user number.
+fn partners(s: &callstats_core::ClosedSession) -> BTreeMap<u64, u64> {
+    let mut out = BTreeMap::new();
+    for p in &s.partners {
+        *out.entry(p.user.get() - 100).or_default() += p.secs;
+    }
+    out
+}
+
+/// The ended session of test user `u` among `writes`.
+fn end_of(writes: &[SessionWrite], u: u64) -> &callstats_core::ClosedSession {
+    ended(writes)
+        .into_iter()
+        .find(|s| s.user == user(u))
+        .unwrap_or_else(|| panic!("no end of u{u} in {:?}", describe(writes)))
+}
+
+#[test]
+fn partner_time_is_the_overlap_in_the_same_channel_on_both_sides() {
+    let mut tr = tracker();
+    // u1 from 0 to 300 in c1; u2 from 60 to 120 in c1, then c2 until 200; u3 from 100 to 250
+    // in c1 and in the AFK channel after; u4 in c2 from 150 to 400.
+    tr.voice_update(change(1, 1, Some(1), Flags::NONE), t(0));
+    tr.voice_update(change(1, 2, Some(1), Flags::MUTED), t(60));
+    tr.voice_update(change(1, 3, Some(1), Flags::NONE), t(100));
+    let moved = tr.voice_update(change(1, 2, Some(2), Flags::NONE), t(120));
+    assert_eq!(
+        partners(end_of(&moved, 2)),
+        BTreeMap::from([(1, 60), (3, 20)])
+    );
+    tr.voice_update(change(1, 4, Some(2), Flags::NONE), t(150));
+    let left = tr.voice_update(change(1, 2, None, Flags::NONE), t(200));
+    assert_eq!(partners(end_of(&left, 2)), BTreeMap::from([(4, 50)]));
+    let afk = tr.voice_update(change(1, 3, Some(AFK), Flags::NONE), t(250));
+    assert_eq!(
+        partners(end_of(&afk, 3)),
+        BTreeMap::from([(1, 150), (2, 20)])
+    );
+    let one = tr.voice_update(change(1, 1, None, Flags::NONE), t(300));
+    // u2's and u3's departures were kept for u1: the same seconds on both sides.
+    assert_eq!(
+        partners(end_of(&one, 1)),
+        BTreeMap::from([(2, 60), (3, 150)])
+    );
+    let four = tr.voice_update(change(1, 4, None, Flags::NONE), t(400));
+    assert_eq!(partners(end_of(&four, 4)), BTreeMap::from([(2, 50)]));
+    // Nothing is kept once no session is open.
+    assert!(tr.departures().is_empty());
+}
+
+#[test]
+fn members_whose_time_is_not_recorded_are_no_ones_partner() {
+    let mut tr = tracker();
+    tr.voice_update(change(1, 1, Some(1), Flags::NONE), t(0));
+    let w = tr.voice_update(change(1, 2, Some(1), Flags::NONE), t(0));
+    let refused = w[1].session_id();
+    // The store refused u2's start: u2 opted out.
+    tr.start_outcome(guild(1), refused, user(2), false);
+    tr.voice_update(change(1, 3, Some(1), Flags::NONE), t(10));
+    // u3 opts out at 60 (seen at the next configuration refresh): from then on, no partner.
+    tr.privacy_actions(guild(1), [(user(3), t(60))]);
+    let one = tr.voice_update(change(1, 1, None, Flags::NONE), t(100));
+    assert_eq!(partners(end_of(&one, 1)), BTreeMap::from([(3, 50)]));
+    let two = tr.voice_update(change(1, 2, None, Flags::NONE), t(110));
+    assert!(end_of(&two, 2).partners.is_empty());
+    // u2 opts back in: their next start is recorded and they count again.
+    let back = tr.voice_update(change(1, 2, Some(1), Flags::NONE), t(120));
+    tr.start_outcome(guild(1), back[0].session_id(), user(2), true);
+    tr.voice_update(change(1, 5, Some(1), Flags::NONE), t(120));
+    let five = tr.voice_update(change(1, 5, None, Flags::NONE), t(150));
+    assert_eq!(partners(end_of(&five, 5)), BTreeMap::from([(2, 30)]));
+}
+
+#[test]
+fn after_a_crash_the_journal_keeps_partner_time_whole() {
+    // Before the crash: u1, u2 and u3 in c1 from 0; u2 leaves at 200 (u1 and u3 stay).
+    let mut before = tracker();
+    for u in 1..=3 {
+        before.voice_update(change(1, u, Some(1), Flags::NONE), t(0));
+    }
+    let open: Vec<OpenSession> = [1, 3]
+        .iter()
+        .map(|u| before.session(guild(1), user(*u)).unwrap().clone())
+        .collect();
+    let left = before.voice_update(change(1, 2, None, Flags::NONE), t(200));
+    assert_eq!(
+        partners(end_of(&left, 2)),
+        BTreeMap::from([(1, 200), (3, 200)])
+    );
+    let journal = before.take_departures();
+    assert_eq!(journal.len(), 1);
+    assert!(before.take_departures().is_empty());
+
+    // The process dies; the last heartbeat was at 150. A new one reads the journal back and
+    // the store's open sessions; u1 is gone, u3 is still there.
+    let mut after = Tracker::new(50);
+    after.restore_departures(journal);
+    let GuildCreated::NeedsStore { generation } =
+        after.guild_create(seed(1, vec![member(3, 1)]), t(400), MAX_GAP)
+    else {
+        panic!("unknown guild");
+    };
+    let w = after.store_reconciled(
+        guild(1),
+        generation,
+        open,
+        GuildConfig::default(),
+        Some(t(150)),
+        MAX_GAP,
+    );
+    // u1 was there when u2 left at 200, after the heartbeat: the estimate is not earlier.
+    let one = end_of(&w, 1);
+    assert!(one.estimated);
+    assert_eq!(one.end, t(200));
+    assert_eq!(partners(one), BTreeMap::from([(2, 200), (3, 200)]));
+    // u3 stays (a short gap); at its end it has both departures.
+    let three = after.voice_update(change(1, 3, None, Flags::NONE), t(500));
+    assert_eq!(
+        partners(end_of(&three, 3)),
+        BTreeMap::from([(1, 200), (2, 200)])
+    );
+}
+
 #[test]
 fn unknown_guilds_wait_for_the_store_and_replay_their_events() {
     let mut tr = Tracker::new(0);
@@ -567,6 +690,8 @@ struct Model {
     /// unique per user and guild.
     started: BTreeSet<(GuildId, UserId, SessionId)>,
     ended: BTreeSet<(GuildId, UserId, SessionId)>,
+    /// Partner seconds each ended session recorded: (guild, member, partner, day).
+    partners: BTreeMap<(GuildId, UserId, UserId, callstats_core::period::Day), u64>,
 }
 
 impl Model {
@@ -618,6 +743,24 @@ impl Model {
                         &session.breakdown,
                         &session.cells,
                     )?;
+                    // Time with any one partner is time in company: at most the session's
+                    // time not alone.
+                    let mut with: BTreeMap<UserId, u64> = BTreeMap::new();
+                    for p in &session.partners {
+                        prop_assert!(p.user != session.user, "partner of oneself");
+                        *with.entry(p.user).or_default() += p.secs;
+                        *self
+                            .partners
+                            .entry((session.guild, session.user, p.user, p.day))
+                            .or_default() += p.secs;
+                    }
+                    let company = session.duration() - session.breakdown.alone;
+                    for (partner, secs) in with {
+                        prop_assert!(
+                            secs <= company,
+                            "{secs} s with {partner}, {company} s in company"
+                        );
+                    }
                 }
             }
         }
@@ -738,5 +881,14 @@ proptest! {
         }
         prop_assert_eq!(tr.open_sessions(), 0);
         prop_assert!(model.open.is_empty(), "left open: {:?}", model.open.keys().collect::<Vec<_>>());
+        // Partner time is symmetric: A with B on a day equals B with A.
+        for ((g, a, b, day), secs) in &model.partners {
+            prop_assert_eq!(
+                model.partners.get(&(*g, *b, *a, *day)).copied(),
+                Some(*secs),
+                "{} with {} on {}", a, b, day
+            );
+        }
+        prop_assert!(tr.departures().is_empty());
     }
 }

@@ -60,8 +60,43 @@ fn callstats() -> Command {
                 vec![user_option("user", "Whose calls (default: yours)")],
             ),
             subcommand(
+                "server",
+                "This server's voice activity: totals, busiest hours, channels, trend",
+                vec![
+                    choice_option(
+                        "period",
+                        "Which days to count (default: last 7 days)",
+                        &[
+                            ("last 7 days", "7d"),
+                            ("last 30 days", "30d"),
+                            ("this week", "week"),
+                            ("this month", "month"),
+                            ("all time", "all"),
+                        ],
+                    ),
+                    option(
+                        CommandOptionType::Boolean,
+                        "private",
+                        "Only you see the answer",
+                    ),
+                ],
+            ),
+            subcommand(
+                "partners",
+                "Who you spend your call time with here (only you see the answer)",
+                vec![choice_option(
+                    "period",
+                    "Which days to count (default: last 30 days)",
+                    &[
+                        ("last 7 days", "7d"),
+                        ("last 30 days", "30d"),
+                        ("all time", "all"),
+                    ],
+                )],
+            ),
+            subcommand(
                 "timezone",
-                "Set your timezone for heatmaps",
+                "Set your timezone for days, heatmaps and streaks",
                 vec![CommandOption {
                     required: Some(true),
                     ..timezone_option("zone", "An IANA timezone, like Europe/Berlin")

@@ -6,7 +6,9 @@
 pub mod config;
 pub mod definitions;
 pub mod history;
+pub mod partners;
 pub mod privacy;
+pub mod server;
 pub mod show;
 pub mod timezone;
 pub mod top;

@@ -24,7 +24,8 @@ use crate::context::App;
 use crate::error::{Failure, Internal, Notice};
 use crate::figures;
 use crate::interaction::{Ctx, Person};
-use crate::render::heatmap_png;
+use crate::render::chart_png::{self, ChartImage};
+use crate::render::heatmap_png::{self, HeatmapImage};
 use crate::render::show::{Live, Rank, ShowView, Window};
 use crate::reply::{File, Message, Reply};
 
@@ -123,7 +124,7 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
             target,
         )
     };
-    let files = heatmap_file(&figures.grid, tz)?;
+    let files = images(&figures, args.window, tz)?;
     let mut channels: Vec<(ChannelId, u64)> = figures.channels.into_iter().collect();
     channels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let view = ShowView {
@@ -147,13 +148,30 @@ pub async fn run(app: &App, ctx: &Ctx, args: ShowArgs) -> Result<Reply, Failure>
         },
         channels_hidden: !own,
         timezone: tz,
+        dst: callstats_core::period::observes_dst(tz, ctx.now),
         rule: config.rule,
         own_opted_out: own && view.state.settings.opted_out,
-        image: files.first().map(|f| f.name.clone()),
+        image: files
+            .iter()
+            .find(|f| f.name == heatmap_png::FILE_NAME)
+            .map(|f| f.name.clone()),
     };
-    let mut message = Message::embed(crate::render::show::show(&view)).with_ephemeral(args.private);
-    message.files.extend(files);
-    Ok(Reply::Message(message))
+    let message = with_images(crate::render::show::show(&view), files);
+    Ok(Reply::Message(message.with_ephemeral(args.private)))
+}
+
+/// A stats embed with its images: the heatmap in the embed (it names it), the activity chart
+/// in a second embed under it.
+#[must_use]
+pub fn with_images(embed: twilight_model::channel::message::Embed, files: Vec<File>) -> Message {
+    let mut message = Message::embed(embed);
+    if files.iter().any(|f| f.name == chart_png::FILE_NAME) {
+        message
+            .embeds
+            .push(crate::render::image_embed(chart_png::FILE_NAME));
+    }
+    message.files = files;
+    message
 }
 
 /// The day records a window needs (none for all time).
@@ -240,18 +258,48 @@ fn month_rank(
     })
 }
 
-/// The heatmap image, when there is anything to draw.
-fn heatmap_file(grid: &[[u64; 24]; 7], tz: Tz) -> Result<Vec<File>, Failure> {
-    if grid.iter().flatten().all(|s| *s == 0) {
-        return Ok(Vec::new());
+/// The heatmap and the activity chart as images, each when there is anything to draw.
+fn images(figures: &Figures, window: Window, tz: Tz) -> Result<Vec<File>, Failure> {
+    let encode =
+        |e: crate::render::image::ImageError| Failure::from(Internal::Encode(e.to_string()));
+    let mut files = Vec::new();
+    if figures.grid.iter().flatten().any(|s| *s > 0) {
+        let over = match window {
+            Window::All => "All time".to_owned(),
+            Window::Days(n) => format!("Last {n} days"),
+        };
+        let bytes = heatmap_png::render(&HeatmapImage {
+            title: "Call time by weekday and hour".to_owned(),
+            subtitle: format!("{over} · {}", tz.name()),
+            grid: figures.grid,
+        })
+        .map_err(encode)?;
+        files.push(File {
+            name: heatmap_png::FILE_NAME.to_owned(),
+            content_type: "image/png",
+            description: Some(format!("Call time by weekday and hour, in {}", tz.name())),
+            bytes,
+        });
     }
-    let bytes = heatmap_png::render(grid).map_err(|e| Internal::Encode(e.to_string()))?;
-    Ok(vec![File {
-        name: heatmap_png::FILE_NAME.to_owned(),
-        content_type: "image/png",
-        description: Some(format!("Call time by weekday and hour, in {}", tz.name())),
-        bytes,
-    }])
+    if figures.daily.iter().any(|(_, s)| *s > 0) {
+        let bytes = chart_png::render(&ChartImage {
+            title: "Call time per day".to_owned(),
+            subtitle: format!("Last {} days · {}", figures.daily.len(), tz.name()),
+            days: figures
+                .daily
+                .iter()
+                .map(|(d, s)| (d.format("%-d %b").to_string(), *s))
+                .collect(),
+        })
+        .map_err(encode)?;
+        files.push(File {
+            name: chart_png::FILE_NAME.to_owned(),
+            content_type: "image/png",
+            description: Some(format!("Call time per day, in {}", tz.name())),
+            bytes,
+        });
+    }
+    Ok(files)
 }
 
 /// Days of the activity chart.

@@ -326,6 +326,93 @@ pub fn file_name(user: UserId) -> String {
     format!("callstats-export-{user}.json")
 }
 
+/// Attachments a message may carry.
+pub const MAX_FILES: usize = 10;
+
+/// How an export is packed into attachments that each fit `limit` bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Packed {
+    /// The JSON as it is.
+    Plain(Vec<u8>),
+    /// Compressed with gzip.
+    Gzip(Vec<u8>),
+    /// Compressed with gzip, then cut into parts to join in order.
+    Parts(Vec<Vec<u8>>),
+}
+
+/// The export is too large for [`MAX_FILES`] attachments even compressed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the export is {compressed} bytes compressed, more than {MAX_FILES} attachments of {limit} bytes"
+)]
+pub struct TooLarge {
+    pub compressed: usize,
+    pub limit: usize,
+}
+
+/// Packs `json` so each attachment fits `limit` bytes: as it is, gzip-compressed, or
+/// compressed and cut into parts.
+pub fn pack(json: Vec<u8>, limit: usize) -> Result<Packed, TooLarge> {
+    use std::io::Write as _;
+    if json.len() <= limit {
+        return Ok(Packed::Plain(json));
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let gz = encoder
+        .write_all(&json)
+        .and_then(|()| encoder.finish())
+        .unwrap_or_default();
+    if gz.len() <= limit {
+        return Ok(Packed::Gzip(gz));
+    }
+    let parts: Vec<Vec<u8>> = gz.chunks(limit.max(1)).map(<[u8]>::to_vec).collect();
+    if parts.len() > MAX_FILES {
+        return Err(TooLarge {
+            compressed: gz.len(),
+            limit,
+        });
+    }
+    Ok(Packed::Parts(parts))
+}
+
+#[cfg(test)]
+mod pack_tests {
+    use super::*;
+    use std::io::Read as _;
+
+    fn gunzip(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn exports_are_packed_to_fit_the_attachment_limit() {
+        let json: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("{{\"n\":{i}}},").into_bytes())
+            .collect();
+        assert_eq!(
+            pack(json.clone(), json.len()).unwrap(),
+            Packed::Plain(json.clone())
+        );
+        let Packed::Gzip(gz) = pack(json.clone(), json.len() / 2).unwrap() else {
+            panic!("compressed");
+        };
+        assert_eq!(gunzip(&gz), json);
+        let limit = gz.len() / 3 + 1;
+        let Packed::Parts(parts) = pack(json.clone(), limit).unwrap() else {
+            panic!("in parts");
+        };
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.len() <= limit));
+        assert_eq!(gunzip(&parts.concat()), json);
+        assert!(pack(json, gz.len() / 20).is_err());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,13 +1,18 @@
 //! Rendering: plain functions from data to Discord messages, no I/O, no clock. Every
 //! renderer ends with [`crate::limits::fit`], so its output stays inside Discord's limits whatever
-//! the data (tested with worst cases beside each renderer).
+//! the data (tested with worst cases beside each renderer). The images (`heatmap_png`,
+//! `chart_png`) share their drawing in `image`.
 
+pub mod chart_png;
 pub mod export;
 pub mod format;
 pub mod heatmap_png;
 pub mod heatmap_text;
 pub mod history;
+pub mod image;
+pub mod partners;
 pub mod privacy;
+pub mod server;
 pub mod settings;
 pub mod show;
 pub mod top;
@@ -21,6 +26,29 @@ use twilight_model::channel::message::embed::{EmbedField, EmbedFooter};
 /// Embed colours: one for stats, one for notices.
 pub const COLOR_STATS: u32 = 0x0058_65f2;
 pub const COLOR_NOTICE: u32 = 0x00fe_e75c;
+
+/// An attachment shown as an embed's image.
+#[must_use]
+pub fn attachment_image(file: &str) -> twilight_model::channel::message::embed::EmbedImage {
+    twilight_model::channel::message::embed::EmbedImage {
+        height: None,
+        proxy_url: None,
+        url: format!("attachment://{file}"),
+        width: None,
+        content_type: None,
+        placeholder: None,
+        placeholder_version: None,
+        flags: None,
+    }
+}
+
+/// A second embed that only shows an attached image, under the first.
+#[must_use]
+pub fn image_embed(file: &str) -> Embed {
+    let mut e = embed();
+    e.image = Some(attachment_image(file));
+    e
+}
 
 /// An empty rich embed.
 #[must_use]
@@ -122,6 +150,52 @@ pub const COUNTS: &str = "AFK channel excluded · active = neither deafened nor 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Render times and sizes of the images, for BENCHMARKS.md: `cargo test --release -p
+    /// callstats-interactions --lib render::tests::image_times -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn image_times() {
+        use std::time::{Duration, Instant};
+        const RUNS: usize = 50;
+        fn measure(name: &str, render: impl Fn() -> Vec<u8>) {
+            let size = render().len();
+            let mut times: Vec<Duration> = (0..RUNS)
+                .map(|_| {
+                    let start = Instant::now();
+                    std::hint::black_box(render());
+                    start.elapsed()
+                })
+                .collect();
+            times.sort();
+            println!(
+                "{name}: min {:.2} ms, median {:.2} ms over {RUNS} renders; {size} bytes",
+                times[0].as_secs_f64() * 1e3,
+                times[RUNS / 2].as_secs_f64() * 1e3,
+            );
+        }
+        // A busy member: time in most hours, every day.
+        let heatmap = heatmap_png::HeatmapImage {
+            title: "Call time by weekday and hour".into(),
+            subtitle: "All time · Europe/Berlin".into(),
+            grid: std::array::from_fn(|d| {
+                std::array::from_fn(|h| ((d * 24 + h) as u64 * 7919) % 3600)
+            }),
+        };
+        measure("heatmap", || heatmap_png::render(&heatmap).unwrap());
+        for n in [7, 30, 365] {
+            let chart = chart_png::ChartImage {
+                title: "Call time per day".into(),
+                subtitle: format!("Last {n} days · Europe/Berlin"),
+                days: (0..n)
+                    .map(|i| (format!("{} Nov", i % 30 + 1), (i * 7919) % 20_000))
+                    .collect(),
+            };
+            measure(&format!("chart, {n} days"), || {
+                chart_png::render(&chart).unwrap()
+            });
+        }
+    }
 
     #[test]
     fn names_are_inert() {

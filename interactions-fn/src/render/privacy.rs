@@ -1,7 +1,7 @@
 //! Replies of the privacy commands: opt-out and opt-in, the delete confirmation and report,
 //! the export.
 
-use callstats_core::UserId;
+use callstats_core::{Timestamp, UserId};
 use callstats_store::DeleteReport;
 use twilight_model::channel::message::Component;
 use twilight_model::channel::message::Embed;
@@ -137,19 +137,76 @@ pub fn delete_cancelled() -> Message {
     }
 }
 
+/// How an export's file is packed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Packing {
+    Plain,
+    Gzip,
+    /// Compressed, in this many parts.
+    Parts(usize),
+}
+
 #[must_use]
-pub fn exported(sessions: usize, guilds: usize) -> Embed {
+pub fn exported(sessions: usize, guilds: usize, packing: Packing) -> Embed {
+    let packed = match packing {
+        Packing::Plain => String::new(),
+        Packing::Gzip => " It is compressed with gzip to fit Discord's attachment limit.".into(),
+        Packing::Parts(n) => format!(
+            " It is compressed with gzip and cut into {n} parts to fit Discord's attachment \
+             limit: join them in order (`cat file.gz.* > file.gz`), then decompress."
+        ),
+    };
     notice(
         "Your call data",
         &format!(
             "Everything recorded about you: {} in {}, with totals, days, half hours, channels, \
              partners and settings, as JSON (format: `callstats-export` version {}, described \
-             in the project's docs/export-format.md).",
+             in the project's docs/export-format.md).{packed}",
             counted(sessions, "session", "sessions"),
             counted(guilds, "server", "servers"),
             super::export::VERSION,
         ),
     )
+}
+
+#[must_use]
+pub fn export_too_large(sessions: usize) -> Embed {
+    notice(
+        "Your call data is too large to attach",
+        &format!(
+            "Your {} do not fit in Discord's attachments even compressed. Ask this bot's \
+             operator for your data; nothing was changed.",
+            counted(sessions, "session", "sessions"),
+        ),
+    )
+}
+
+#[must_use]
+pub fn export_cooldown(next: Timestamp) -> Embed {
+    notice(
+        "You exported your data a moment ago",
+        &format!(
+            "An export reads everything recorded about you, so one every 15 minutes is allowed. \
+             You can export again {}.",
+            super::when(next, 'R')
+        ),
+    )
+}
+
+#[must_use]
+pub fn delete_cooldown(at: Timestamp, next: Timestamp) -> Message {
+    Message {
+        embeds: vec![notice(
+            "You deleted your data a moment ago",
+            &format!(
+                "Your data was deleted {}; nothing was recorded of the calls before. You can \
+                 delete again {}.",
+                super::when(at, 'R'),
+                super::when(next, 'R')
+            ),
+        )],
+        ..Message::default()
+    }
 }
 
 #[cfg(test)]
@@ -176,7 +233,7 @@ mod tests {
                 true,
             ),
             delete_cancelled(),
-            Message::embed(exported(usize::MAX, 1000)),
+            Message::embed(exported(usize::MAX, 1000, Packing::Parts(10))),
         ];
         for m in replies {
             limits::check(&m).unwrap();

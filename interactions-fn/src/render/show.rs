@@ -10,7 +10,7 @@ use callstats_core::{Breakdown, ChannelId, RankingRule, Stats, Timestamp};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use twilight_model::channel::message::Embed;
-use twilight_model::channel::message::embed::{EmbedField, EmbedImage};
+use twilight_model::channel::message::embed::EmbedField;
 
 use super::{COUNTS, embed, field, footer, limits, name, when};
 
@@ -65,8 +65,10 @@ pub struct ShowView {
     pub top_channels: Vec<(ChannelId, u64)>,
     /// Someone else looks: channels are not shown.
     pub channels_hidden: bool,
-    /// The member's timezone: days and heatmaps are cut in it.
+    /// The viewer's timezone: days and heatmaps are cut in it.
     pub timezone: Tz,
+    /// The timezone observes daylight saving time (all-time hours are approximate).
+    pub dst: bool,
     /// The guild's ranking rule, for the footer.
     pub rule: RankingRule,
     /// The viewer opted out and looks at their own figures.
@@ -111,16 +113,7 @@ pub fn show(view: &ShowView) -> Embed {
     ));
     e.fields = fields;
     if let Some(file) = &view.image {
-        e.image = Some(EmbedImage {
-            height: None,
-            proxy_url: None,
-            url: format!("attachment://{file}"),
-            width: None,
-            content_type: None,
-            placeholder: None,
-            placeholder_version: None,
-            flags: None,
-        });
+        e.image = Some(super::attachment_image(file));
     }
     e.footer = footer(footer_text(view));
     limits::fit(&mut e, limits::EMBEDS_TOTAL);
@@ -258,8 +251,14 @@ pub fn breakdown_text(b: &Breakdown) -> String {
 }
 
 fn footer_text(view: &ShowView) -> String {
+    let dst = if view.window == Window::All && view.dst {
+        " · all-time hours at today's UTC offset (an hour off for calls in the other \
+         daylight-saving season)"
+    } else {
+        ""
+    };
     format!(
-        "{COUNTS} · ranking {} · days and times in {}",
+        "{COUNTS} · ranking {} · days and times in {}{dst}",
         view.rule.describe(),
         view.timezone.name()
     )
@@ -303,6 +302,7 @@ mod tests {
             top_channels: vec![(Id::new(9), 3600)],
             channels_hidden: false,
             timezone: chrono_tz::Europe::Berlin,
+            dst: true,
             rule: RankingRule::default(),
             own_opted_out: false,
             image: None,
@@ -337,12 +337,10 @@ mod tests {
             "<#9> · 1 h 00 min (50 %)"
         );
         assert!(get(&e, "Hours of the day (Europe/Berlin)").starts_with("```\n"));
-        assert!(
-            e.footer
-                .unwrap()
-                .text
-                .ends_with("days and times in Europe/Berlin")
-        );
+        assert!(e.footer.unwrap().text.ends_with(
+            "days and times in Europe/Berlin · all-time hours at today's UTC offset (an hour \
+             off for calls in the other daylight-saving season)"
+        ));
     }
 
     #[test]

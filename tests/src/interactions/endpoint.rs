@@ -44,7 +44,9 @@ impl Endpoint {
             .job_store(patient(&store))
             // The local server is single-threaded and shared by parallel tests: give it
             // time rather than answer with an apology.
-            .deadline(Duration::from_mins(1));
+            .deadline(Duration::from_mins(1))
+            // A deletion's second partner sweep runs at once: nothing is in flight here.
+            .sweep_after(Duration::ZERO);
         if let Some(api) = api {
             builder = builder.api_base(api);
         }

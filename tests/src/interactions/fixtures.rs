@@ -95,6 +95,13 @@ impl Interaction {
         self
     }
 
+    /// The largest attachment a reply may carry, in bytes.
+    #[must_use]
+    pub fn with_attachment_limit(mut self, bytes: u64) -> Self {
+        self.0["attachment_size_limit"] = json!(bytes);
+        self
+    }
+
     /// The member's permissions (a decimal bit string).
     #[must_use]
     pub fn with_permissions(mut self, permissions: u64) -> Self {

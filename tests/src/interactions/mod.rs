@@ -38,7 +38,9 @@ pub use endpoint::Endpoint;
 pub use fake_discord::{FakeDiscord, Recorded};
 pub use fixtures::{Interaction, function_url_event};
 pub use lambda_runtime::LambdaRuntime;
-pub use seed::{PrivateDynamo, open, partition_keys, patient, seed, seed_many, seed_open};
+pub use seed::{
+    PrivateDynamo, open, partition_keys, patient, seed, seed_end, seed_many, seed_open,
+};
 pub use serve::{post, serve_on_port_0};
 
 pub const APPLICATION: u64 = 1_180_000_000_000_000_001;
@@ -66,7 +68,8 @@ pub fn signed_headers(at: Timestamp, body: &[u8]) -> Vec<(String, String)> {
     sign::signed_headers(&signing_key(), at.unix(), body)
 }
 
-/// A decoded PNG: width, height and RGB bytes.
+/// A decoded PNG: width, height and RGB bytes. Alpha is dropped: the images are opaque cards
+/// but for their rounded corners.
 #[must_use]
 pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
@@ -74,9 +77,16 @@ pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let mut reader = decoder.read_info().expect("a PNG header");
     let mut buf = vec![0; reader.output_buffer_size().expect("a size")];
     let info = reader.next_frame(&mut buf).expect("a PNG frame");
-    assert_eq!(info.color_type, png::ColorType::Rgb);
     buf.truncate(info.buffer_size());
-    (info.width, info.height, buf)
+    let rgb = match info.color_type {
+        png::ColorType::Rgb => buf,
+        png::ColorType::Rgba => buf
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+        other => panic!("an RGB or RGBA image, not {other:?}"),
+    };
+    (info.width, info.height, rgb)
 }
 
 /// Serves HTTP/1.1 on `listener` for as long as the test runs, every request answered by
