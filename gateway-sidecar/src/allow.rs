@@ -44,13 +44,17 @@ pub fn forget_others(
         .collect()
 }
 
-/// The server an event is about, for the events the sidecar reads.
+/// The server an event is about, for every event the sidecar reads (`gateway::WANTED`).
 fn guild_of(event: &Event) -> Option<GuildId> {
     match event {
         Event::GuildCreate(created) => Some(created.id()),
         Event::GuildDelete(deleted) => Some(deleted.id),
         Event::GuildUpdate(update) => Some(update.id),
         Event::VoiceStateUpdate(update) => update.0.guild_id,
+        Event::ChannelCreate(channel) => channel.0.guild_id,
+        Event::ChannelUpdate(channel) => channel.0.guild_id,
+        Event::ChannelDelete(channel) => channel.0.guild_id,
+        Event::RoleUpdate(update) => Some(update.guild_id),
         _ => None,
     }
 }
@@ -79,6 +83,18 @@ mod tests {
         Event::VoiceStateUpdate(Box::new(VoiceStateUpdate(state)))
     }
 
+    fn channel_delete(guild: u64) -> Event {
+        let channel: twilight_model::channel::Channel =
+            serde_json::from_value(serde_json::json!({
+                "id": "77", "type": 2, "guild_id": guild.to_string(), "name": "lounge",
+                "position": 0, "permission_overwrites": []
+            }))
+            .expect("a channel");
+        Event::ChannelDelete(Box::new(
+            twilight_model::gateway::payload::incoming::ChannelDelete(channel),
+        ))
+    }
+
     #[test]
     fn only_served_servers_pass() {
         let only = GuildAllowList::only([Id::new(1)]);
@@ -88,6 +104,8 @@ mod tests {
         assert!(admit(&only, voice(Some(2))).is_none());
         assert!(admit(&only, voice(None)).is_some());
         assert!(admit(&only, Event::Resumed).is_some());
+        assert!(admit(&only, channel_delete(1)).is_some());
+        assert!(admit(&only, channel_delete(2)).is_none());
         let everyone = GuildAllowList::everyone();
         assert!(admit(&everyone, delete(2)).is_some());
     }

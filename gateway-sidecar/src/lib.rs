@@ -14,6 +14,8 @@
 //!
 //! - [`config`]: every environment variable, read once and validated;
 //! - [`tracker`]: the pure state machine from gateway events to [`SessionWrite`]s, one per shard;
+//! - [`directory`]: the pure record of members' display names and the channels everyone can
+//!   view, from gateway events to the store writes they need;
 //! - [`gateway`]: the shard loop: events in, writes out, heartbeats, reconciliation reads;
 //! - [`writer`]: applies writes in order per user, concurrently across users, retrying
 //!   transient failures for as long as it takes;
@@ -71,6 +73,7 @@ pub mod allow;
 pub mod app;
 pub mod config;
 pub mod departures;
+pub mod directory;
 pub mod emf;
 pub mod gateway;
 pub mod metrics;

@@ -53,6 +53,8 @@ pub struct Metrics {
     pub conflicts_resolved: AtomicU64,
     /// Leaderboard flushes written.
     pub board_flushes: AtomicU64,
+    /// Display names written (new or changed since this process last wrote them).
+    pub names_written: AtomicU64,
     /// Writes journaled and not yet applied (in memory and spilled to disk).
     pub spool_depth: AtomicU64,
     /// Writes kept only on disk because memory was full.
@@ -206,6 +208,12 @@ impl Metrics {
                 one(get(&self.board_flushes)),
             ),
             (
+                "callstats_names_written_total",
+                "counter",
+                "Display names written (a member's name new or changed since this process last wrote it).",
+                one(get(&self.names_written)),
+            ),
+            (
                 "callstats_conflicts_resolved_total",
                 "counter",
                 "Sessions left open from before that were ended so a new one could start.",
@@ -318,6 +326,7 @@ mod tests {
     fn renders_prometheus_text() {
         let m = Metrics::default();
         inc(&m.writes_started);
+        inc(&m.names_written);
         m.spool_depth.store(3, Ordering::SeqCst);
         m.spool_oldest_queued_at.store(100, Ordering::SeqCst);
         m.set_shard(
@@ -334,6 +343,7 @@ mod tests {
         for line in [
             "callstats_writes_applied_total{kind=\"start\"} 1",
             "callstats_spool_depth 3",
+            "callstats_names_written_total 1",
             "callstats_spool_oldest_age_seconds 60",
             "callstats_shard_connected{shard=\"0\"} 1",
             "callstats_gateway_sequence{shard=\"0\"} 7",

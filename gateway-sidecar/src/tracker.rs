@@ -324,6 +324,12 @@ impl Tracker {
         for (channel, stay) in self.pending.remove(&guild).unwrap_or_default() {
             state.departures.record(channel, stay);
         }
+        // Stays read back from the journal of members the store just said it does not record.
+        let unrecorded: Vec<(UserId, Timestamp)> =
+            state.unrecorded.iter().map(|(u, t)| (*u, *t)).collect();
+        for (user, since) in unrecorded {
+            state.unrecord(user, since);
+        }
         let mut out = Vec::new();
         state.reconcile(
             &seed,
@@ -483,8 +489,7 @@ impl Tracker {
     /// they are no one's partner from then on, until a start of theirs is recorded.
     pub fn not_recorded(&mut self, guild: GuildId, user: UserId, since: Timestamp) {
         if let Some(state) = self.guilds.get_mut(&guild) {
-            let at = state.unrecorded.entry(user).or_insert(since);
-            *at = (*at).min(since);
+            state.unrecord(user, since);
         }
     }
 
@@ -500,14 +505,18 @@ impl Tracker {
         let Some(state) = self.guilds.get_mut(&guild) else {
             return;
         };
-        if state.sessions.get(&user).is_none_or(|s| s.id != session) {
+        let open = state.sessions.get(&user).is_some_and(|s| s.id == session);
+        if recorded {
+            if open {
+                state.unrecorded.remove(&user);
+            }
             return;
         }
-        if recorded {
-            state.unrecorded.remove(&user);
-        } else {
-            let at = state.unrecorded.entry(user).or_insert(session.start());
-            *at = (*at).min(session.start());
+        // Refused, maybe after the session ended (the store was slow or away): its stay, kept
+        // for others' partner time, goes too.
+        state.unrecord(user, session.start());
+        if !open {
+            state.cut_stays(user, |stay| (stay.start != session.start()).then_some(stay));
         }
     }
 
@@ -523,9 +532,19 @@ impl Tracker {
         };
         for (user, at) in actions {
             if state.sessions.get(&user).is_some_and(|s| s.start() < at) {
-                let since = state.unrecorded.entry(user).or_insert(at);
-                *since = (*since).min(at);
+                state.unrecord(user, at);
             }
+            // Stays that began before and ended since are not recorded from then on either.
+            state.cut_stays(user, |stay| {
+                Some(Stay {
+                    end: if stay.start < at {
+                        stay.end.min(at)
+                    } else {
+                        stay.end
+                    },
+                    ..stay
+                })
+            });
         }
     }
 
@@ -544,6 +563,17 @@ impl Tracker {
         self.guilds
             .get(&guild)
             .map_or(0, |g| u32::try_from(g.sessions.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Whether the store records `user`'s time in `guild` as far as the tracker knows: a session
+    /// of theirs is being accounted and the store has not refused it (an opt-out) nor had it
+    /// taken off by a privacy action. A start still on its way to the store counts as recorded
+    /// here; the caller waits for its outcome when that matters.
+    #[must_use]
+    pub fn is_recorded(&self, guild: GuildId, user: UserId) -> bool {
+        self.guilds
+            .get(&guild)
+            .is_some_and(|g| g.sessions.contains_key(&user) && !g.unrecorded.contains_key(&user))
     }
 
     /// A guild's configuration as the tracker uses it.
@@ -731,6 +761,36 @@ impl GuildState {
             .map(|d| d.end)
             .max()
             .unwrap_or(Timestamp::EPOCH)
+    }
+
+    /// `user`'s time is not recorded from `since`: their kept stays are cut there.
+    fn unrecord(&mut self, user: UserId, since: Timestamp) {
+        let at = self.unrecorded.entry(user).or_insert(since);
+        *at = (*at).min(since);
+        let since = *at;
+        self.cut_stays(user, |stay| {
+            Some(Stay {
+                end: stay.end.min(since),
+                ..stay
+            })
+        });
+    }
+
+    /// Replaces each stay of `user` kept for others' partner time with what `cut` makes of it
+    /// (none, or an empty one: forgotten).
+    fn cut_stays(&mut self, user: UserId, cut: impl Fn(Stay) -> Option<Stay>) {
+        if !self.departures.iter().any(|(_, s)| s.user == user) {
+            return;
+        }
+        let kept: Vec<(ChannelId, Stay)> = self
+            .departures
+            .iter()
+            .filter_map(|(c, s)| if s.user == user { cut(s) } else { Some(s) }.map(|s| (c, s)))
+            .collect();
+        self.departures = Departures::default();
+        for (channel, stay) in kept {
+            self.departures.record(channel, stay);
+        }
     }
 
     /// Until when `user`'s time up to `end` is recorded.

@@ -1,11 +1,14 @@
 //! Defects the model-based test found, each pinned by a focused test of the real
 //! sidecar program against the fake gateway and the local DynamoDB server.
 
-use callstats_core::{ChannelId, GuildId, UserId};
+use std::collections::BTreeMap;
+
+use callstats_core::{ChannelId, GuildId, Timestamp, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, ShardId, VoiceFlags};
-use callstats_tests::dynamo::sessions;
-use callstats_tests::scene::process_scene;
-use callstats_tests::sidecar::{Options, sample_of};
+use callstats_tests::dynamo::{assert_nothing_stored, sessions};
+use callstats_tests::proxy::FaultProxy;
+use callstats_tests::scene::{ProcessScene, process_scene};
+use callstats_tests::sidecar::{Options, Sidecar, sample_of};
 use callstats_tests::time::at;
 use twilight_model::id::Id;
 
@@ -93,5 +96,93 @@ async fn a_deploy_after_a_failed_reconnect_attempt_still_resumes() {
         spans(sessions(&s.store, user(2), guild()).await),
         [(0, 130, false)]
     );
+    sidecar.stop().await;
+}
+
+/// A member's partner time over every day, by partner (test member number).
+async fn partners(s: &ProcessScene, u: u64) -> BTreeMap<u64, u64> {
+    let mut out = BTreeMap::new();
+    for (_, day) in s
+        .store
+        .all_days(user(u), guild())
+        .await
+        .expect("read the days")
+    {
+        for (partner, secs) in day.record.partners {
+            *out.entry(partner.get() - 60_000).or_default() += secs;
+        }
+    }
+    out
+}
+
+/// Ada and Bob in the lounge from `t0`, the program behind a proxy in front of the store,
+/// Dan opted out; the store goes away, and Dan comes into the lounge at 100 s and leaves at
+/// 200 s while it is away.
+async fn an_opted_out_visit_while_the_store_is_away() -> (FaultProxy, ProcessScene, Sidecar) {
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let proxy = FaultProxy::in_front_of_dynamodb().await;
+    let options = Options {
+        store_endpoint: Some(proxy.url()),
+        ..Options::default()
+    };
+    let spec =
+        GuildSpec::new(guild(), "regressions").channel(ChannelSpec::voice(chan(1), "lounge"));
+    let s = process_scene(vec![spec], t0, options).await;
+    s.store
+        .set_opted_out(user(9), true, Timestamp::EPOCH)
+        .await
+        .expect("opt Dan out");
+    let sidecar = s.start().await;
+    sidecar.join(&s.fake, guild(), user(1), chan(1)).await;
+    sidecar.join(&s.fake, guild(), user(2), chan(1)).await;
+    sidecar.wait_idle().await;
+    proxy.refuse();
+    s.clock.set(t0.plus(100));
+    sidecar.join(&s.fake, guild(), user(9), chan(1)).await;
+    s.clock.set(t0.plus(200));
+    sidecar
+        .voice(&s.fake, guild(), user(9), None, VoiceFlags::default())
+        .await;
+    (proxy, s, sidecar)
+}
+
+/// The store refused an opted-out member's start only after the program had seen that
+/// session end (the store was away): the stay stayed among those kept for the others' partner
+/// time, and members who stayed counted the opted-out member as a partner when their sessions
+/// ended, long after the store had answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_refused_after_its_session_ended_is_no_ones_partner() {
+    let (proxy, s, sidecar) = an_opted_out_visit_while_the_store_is_away().await;
+    let t0 = s.clock.now().minus(200);
+    proxy.pass();
+    sidecar.wait_idle().await;
+    s.clock.set(t0.plus(300));
+    sidecar.leave(&s.fake, guild(), user(1)).await;
+    s.clock.set(t0.plus(400));
+    sidecar.leave(&s.fake, guild(), user(2)).await;
+    sidecar.wait_idle().await;
+    assert_eq!(partners(&s, 1).await, BTreeMap::from([(2, 300)]));
+    assert_eq!(partners(&s, 2).await, BTreeMap::from([(1, 300)]));
+    assert_nothing_stored(&s.store, user(9)).await;
+    sidecar.stop().await;
+}
+
+/// Known defect, found by the model test: a session that ends before the store has answered
+/// an opted-out member's start (the store slow or away) counts that member as a partner. The
+/// tracker decides partner time when a session ends and only learns the store's answer later;
+/// the writer, which applies the start before the end, would have to drop such partners.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known defect: partner time of a session that ends before the store answers an opted-out member's start names them"]
+async fn a_session_that_ends_before_the_store_refuses_a_start_names_no_opted_out_partner() {
+    let (proxy, s, sidecar) = an_opted_out_visit_while_the_store_is_away().await;
+    let t0 = s.clock.now().minus(200);
+    s.clock.set(t0.plus(300));
+    sidecar.leave(&s.fake, guild(), user(1)).await;
+    proxy.pass();
+    s.clock.set(t0.plus(400));
+    sidecar.leave(&s.fake, guild(), user(2)).await;
+    sidecar.wait_idle().await;
+    assert_eq!(partners(&s, 1).await, BTreeMap::from([(2, 300)]));
+    assert_eq!(partners(&s, 2).await, BTreeMap::from([(1, 300)]));
     sidecar.stop().await;
 }

@@ -407,8 +407,8 @@ impl Store {
             let r = Reader::new(item);
             let sk = r.string("sk")?;
             if sk == keys::USER && r.string("pk")? != pk {
-                let partner = read_member_state(item)?;
-                if partner.deleted_at.is_some_and(|at| at > session.start()) {
+                // Only `del` matters here: whatever else a partner's state holds is theirs.
+                if r.has("del") && r.timestamp("del")? > session.start() {
                     deleted_partners.insert(user_of(&r)?);
                 }
             } else if sk == keys::USER {

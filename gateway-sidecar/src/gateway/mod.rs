@@ -2,7 +2,8 @@
 //!
 //! The loop never waits for the store. What needs the store (reconciling a guild the tracker
 //! does not know, the per-shard heartbeat, refreshing guild configurations) runs in tasks of
-//! its own that report back through the shard's inbox.
+//! its own that report back through the shard's inbox; what the directory learns (display
+//! names, the channels everyone can view) goes to a writing task of its own.
 //!
 //! Event time is the clock's reading when the event arrives. Reconnecting is twilight's job
 //! (it backs off exponentially between failed connects and resumes when it can); this loop
@@ -22,19 +23,25 @@ use tokio::time::{Instant, MissedTickBehavior};
 use twilight_gateway::error::ReceiveMessageErrorType;
 use twilight_gateway::{Event, EventTypeFlags, Shard, StreamExt as _};
 use twilight_model::gateway::payload::incoming::GuildCreate;
+use twilight_model::guild::Guild;
 
 use crate::departures::{Departure, DepartureLog};
+use crate::directory::{Directory, DirectoryWrite};
 use crate::metrics::{Metrics, inc};
 use crate::tracker::{GuildCreated, SessionWrite, Tracker};
 use crate::writer::Writer;
 
 mod adapters;
+mod directory_writes;
 mod store_tasks;
 
 use adapters::fatal_reason;
-pub use adapters::{change_of, flags_of, seed_of};
+pub use adapters::{
+    change_of, channel_view, everyone_of, flags_of, seed_of, seen_member, voice_members_of,
+};
 use callstats_runtime::Clock;
 use callstats_store::Backoff;
+use directory_writes::DirectoryOutbox;
 
 /// The dispatches the sidecar reads; twilight skips the others without parsing them.
 pub const WANTED: EventTypeFlags = EventTypeFlags::READY
@@ -42,7 +49,11 @@ pub const WANTED: EventTypeFlags = EventTypeFlags::READY
     .union(EventTypeFlags::GUILD_CREATE)
     .union(EventTypeFlags::GUILD_DELETE)
     .union(EventTypeFlags::GUILD_UPDATE)
-    .union(EventTypeFlags::VOICE_STATE_UPDATE);
+    .union(EventTypeFlags::VOICE_STATE_UPDATE)
+    .union(EventTypeFlags::CHANNEL_CREATE)
+    .union(EventTypeFlags::CHANNEL_UPDATE)
+    .union(EventTypeFlags::CHANNEL_DELETE)
+    .union(EventTypeFlags::ROLE_UPDATE);
 
 /// How often guild configurations are read again (an admin may change them any time).
 const CONFIG_REFRESH: Duration = Duration::from_mins(5);
@@ -158,6 +169,10 @@ pub struct ShardRunner {
     peaks: std::collections::HashMap<GuildId, (chrono::NaiveDate, u32)>,
     /// The shard's departures journal (none in tests that run without a state directory).
     journal: Option<DepartureLog>,
+    /// Display names and public channels of the shard's guilds.
+    directory: Directory,
+    /// Where the directory's writes go (its task runs while the shard runs).
+    outbox: Option<DirectoryOutbox>,
 }
 
 impl ShardRunner {
@@ -188,6 +203,8 @@ impl ShardRunner {
             resume_url: None,
             peaks: std::collections::HashMap::new(),
             journal: None,
+            directory: Directory::new(),
+            outbox: None,
         }
     }
 
@@ -231,6 +248,7 @@ impl ShardRunner {
         let mut refresh = tokio::time::interval_at(Instant::now() + CONFIG_REFRESH, CONFIG_REFRESH);
         refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut starts = self.ctx.writer.starts();
+        self.outbox = Some(DirectoryOutbox::start(Arc::clone(&self.ctx), self.number()));
         self.publish();
         loop {
             tokio::select! {
@@ -238,7 +256,7 @@ impl ShardRunner {
                 _ = stop.wait_for(|stop| *stop) => break,
                 Some(message) = self.inbox.recv() => self.on_inbox(message),
                 started = starts.recv() => match started {
-                    Ok(s) => self.tracker.start_outcome(s.guild, s.session, s.user, s.recorded),
+                    Ok(s) => self.on_start_outcome(s),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(shard = self.number(), missed, "start outcomes missed");
                     }
@@ -254,6 +272,7 @@ impl ShardRunner {
             }
             self.publish();
         }
+        self.outbox = None;
         let settled = self.settled();
         let resume_url = self
             .shard
@@ -319,6 +338,19 @@ impl ShardRunner {
                 tracing::error!(error = %err, "departures not journaled: partner time may fall short after a crash");
             }
         }
+        for write in &writes {
+            match write {
+                SessionWrite::Start { session, .. } => {
+                    self.directory
+                        .started(session.guild, session.user, session.id);
+                }
+                SessionWrite::End { session, .. } => {
+                    self.directory
+                        .ended(session.guild, session.user, session.id);
+                }
+                SessionWrite::Update { .. } => {}
+            }
+        }
         // A start may set a server's peak of members in voice for the day.
         let started: BTreeSet<(GuildId, Timestamp)> = writes
             .iter()
@@ -371,6 +403,7 @@ impl ShardRunner {
                 self.resume_url = Some(ready.resume_gateway_url.clone());
                 let listed: BTreeSet<GuildId> = ready.guilds.iter().map(|g| g.id).collect();
                 let writes = self.tracker.retain_guilds(&listed, now);
+                self.directory.retain_guilds(|g| listed.contains(&g));
                 self.submit(writes);
                 tracing::info!(shard, guilds = listed.len(), "gateway session identified");
                 self.awaiting = listed;
@@ -385,23 +418,7 @@ impl ShardRunner {
                 self.last_close = None;
             }
             Event::GuildCreate(created) => match *created {
-                GuildCreate::Available(guild) => {
-                    self.awaiting.remove(&guild.id);
-                    let seed = seed_of(&guild);
-                    let present: Vec<UserId> = seed
-                        .voice
-                        .iter()
-                        .filter(|m| !m.bot)
-                        .map(|m| m.user)
-                        .collect();
-                    tracing::debug!(shard, guild = %guild.id, in_voice = present.len(), "guild available");
-                    match self.tracker.guild_create(seed, now, self.ctx.max_gap_secs) {
-                        GuildCreated::Writes(writes) => self.submit(writes),
-                        GuildCreated::NeedsStore { generation } => {
-                            self.spawn_reconcile(guild.id, generation, present);
-                        }
-                    }
-                }
+                GuildCreate::Available(guild) => self.on_guild_create(&guild, now),
                 GuildCreate::Unavailable(guild) => {
                     self.awaiting.remove(&guild.id);
                     self.tracker.guild_unavailable(guild.id, now);
@@ -416,6 +433,7 @@ impl ShardRunner {
                     tracing::info!(shard, guild = %deleted.id, "removed from guild");
                     let writes = self.tracker.guild_removed(deleted.id, now);
                     self.submit(writes);
+                    self.directory.remove_guild(deleted.id);
                 }
             }
             Event::GuildUpdate(update) => {
@@ -429,7 +447,24 @@ impl ShardRunner {
                 if let Some(change) = change_of(&update.0) {
                     let writes = self.tracker.voice_update(change, now);
                     self.submit(writes);
+                    if let Some(member) = &update.0.member {
+                        let recorded = self.tracker.is_recorded(change.guild, change.user);
+                        let write =
+                            self.directory
+                                .seen(change.guild, seen_member(member), recorded, now);
+                        self.send_directory(write.into_iter().collect());
+                    }
                 }
+            }
+            Event::ChannelCreate(channel) => self.on_channel(&channel.0, false),
+            Event::ChannelUpdate(channel) => self.on_channel(&channel.0, false),
+            Event::ChannelDelete(channel) => self.on_channel(&channel.0, true),
+            // Only the @everyone role (its id is the server's) decides who views what.
+            Event::RoleUpdate(update) if update.role.id.get() == update.guild_id.get() => {
+                let write = self
+                    .directory
+                    .everyone_changed(update.guild_id, update.role.permissions);
+                self.send_directory(write.into_iter().collect());
             }
             Event::GatewayClose(frame) => {
                 let code = frame.as_ref().map(|f| f.code);
@@ -438,6 +473,75 @@ impl ShardRunner {
                 tracing::info!(shard, code, "gateway connection closed");
             }
             _ => {}
+        }
+    }
+
+    fn on_guild_create(&mut self, guild: &Guild, now: Timestamp) {
+        self.awaiting.remove(&guild.id);
+        let seed = seed_of(guild);
+        let present: Vec<UserId> = seed
+            .voice
+            .iter()
+            .filter(|m| !m.bot)
+            .map(|m| m.user)
+            .collect();
+        tracing::debug!(shard = self.number(), guild = %guild.id, in_voice = present.len(), "guild available");
+        match self.tracker.guild_create(seed, now, self.ctx.max_gap_secs) {
+            GuildCreated::Writes(writes) => self.submit(writes),
+            GuildCreated::NeedsStore { generation } => {
+                self.spawn_reconcile(guild.id, generation, present);
+            }
+        }
+        if everyone_of(guild).is_none() {
+            tracing::warn!(shard = self.number(), guild = %guild.id, "GUILD_CREATE without the @everyone role; public channels unknown until it is updated");
+        }
+        let channels = guild.channels.iter().map(|c| channel_view(c, guild.id));
+        let tracker = &self.tracker;
+        let writes = self.directory.guild_create(
+            guild.id,
+            everyone_of(guild),
+            channels,
+            voice_members_of(guild),
+            |user| tracker.is_recorded(guild.id, user),
+            now,
+        );
+        self.send_directory(writes);
+    }
+
+    /// A channel created, updated or deleted.
+    fn on_channel(&mut self, channel: &twilight_model::channel::Channel, deleted: bool) {
+        // Channels outside a server (direct messages) do not concern the directory.
+        let Some(guild) = channel.guild_id else {
+            return;
+        };
+        let write = if deleted {
+            self.directory.channel_deleted(guild, channel.id)
+        } else {
+            self.directory
+                .channel_changed(guild, channel_view(channel, guild))
+        };
+        self.send_directory(write.into_iter().collect());
+    }
+
+    /// What the store did with a start, for the tracker and then the directory.
+    fn on_start_outcome(&mut self, started: crate::writer::StartRecorded) {
+        let (guild, user) = (started.guild, started.user);
+        self.tracker
+            .start_outcome(guild, started.session, user, started.recorded);
+        let recorded = self.tracker.is_recorded(guild, user);
+        let write = self.directory.start_outcome(
+            guild,
+            user,
+            started.session,
+            recorded,
+            self.ctx.clock.now(),
+        );
+        self.send_directory(write.into_iter().collect());
+    }
+
+    fn send_directory(&self, writes: Vec<DirectoryWrite>) {
+        if let Some(outbox) = &self.outbox {
+            outbox.send(writes);
         }
     }
 
@@ -510,6 +614,14 @@ impl ShardRunner {
                     self.ctx.max_gap_secs,
                 );
                 self.submit(writes);
+                // Who opted out is known now: names may be written.
+                let tracker = &self.tracker;
+                let names = self.directory.recheck(
+                    guild,
+                    |user| tracker.is_recorded(guild, user),
+                    self.ctx.clock.now(),
+                );
+                self.send_directory(names);
             }
             Inbox::Config {
                 guild,
@@ -517,6 +629,7 @@ impl ShardRunner {
                 gone,
             } => {
                 self.tracker.set_config(guild, config);
+                self.directory.privacy_actions(guild, &gone);
                 self.tracker.privacy_actions(guild, gone);
             }
         }

@@ -363,6 +363,68 @@ fn members_whose_time_is_not_recorded_are_no_ones_partner() {
 }
 
 #[test]
+fn a_start_refused_after_its_session_ended_takes_the_stay_out_of_partner_time() {
+    let mut tr = tracker();
+    tr.voice_update(change(1, 1, Some(1), Flags::NONE), t(0));
+    tr.voice_update(change(1, 3, Some(1), Flags::NONE), t(0));
+    // u2 joins and leaves before the store answers its start (slow, or away).
+    let w = tr.voice_update(change(1, 2, Some(1), Flags::NONE), t(10));
+    let refused = w[0].session_id();
+    tr.voice_update(change(1, 2, None, Flags::NONE), t(50));
+    let mut journal = tr.take_departures();
+    assert_eq!(journal.len(), 1, "u2's stay is kept for u1 and u3");
+    // The store refuses it: u2 opted out. u1's time with u2 is not recorded.
+    tr.start_outcome(guild(1), refused, user(2), false);
+    let one = tr.voice_update(change(1, 1, None, Flags::NONE), t(100));
+    assert_eq!(partners(end_of(&one, 1)), BTreeMap::from([(3, 100)]));
+    journal.extend(tr.take_departures());
+
+    // After a crash, the journal still holds u2's stay; the store reports u2 opted out when
+    // it reconciles (u2 is back in the channel), and u3's time with u2 is not recorded either.
+    let open = vec![tr.session(guild(1), user(3)).unwrap().clone()];
+    let mut after = Tracker::new(50);
+    after.restore_departures(journal);
+    let GuildCreated::NeedsStore { generation } =
+        after.guild_create(seed(1, vec![member(3, 1), member(2, 1)]), t(120), MAX_GAP)
+    else {
+        panic!("unknown guild");
+    };
+    after.not_recorded(guild(1), user(2), Timestamp::EPOCH);
+    after.store_reconciled(
+        guild(1),
+        generation,
+        open,
+        GuildConfig::default(),
+        Some(t(110)),
+        MAX_GAP,
+    );
+    let three = after.voice_update(change(1, 3, None, Flags::NONE), t(200));
+    assert_eq!(partners(end_of(&three, 3)), BTreeMap::from([(1, 100)]));
+}
+
+#[test]
+fn a_privacy_action_cuts_the_stays_kept_for_others() {
+    let mut tr = tracker();
+    for u in 1..=3 {
+        tr.voice_update(change(1, u, Some(1), Flags::NONE), t(0));
+    }
+    // u3 opts out at 60 and leaves at 100; the configuration refresh says so at 150. u2 left
+    // at 120, before it, with u3's stay whole.
+    tr.voice_update(change(1, 3, None, Flags::NONE), t(100));
+    let two = tr.voice_update(change(1, 2, None, Flags::NONE), t(120));
+    assert_eq!(
+        partners(end_of(&two, 2)),
+        BTreeMap::from([(1, 120), (3, 100)])
+    );
+    tr.privacy_actions(guild(1), [(user(3), t(60))]);
+    let one = tr.voice_update(change(1, 1, None, Flags::NONE), t(200));
+    assert_eq!(
+        partners(end_of(&one, 1)),
+        BTreeMap::from([(2, 120), (3, 60)])
+    );
+}
+
+#[test]
 fn after_a_crash_the_journal_keeps_partner_time_whole() {
     // Before the crash: u1, u2 and u3 in c1 from 0; u2 leaves at 200 (u1 and u3 stay).
     let mut before = tracker();
@@ -410,6 +472,39 @@ fn after_a_crash_the_journal_keeps_partner_time_whole() {
         partners(end_of(&three, 3)),
         BTreeMap::from([(1, 200), (2, 200)])
     );
+}
+
+#[test]
+fn mutes_change_no_partner_time_and_the_afk_channel_is_no_ones_company() {
+    let mut tr = tracker();
+    tr.voice_update(change(1, 1, Some(1), Flags::NONE), t(0));
+    tr.voice_update(change(1, 2, Some(1), Flags::NONE), t(0));
+    // Muting, deafening and streaming are flag changes: the sessions go on.
+    for (at, f) in [
+        (10, Flags::MUTED),
+        (20, Flags::DEAFENED),
+        (30, Flags::STREAMING),
+    ] {
+        let w = tr.voice_update(change(1, 2, Some(1), f), t(at));
+        assert!(ended(&w).is_empty(), "{:?}", describe(&w));
+    }
+    // Both in the AFK channel from 100 to 200 (u1 first, u2 later): no company there.
+    let w = tr.voice_update(change(1, 1, Some(AFK), Flags::NONE), t(100));
+    assert_eq!(partners(end_of(&w, 1)), BTreeMap::from([(2, 100)]));
+    let w = tr.voice_update(change(1, 2, Some(AFK), Flags::MUTED), t(120));
+    assert_eq!(partners(end_of(&w, 2)), BTreeMap::from([(1, 100)]));
+    tr.voice_update(change(1, 1, Some(1), Flags::NONE), t(200));
+    tr.voice_update(change(1, 2, Some(1), Flags::NONE), t(200));
+    // The lounge becomes the AFK channel at 300 (GUILD_UPDATE): both sessions end there,
+    // with the 100 s since 200 together; nothing counts while it is the AFK channel.
+    let w = tr.afk_changed(guild(1), Some(chan(1)), t(300));
+    assert_eq!(partners(end_of(&w, 1)), BTreeMap::from([(2, 100)]));
+    assert_eq!(partners(end_of(&w, 2)), BTreeMap::from([(1, 100)]));
+    let w = tr.afk_changed(guild(1), Some(chan(AFK)), t(400));
+    assert_eq!(describe(&w), ["start u1 c1 []", "start u2 c1 []"]);
+    let w = tr.voice_update(change(1, 1, None, Flags::NONE), t(450));
+    assert_eq!(partners(end_of(&w, 1)), BTreeMap::from([(2, 50)]));
+    assert_eq!(tr.departures().len(), 1);
 }
 
 #[test]
@@ -889,6 +984,140 @@ proptest! {
                 "{} with {} on {}", a, b, day
             );
         }
+        prop_assert!(tr.departures().is_empty());
+    }
+}
+
+// ---- property: partner time is the overlap of the stays -------------------------------------
+
+/// A live guild's events: members 1 to 5 join, move (the AFK channel among the channels), mute
+/// and the like, and leave; member 6 is a bot; the AFK channel itself changes now and then.
+#[derive(Clone, Debug)]
+enum LiveOp {
+    Voice { u: u64, c: Option<u64>, flags: u8 },
+    Afk { c: Option<u64> },
+}
+
+fn live_op() -> impl Strategy<Value = LiveOp> {
+    let channel = || prop_oneof![3 => 1u64..4, 1 => Just(AFK)];
+    prop_oneof![
+        12 => (1u64..7, proptest::option::weighted(0.8, channel()), 0u8..32)
+            .prop_map(|(u, c, flags)| LiveOp::Voice { u, c, flags }),
+        1 => proptest::option::weighted(0.9, channel()).prop_map(|c| LiveOp::Afk { c }),
+    ]
+}
+
+/// Who is in a call where, by the rules alone (a human in a channel that is not the AFK
+/// channel; flags do not matter), and the stays that makes.
+#[derive(Default)]
+struct Stays {
+    afk: Option<u64>,
+    place: BTreeMap<u64, u64>,
+    open: BTreeMap<u64, (u64, i64)>,
+    /// (member, channel, start, end).
+    closed: Vec<(u64, u64, i64, i64)>,
+}
+
+impl Stays {
+    fn sync(&mut self, now: i64) {
+        for u in 1..=5 {
+            let want = self.place.get(&u).copied().filter(|c| Some(*c) != self.afk);
+            match (self.open.get(&u).copied(), want) {
+                (Some((c, _)), Some(w)) if c == w => {}
+                (open, want) => {
+                    if let Some((c, start)) = open {
+                        self.closed.push((u, c, start, now));
+                        self.open.remove(&u);
+                    }
+                    if let Some(w) = want {
+                        self.open.insert(u, (w, now));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Seconds each member spent with each other one per UTC day: the overlaps of their stays
+    /// in the same channel, split at midnight.
+    fn partners(&self) -> BTreeMap<(u64, u64, callstats_core::period::Day), u64> {
+        let mut out = BTreeMap::new();
+        for &(a, ca, sa, ea) in &self.closed {
+            for &(b, cb, sb, eb) in &self.closed {
+                if a == b || ca != cb {
+                    continue;
+                }
+                let (mut from, to) = (sa.max(sb), ea.min(eb));
+                while from < to {
+                    let midnight = (T0 + from).div_euclid(86_400) * 86_400 + 86_400 - T0;
+                    let next = midnight.min(to);
+                    let day = callstats_core::period::Day::of(t(from));
+                    *out.entry((a, b, day)).or_default() += (next - from) as u64;
+                    from = next;
+                }
+            }
+        }
+        out
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Through joins, moves (into and out of the AFK channel too), mutes and other flags,
+    /// bots and a changing AFK channel, the tracker's sessions are the stays the rules make
+    /// and its partner time is exactly their overlap, per UTC day, on both sides.
+    #[test]
+    fn partner_time_is_the_overlap_of_the_stays(
+        ops in proptest::collection::vec((live_op(), 0i64..5000), 1..80),
+    ) {
+        let mut tr = tracker();
+        let mut stays = Stays { afk: Some(AFK), ..Stays::default() };
+        let mut sessions = Vec::new();
+        let mut got: BTreeMap<(u64, u64, callstats_core::period::Day), u64> = BTreeMap::new();
+        let mut now = 0i64;
+        let mut record = |writes: Vec<SessionWrite>| {
+            for s in ended(&writes) {
+                let u = s.user.get() - 100;
+                sessions.push((u, s.channel.get() - 1000, s.start().unix() - T0, s.end.unix() - T0));
+                for p in &s.partners {
+                    *got.entry((u, p.user.get() - 100, p.day)).or_default() += p.secs;
+                }
+            }
+        };
+        for (op, step) in ops {
+            now += step;
+            let writes = match op {
+                LiveOp::Voice { u, c, flags } => {
+                    let bot = u == 6;
+                    if !bot {
+                        match c {
+                            Some(c) => stays.place.insert(u, c),
+                            None => stays.place.remove(&u),
+                        };
+                    }
+                    let flags = Flags::from_bits(flags).unwrap();
+                    tr.voice_update(VoiceChange { bot, ..change(1, u, c, flags) }, t(now))
+                }
+                LiveOp::Afk { c } => {
+                    stays.afk = c;
+                    tr.afk_changed(guild(1), c.map(chan), t(now))
+                }
+            };
+            stays.sync(now);
+            record(writes);
+        }
+        // Everyone leaves.
+        now += 1;
+        for u in 1..=5 {
+            record(tr.voice_update(change(1, u, None, Flags::NONE), t(now)));
+        }
+        stays.place.clear();
+        stays.sync(now);
+        sessions.sort_unstable();
+        let mut want_sessions = stays.closed.clone();
+        want_sessions.sort_unstable();
+        prop_assert_eq!(sessions, want_sessions);
+        prop_assert_eq!(got, stays.partners());
         prop_assert!(tr.departures().is_empty());
     }
 }

@@ -1,8 +1,8 @@
 //! `/callstats show [user] [period] [private]` and the "Call stats" context menu.
 //!
-//! Windows are the last 7 or 30 of the member's own calendar days, today included, cut
-//! exactly at their local midnights; the heatmaps cover the same stretch (all time: with
-//! today's offset). The call in progress counts live, up to the sidecar's last heartbeat: its
+//! Windows are the last 7 or 30 of the viewer's calendar days (their timezone, else the
+//! member's), today included, cut exactly at their local midnights; the heatmaps and the chart
+//! cover the same stretch (all time: with today's offset); streaks are the member's days. The call in progress counts live, up to the sidecar's last heartbeat: its
 //! time inside the window adds to the window, its whole length to all time. Which channels the
 //! member is or was in is shown to the member only.
 

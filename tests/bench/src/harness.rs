@@ -30,6 +30,17 @@ pub struct Bench {
 
 static TABLES: AtomicU32 = AtomicU32::new(0);
 
+/// Timeouts of the benchmarks' own store clients. The local server copies a whole table for
+/// every item of a transaction, so on a table of tens of thousands of items a transaction can
+/// take longer than the default 5 s attempt: the SDK would then send it again, and the second
+/// copy would find its work done (an end's session no longer open), which DynamoDB, whose
+/// transactions are idempotent by their client request token, never does.
+pub const LOCAL_SERVER_TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_secs(2),
+    attempt: Duration::from_mins(1),
+    operation: Duration::from_mins(2),
+};
+
 impl Bench {
     /// `full` normally, `quick` in a smoke run.
     #[must_use]
@@ -43,7 +54,7 @@ impl Bench {
         let name: TableName = format!("bench-{what}-{}-{n}", std::process::id())
             .parse()
             .map_err(|e| anyhow!("{e}"))?;
-        let store = Store::connect(name, Timeouts::default()).await;
+        let store = Store::connect(name, LOCAL_SERVER_TIMEOUTS).await;
         store.create_table().await.context("create a table")?;
         Ok(store)
     }

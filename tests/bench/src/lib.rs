@@ -14,11 +14,12 @@
 //! | `memory` | [`memory`] | the sidecar's memory and reconcile time after 2,500 guilds with 50,000 members in voice |
 //! | `cold-start` | [`cold_start`] | process start to the first answered PING; the Lambda zip |
 //! | `cost` | [`cost`] | read and write units per operation, reported by the server and computed from item sizes |
-//! | `scaling` | [`scaling`] | `/callstats show` for 10, 1,000 and 10,000 past sessions |
+//! | `scaling` | [`scaling`] | `/callstats show` for 10, 1,000 and 10,000 past sessions; `/calltop` on boards of 100 and 10,000 members |
 //!
 //! Shared parts: [`harness`] (processes, tables, the sidecar's metrics), [`recorder`] (an SDK
 //! interceptor that records calls and asks for consumed capacity), [`replay`] (recorded reads
-//! sent again), [`seed`] (realistic histories), [`size`] (DynamoDB's size and unit rules),
+//! sent again), [`seed`] (realistic histories, stored through the store's own writes), [`size`]
+//! (DynamoDB's size and unit rules),
 //! [`stats`], [`machine`], [`report`] (`BENCHMARKS.md`).
 
 // Outside input never panics the process: program code has no unwrap or expect.

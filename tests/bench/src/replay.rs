@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, bail};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
 use serde_json::Value;
 
 use crate::recorder::Call;
@@ -35,6 +35,7 @@ fn values(v: &Value) -> Option<HashMap<String, AttributeValue>> {
 #[derive(Clone, Debug)]
 pub enum Read {
     Get(Value),
+    BatchGet(Value),
     Query(Value),
 }
 
@@ -45,6 +46,7 @@ impl Read {
             .iter()
             .map(|c| match c.op.as_str() {
                 "GetItem" => Ok(Self::Get(c.request.clone())),
+                "BatchGetItem" => Ok(Self::BatchGet(c.request.clone())),
                 "Query" => Ok(Self::Query(c.request.clone())),
                 other => bail!("cannot replay {other}: only reads"),
             })
@@ -65,6 +67,26 @@ impl Read {
                     .send()
                     .await
                     .context("get item")?;
+            }
+            Self::BatchGet(r) => {
+                let mut request = client.batch_get_item();
+                for (table, ask) in r["RequestItems"].as_object().into_iter().flatten() {
+                    let keys: Vec<_> = ask["Keys"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(item_from_json)
+                        .collect();
+                    let ask = KeysAndAttributes::builder()
+                        .set_keys(Some(keys))
+                        .set_consistent_read(ask.get("ConsistentRead").and_then(Value::as_bool))
+                        .set_projection_expression(string(ask, "ProjectionExpression"))
+                        .set_expression_attribute_names(names(ask))
+                        .build()
+                        .context("batch read")?;
+                    request = request.request_items(table, ask);
+                }
+                request.send().await.context("batch get item")?;
             }
             Self::Query(r) => {
                 client

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use aws_sdk_dynamodb::Client;
-use callstats_core::{Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp, UserId};
+use callstats_core::{Flags, GuildConfig, GuildId, OpenSession, SessionId, UserId};
 use callstats_devkit::client::{Caller, build_command};
 use callstats_devkit::send::Signer;
 use callstats_devkit::sign::key_from_seed;
@@ -168,34 +168,34 @@ pub fn ids(n: u64) -> (GuildId, UserId) {
     )
 }
 
-/// A member with `count` past sessions and a session in progress, who set a timezone.
+/// A member with `count` past sessions (stored through the store's own writes, the board
+/// flushed behind them) and a session in progress, who set a timezone.
 pub async fn seed_member(
     store: &Store,
     guild: GuildId,
     user: UserId,
     count: usize,
-    direct: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<seed::Seeded> {
     let config = GuildConfig::default();
-    let now = Timestamp::from_datetime(chrono::Utc::now());
-    let plan = seed::history(user, guild, count, now.minus(3600), 11, &config);
-    if direct {
-        seed::direct(store, &plan, &config).await?;
-    } else {
-        seed::real(store, &plan, &config, 8).await?;
-    }
+    let now = seed::wall_now();
     store
         .set_user_timezone(user, Some(chrono_tz::Europe::Berlin))
         .await?;
+    let plan = seed::history(user, guild, count, now.minus(3600), 11, &config, &[]);
+    let seeded = seed::real(store, &plan, &config, 1).await?;
     let live = OpenSession::new(
         SessionId::new(now.minus(20 * 60), 99),
         user,
         guild,
-        Id::new(guild.get() + 11),
+        seed::channels(guild)[0],
         Flags::NONE,
     );
-    store.start_session(&live).await?;
-    Ok(())
+    let outcome = store.start_session(&live, config.rule).await?;
+    ensure!(
+        outcome == callstats_store::StartOutcome::Started,
+        "start: {outcome:?}"
+    );
+    Ok(seeded)
 }
 
 fn describe_calls(calls: &[Call]) -> String {
@@ -206,16 +206,27 @@ fn describe_calls(calls: &[Call]) -> String {
                 .as_str()
                 .map(str::to_owned)
                 .or_else(|| {
+                    c.request["RequestItems"].as_object().map(|tables| {
+                        tables
+                            .values()
+                            .filter_map(|t| t["Keys"].as_array())
+                            .flatten()
+                            .filter_map(|k| k["sk"]["S"].as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                })
+                .or_else(|| {
                     c.request["KeyConditionExpression"]
                         .as_str()
                         .map(str::to_owned)
                 })
                 .unwrap_or_default();
-            let consistent = if c.request["ConsistentRead"] == true {
-                ", strong"
-            } else {
-                ""
-            };
+            let strong = c.request["ConsistentRead"] == true
+                || c.request["RequestItems"]
+                    .as_object()
+                    .is_some_and(|t| t.values().any(|t| t["ConsistentRead"] == true));
+            let consistent = if strong { ", strong" } else { "" };
             format!("{} `{what}`{consistent}", c.op)
         })
         .collect::<Vec<_>>()
@@ -227,7 +238,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let store = bench.fresh_store("show").await?;
     let (guild, user) = ids(1);
     let past = bench.size(300, 20);
-    seed_member(&store, guild, user, past, false).await?;
+    seed_member(&store, guild, user, past).await?;
     let signer = Signer::new(key_from_seed(7));
     let caller = Caller {
         user: user.get(),

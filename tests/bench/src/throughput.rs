@@ -6,18 +6,22 @@
 //! Every member joins a voice channel of their own, so the sidecar writes exactly one start
 //! (alone from the first second) and one end per member, as the loop does: no flag updates
 //! on either side. Sessions last ten minutes of the sidecar's clock (a clock file) on both
-//! sides. Rounds alternate which side goes first.
+//! sides; the leaves count until each guild's leaderboard is flushed with the new figures
+//! (the sidecar flushes behind the ends; the loop flushes each guild once after them).
+//! Rounds alternate which side goes first.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, ensure};
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail, ensure};
 use callstats_core::{
     ChannelId, Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp, UserId,
 };
 use callstats_fake_gateway::{ChannelSpec, FakeGateway, GuildSpec, VoiceFlags};
 use callstats_store::Store;
-use callstats_store::{EndOutcome, StartOutcome, Timeouts};
+use callstats_store::{BoardUpdate, EndOutcome, StartOutcome, Timeouts};
 use futures_util::StreamExt as _;
 use twilight_model::id::Id;
 
@@ -29,6 +33,8 @@ use crate::stats::{median, ratio};
 
 /// The writer's default concurrency (`WriterOptions::default().concurrency`).
 pub const WRITER_CONCURRENCY: usize = 16;
+/// Leaderboard flushes the writer makes at once (`FLUSHES_AT_ONCE` in the writer).
+const FLUSHES_AT_ONCE: usize = 4;
 const SESSION_SECS: u64 = 600;
 
 fn guild_id(g: u64) -> GuildId {
@@ -165,7 +171,7 @@ async fn loop_round(
         .collect();
     let t0 = Instant::now();
     let starts: Vec<_> = futures_util::stream::iter(&sessions)
-        .map(|s| store.start_session(s))
+        .map(|s| store.start_session(s, config.rule))
         .buffer_unordered(WRITER_CONCURRENCY)
         .collect()
         .await;
@@ -181,13 +187,31 @@ async fn loop_round(
         .collect();
     let t2 = Instant::now();
     let ends: Vec<_> = futures_util::stream::iter(&closed)
-        .map(|c| store.end_session(c, &config, true))
+        .map(|c| async move { (c, store.end_session(c, &config).await) })
         .buffer_unordered(WRITER_CONCURRENCY)
         .collect()
         .await;
+    // The boards, as the writer flushes them behind the ends: one flush per guild with its
+    // members' new figures, a few guilds at once.
+    let mut boards: BTreeMap<GuildId, Vec<BoardUpdate>> = BTreeMap::new();
+    for (c, e) in ends {
+        let EndOutcome::Ended(totals) = e? else {
+            bail!("an end was not applied");
+        };
+        boards.entry(c.guild).or_default().push(BoardUpdate {
+            user: c.user,
+            totals,
+            as_of: end,
+        });
+    }
+    let flushed: Vec<_> = futures_util::stream::iter(&boards)
+        .map(|(guild, updates)| store.flush_board(*guild, updates, &[], None, end))
+        .buffer_unordered(FLUSHES_AT_ONCE)
+        .collect()
+        .await;
     let leaves = t2.elapsed();
-    for e in ends {
-        ensure!(e? == EndOutcome::Ended, "an end was not applied");
+    for f in flushed {
+        f?;
     }
     Ok(Phase { joins, leaves })
 }

@@ -1,8 +1,10 @@
 //! The benchmarks' smoke run: every store-side benchmark with tiny sizes against the local
 //! server, through the same program `scripts/bench` runs. It asserts no timing, only that the
-//! machinery works: requests are recorded and replayed, costs computed, and the fast seeding
-//! still gives exactly the items real sessions give (so a change of the store's layout that
-//! the benchmarks have not followed fails here, not in a benchmark run).
+//! machinery works: histories are stored through the store's own writes, requests are
+//! recorded and replayed, every call is charged by DynamoDB's rules (a call the benchmark has
+//! no rule for, or an item written twice in one step, fails the run), and the commands answer
+//! (so a change of the store that the benchmarks have not followed fails here, not in a
+//! benchmark run).
 //!
 //! Needs the local server (`scripts/test` starts one) and the programs beside this package's
 //! binary (`cargo build --workspace --bins`, which `scripts/test` runs first).

@@ -39,6 +39,33 @@ pub enum Error {
         /// The channel asked for.
         channel: Id<ChannelMarker>,
     },
+    /// The guild has no channel with this id.
+    #[error("guild {guild} has no channel {channel}")]
+    UnknownChannel {
+        /// The guild.
+        guild: Id<GuildMarker>,
+        /// The channel asked for.
+        channel: Id<ChannelMarker>,
+    },
+    /// A channel's kind (text, voice, stage) cannot change.
+    #[error("channel {channel} of guild {guild} cannot change its kind")]
+    ChannelKind {
+        /// The guild.
+        guild: Id<GuildMarker>,
+        /// The channel.
+        channel: Id<ChannelMarker>,
+    },
+    /// The guild's AFK channel cannot be deleted.
+    #[error("channel {channel} is the AFK channel of guild {guild}")]
+    AfkChannel {
+        /// The guild.
+        guild: Id<GuildMarker>,
+        /// The channel.
+        channel: Id<ChannelMarker>,
+    },
+    /// No resumable session's shard covers this guild.
+    #[error("no session serves guild {0}")]
+    NoOwner(Id<GuildMarker>),
     /// No resumable session was identified for this shard.
     #[error("no session for shard {0}")]
     NoSession(ShardId),

@@ -5,7 +5,7 @@ use crate::{
     payload::BotIdentity,
     record::{Counters, Recorded},
     server::{self, Shared},
-    spec::{GuildSpec, UserSpec, VoiceFlags},
+    spec::{ChannelSpec, GuildSpec, UserSpec, VoiceFlags},
     state::{Delivery, Options, Outgoing, SessionInfo, State},
 };
 use std::{
@@ -257,6 +257,50 @@ impl FakeGateway {
         self.shared().with(|state| state.set_user(user, spec));
     }
 
+    /// Creates a channel (`CHANNEL_CREATE`) or replaces the one with its id, say with new
+    /// permission overwrites (`CHANNEL_UPDATE`). A channel's kind cannot change.
+    pub fn put_channel(
+        &self,
+        guild: Id<GuildMarker>,
+        channel: ChannelSpec,
+    ) -> Result<Delivery, Error> {
+        self.shared()
+            .with(|state| state.put_channel(guild, channel))
+    }
+
+    /// Deletes a channel (`CHANNEL_DELETE`), disconnecting whoever is in it first (one
+    /// `VOICE_STATE_UPDATE` each). The AFK channel cannot be deleted.
+    pub fn delete_channel(
+        &self,
+        guild: Id<GuildMarker>,
+        channel: Id<ChannelMarker>,
+    ) -> Result<Delivery, Error> {
+        self.shared()
+            .with(|state| state.delete_channel(guild, channel))
+    }
+
+    /// Sets the permission bits of the guild's `@everyone` role (`GUILD_ROLE_UPDATE`).
+    pub fn set_everyone_permissions(
+        &self,
+        guild: Id<GuildMarker>,
+        permissions: u64,
+    ) -> Result<Delivery, Error> {
+        self.shared()
+            .with(|state| state.set_everyone_permissions(guild, permissions))
+    }
+
+    /// Sets (or with `None` clears) a member's nickname in a guild. Nothing is dispatched:
+    /// the member's next `VOICE_STATE_UPDATE` and the guild's next `GUILD_CREATE` carry it.
+    pub fn set_nickname(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        nick: Option<&str>,
+    ) -> Result<(), Error> {
+        self.shared()
+            .with(|state| state.set_nickname(guild, user, nick.map(str::to_owned)))
+    }
+
     /// Sends `GUILD_DELETE`: `unavailable` is an outage (the guild keeps its state and comes back
     /// with [`guild_create_again`](Self::guild_create_again); voice changes meanwhile are not
     /// dispatched), otherwise the bot was removed and the guild is forgotten.
@@ -443,6 +487,38 @@ impl FakeGateway {
     pub async fn wait_for_connections(&self, n: u64) -> Result<Counters, Error> {
         self.wait_counters(|c| c.connections >= n, self.wait_timeout)
             .await
+    }
+
+    /// Waits until the client owning `guild` has handled every dispatch sent to it so far.
+    ///
+    /// Asks the owning session's connection to heartbeat now (op 1) and waits for a heartbeat
+    /// that carries the session's latest sequence number. A twilight shard sends the heartbeat
+    /// an op 1 asks for when it is next polled, that is once its owner has taken every
+    /// dispatch before it; a client that handles each event before it polls for the next has
+    /// then handled them all. Fails with [`Error::NoOwner`] or [`Error::NotConnected`] when no
+    /// client is there to ask, and [`Error::Timeout`] after the wait timeout.
+    pub async fn wait_handled(&self, guild: Id<GuildMarker>) -> Result<(), Error> {
+        let mark = self.record_count();
+        let (connection, seq) = self
+            .shared()
+            .with(|state| state.request_heartbeat_for(guild))?;
+        let mut seen = mark;
+        self.wait(
+            "the client to handle its dispatches",
+            self.wait_timeout,
+            |state| {
+                let found = state.records[seen..].iter().any(|r| {
+                    r.connection == connection
+                        && r.op() == Some(1)
+                        && r.json()
+                            .and_then(|j| j["d"].as_u64())
+                            .is_some_and(|d| d >= seq)
+                });
+                seen = state.records.len();
+                found.then_some(())
+            },
+        )
+        .await
     }
 
     /// Waits until the shard has a session with an open connection.

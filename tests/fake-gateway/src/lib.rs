@@ -20,11 +20,15 @@
 //!   not a connection is attached; RESUME replays what the client missed, in order, then
 //!   RESUMED, or answers `INVALID_SESSION` `false` for an unknown or ended session. A client close
 //!   with 1000 or 1001 ends its session, like on Discord.
-//! - **Guilds and voice.** Guilds with channels (text, voice, stage), an AFK channel, and who
-//!   is in voice with which flags. Scripted changes update the model and dispatch to the newest
-//!   session whose shard covers the guild, so a later IDENTIFY sees the current state in its
-//!   `GUILD_CREATE`. Outages (`GUILD_DELETE` `unavailable`) hold back voice events until the guild
-//!   comes back with a fresh `GUILD_CREATE`.
+//! - **Guilds and voice.** Guilds with channels (text, voice, stage) and their permission
+//!   overwrites, an AFK channel, the `@everyone` role's permissions, users' global names and
+//!   members' nicknames, and who is in voice with which flags. Scripted changes update the
+//!   model and dispatch to the newest session whose shard covers the guild, so a later
+//!   IDENTIFY sees the current state in its `GUILD_CREATE`. Outages (`GUILD_DELETE`
+//!   `unavailable`) hold back voice events until the guild comes back with a fresh
+//!   `GUILD_CREATE`. Channels created, edited (say, made private) and
+//!   deleted, and the `@everyone` role's permissions changed, dispatch `CHANNEL_CREATE`,
+//!   `CHANNEL_UPDATE`, `CHANNEL_DELETE` and `GUILD_ROLE_UPDATE` to sessions with `GUILDS`.
 //! - **Faults.** RECONNECT, `INVALID_SESSION` (resumable or not), close with any code, abrupt TCP
 //!   drops, refusing new connections for a while, withholding heartbeat ACKs.
 //! - **Observation.** Every frame a client sent, the life of every connection, counters, and
@@ -38,8 +42,9 @@
 //! Rate limits (no 4008, no identify concurrency or daily limit), session expiry by time (a
 //! session stays resumable until it is ended; only the 8 newest disconnected sessions of a shard
 //! and the last `replay_limit` dispatches of each are kept), ETF
-//! and `zlib-stream` (refused with 4002), presences and members beyond those in voice, any
-//! event other than the guild and voice ones unless sent with
+//! and `zlib-stream` (refused with 4002), presences and members beyond those in voice,
+//! `GUILD_MEMBER_UPDATE` (a nickname change shows in the member's next voice state), roles
+//! other than `@everyone`, any other event unless sent with
 //! [`FakeGateway::dispatch_raw`], and the voice servers themselves. `VOICE_STATE_UPDATE` is
 //! only sent to sessions that asked for `GUILD_VOICE_STATES`; `GUILD_CREATE` is always sent.
 //!
@@ -52,7 +57,8 @@
 //!
 //! ```text
 //! callstats-gateway-sim [--listen 127.0.0.1:0] [--port-file PATH] [--seed N] [--speed F]
-//!                       [--guilds N] [--members N] [--clock-file PATH] [--token T] [--verbose]
+//!                       [--guilds N] [--members N] [--clock-file PATH] [--past-days N]
+//!                       [--token T] [--verbose]
 //! ```
 //!
 //! - `--listen ADDR`: where to listen (default `127.0.0.1:0`, a free port);
@@ -70,6 +76,14 @@
 //!   speed (written, like the port file, beside it and renamed; created before the port file;
 //!   left in place on exit). Above speed 1 that time runs ahead of the real clock, so whatever
 //!   else reads "now" (the interactions endpoint) must read the same file;
+//! - `--past-days N` (0 to 90, default 0; needs `--clock-file`): when the first client
+//!   identifies, replay the last `N` days of calls of the first three guilds first (gatherings
+//!   of friends, mostly in the evening; see [`simulator::past`]). The clock file starts `N`
+//!   days back and follows the replay, which waits for the client to handle each instant's
+//!   events before moving it on ([`FakeGateway::wait_handled`]), so a sidecar reading it
+//!   records every call at its own time; then the clock file goes on from the real time and
+//!   the live traffic starts, with its starting cast joining. The first `GUILD_CREATE`s carry
+//!   nobody in voice. It prints `the past is replayed` when done;
 //! - `--token T`: accept only this bot token (default: any);
 //! - `--verbose`: print one line per voice event.
 //!
@@ -126,7 +140,10 @@ pub use self::{
     error::Error,
     gateway::{FakeGateway, FakeGatewayBuilder},
     record::{Activity, ConnectionId, Counters, Recorded},
-    spec::{ChannelKind, ChannelSpec, GuildSpec, UserSpec, VoiceFlags, VoiceMember},
+    spec::{
+        ChannelKind, ChannelSpec, DEFAULT_EVERYONE_PERMISSIONS, GuildSpec, Overwrite,
+        OverwriteTarget, UserSpec, VIEW_CHANNEL, VoiceFlags, VoiceMember,
+    },
     state::{Delivery, SessionInfo, shard_of},
 };
 pub use twilight_model::gateway::ShardId;

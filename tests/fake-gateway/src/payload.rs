@@ -5,7 +5,7 @@
 //! voice states inside `GUILD_CREATE` carry neither `guild_id` nor `member`, `user.bot` is only
 //! present for bots. Every field twilight-model 0.18 requires is present.
 
-use crate::spec::{ChannelKind, ChannelSpec, VoiceFlags};
+use crate::spec::{ChannelKind, ChannelSpec, Overwrite, OverwriteTarget, VoiceFlags};
 use serde::Serialize;
 use twilight_model::id::{
     Id,
@@ -14,9 +14,6 @@ use twilight_model::id::{
 
 /// `joined_at` of every member and of the bot in every guild.
 const JOINED_AT: &str = "2024-01-01T00:00:00.000000+00:00";
-
-/// Permissions of the `@everyone` role: Discord's default set for a new guild.
-const EVERYONE_PERMISSIONS: &str = "2248473465835073";
 
 /// Op 10 HELLO.
 pub(crate) fn hello(heartbeat_interval_ms: u64) -> String {
@@ -194,11 +191,13 @@ pub(crate) fn unavailable_guild(id: Id<GuildMarker>) -> String {
     })
 }
 
-/// A user as referenced from members.
+/// A user as referenced from members, with their nickname in the guild at hand.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct UserView<'a> {
     pub(crate) id: Id<UserMarker>,
     pub(crate) name: &'a str,
+    pub(crate) global_name: Option<&'a str>,
+    pub(crate) nick: Option<&'a str>,
     pub(crate) bot: bool,
 }
 
@@ -220,6 +219,7 @@ pub(crate) struct GuildView<'a> {
     pub(crate) afk_channel: Option<Id<ChannelMarker>>,
     pub(crate) afk_timeout: u16,
     pub(crate) channels: &'a [ChannelSpec],
+    pub(crate) everyone_permissions: u64,
     pub(crate) member_count: u64,
     pub(crate) voice: Vec<VoiceView<'a>>,
 }
@@ -260,13 +260,13 @@ impl<'a> Member<'a> {
                 id: user.id,
                 username: user.name,
                 discriminator: "0",
-                global_name: None,
+                global_name: user.global_name,
                 avatar: None,
                 avatar_decoration_data: None,
                 bot: user.bot,
                 public_flags: 0,
             },
-            nick: None,
+            nick: user.nick,
             avatar: None,
             banner: None,
             roles: [],
@@ -336,15 +336,44 @@ pub(crate) fn voice_state_update(guild: Id<GuildMarker>, view: &VoiceView<'_>) -
 #[derive(Clone, Copy, Serialize)]
 struct Null;
 
+/// A permission overwrite on the wire: role (0) or member (1), bits as strings.
+#[derive(Serialize)]
+struct WireOverwrite {
+    id: String,
+    #[serde(rename = "type")]
+    kind: u8,
+    allow: String,
+    deny: String,
+}
+
+impl WireOverwrite {
+    fn new(overwrite: &Overwrite, guild: Id<GuildMarker>) -> Self {
+        let (id, kind) = match overwrite.target {
+            OverwriteTarget::Everyone => (guild.get(), 0),
+            OverwriteTarget::Role(role) => (role.get(), 0),
+            OverwriteTarget::Member(user) => (user.get(), 1),
+        };
+        Self {
+            id: id.to_string(),
+            kind,
+            allow: overwrite.allow.to_string(),
+            deny: overwrite.deny.to_string(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Channel<'a> {
     id: Id<ChannelMarker>,
+    /// Present in channel events, absent inside `GUILD_CREATE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guild_id: Option<Id<GuildMarker>>,
     #[serde(rename = "type")]
     kind: u8,
     name: &'a str,
     position: usize,
     parent_id: Option<Id<ChannelMarker>>,
-    permission_overwrites: [(); 0],
+    permission_overwrites: Vec<WireOverwrite>,
     flags: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     nsfw: Option<bool>,
@@ -363,16 +392,21 @@ struct Channel<'a> {
 }
 
 impl<'a> Channel<'a> {
-    fn new(spec: &'a ChannelSpec, position: usize) -> Self {
+    fn new(spec: &'a ChannelSpec, position: usize, guild: Id<GuildMarker>, in_event: bool) -> Self {
         let voice = spec.kind.is_voice();
         let text = spec.kind == ChannelKind::Text;
         Self {
             id: spec.id,
+            guild_id: in_event.then_some(guild),
             kind: spec.kind.wire_type(),
             name: &spec.name,
             position,
             parent_id: None,
-            permission_overwrites: [],
+            permission_overwrites: spec
+                .overwrites
+                .iter()
+                .map(|o| WireOverwrite::new(o, guild))
+                .collect(),
             flags: 0,
             nsfw: text.then_some(false),
             topic: text.then_some(Null),
@@ -404,10 +438,34 @@ struct Role {
     icon: Option<&'static str>,
     unicode_emoji: Option<&'static str>,
     position: u32,
-    permissions: &'static str,
+    permissions: String,
     managed: bool,
     mentionable: bool,
     flags: u64,
+}
+
+impl Role {
+    /// The `@everyone` role of `guild` (its id is the guild's).
+    fn everyone(guild: Id<GuildMarker>, permissions: u64) -> Self {
+        Self {
+            id: guild.cast(),
+            name: "@everyone",
+            color: 0,
+            colors: RoleColors {
+                primary_color: 0,
+                secondary_color: None,
+                tertiary_color: None,
+            },
+            hoist: false,
+            icon: None,
+            unicode_emoji: None,
+            position: 0,
+            permissions: permissions.to_string(),
+            managed: false,
+            mentionable: false,
+            flags: 0,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -500,24 +558,7 @@ pub(crate) fn guild_create(
         verification_level: 0,
         default_message_notifications: 0,
         explicit_content_filter: 0,
-        roles: [Role {
-            id: guild.id.cast(),
-            name: "@everyone",
-            color: 0,
-            colors: RoleColors {
-                primary_color: 0,
-                secondary_color: None,
-                tertiary_color: None,
-            },
-            hoist: false,
-            icon: None,
-            unicode_emoji: None,
-            position: 0,
-            permissions: EVERYONE_PERMISSIONS,
-            managed: false,
-            mentionable: false,
-            flags: 0,
-        }],
+        roles: [Role::everyone(guild.id, guild.everyone_permissions)],
         emojis: [],
         stickers: [],
         features: [],
@@ -549,12 +590,31 @@ pub(crate) fn guild_create(
             .channels
             .iter()
             .enumerate()
-            .map(|(position, spec)| Channel::new(spec, position))
+            .map(|(position, spec)| Channel::new(spec, position, guild.id, false))
             .collect(),
         threads: [],
         presences: [],
         stage_instances: [],
         guild_scheduled_events: [],
         soundboard_sounds: [],
+    })
+}
+
+/// `d` of `CHANNEL_CREATE`, `CHANNEL_UPDATE` and `CHANNEL_DELETE`: the channel with its guild.
+pub(crate) fn channel_event(guild: Id<GuildMarker>, spec: &ChannelSpec, position: usize) -> String {
+    to_json(&Channel::new(spec, position, guild, true))
+}
+
+#[derive(Serialize)]
+struct RoleUpdate {
+    guild_id: Id<GuildMarker>,
+    role: Role,
+}
+
+/// `d` of `GUILD_ROLE_UPDATE` for the `@everyone` role.
+pub(crate) fn everyone_role_update(guild: Id<GuildMarker>, permissions: u64) -> String {
+    to_json(&RoleUpdate {
+        guild_id: guild,
+        role: Role::everyone(guild, permissions),
     })
 }

@@ -1,9 +1,39 @@
 //! What a test tells the fake about a guild before or while clients are connected.
 
+use std::collections::BTreeMap;
 use twilight_model::id::{
     Id,
-    marker::{ChannelMarker, GuildMarker, UserMarker},
+    marker::{ChannelMarker, GuildMarker, RoleMarker, UserMarker},
 };
+
+/// `VIEW_CHANNEL`, the permission bit that decides who sees a channel.
+pub const VIEW_CHANNEL: u64 = 1 << 10;
+
+/// Permissions of the `@everyone` role of a new Discord server (viewing channels, connecting,
+/// speaking, sending messages and the like).
+pub const DEFAULT_EVERYONE_PERMISSIONS: u64 = 2_248_473_465_835_073;
+
+/// Whom a channel's permission overwrite is for.
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub enum OverwriteTarget {
+    /// The `@everyone` role (on the wire: a role overwrite whose id is the guild's).
+    Everyone,
+    /// Another role.
+    Role(Id<RoleMarker>),
+    /// One member.
+    Member(Id<UserMarker>),
+}
+
+/// A channel's permission overwrite: permission bits allowed and denied for its target.
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub struct Overwrite {
+    /// Whom it is for.
+    pub target: OverwriteTarget,
+    /// Permission bits allowed.
+    pub allow: u64,
+    /// Permission bits denied.
+    pub deny: u64,
+}
 
 /// Kind of a guild channel, limited to the ones a voice tracker cares about.
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
@@ -43,34 +73,72 @@ pub struct ChannelSpec {
     pub name: String,
     /// Text, voice or stage.
     pub kind: ChannelKind,
+    /// Permission overwrites, in the order Discord lists them.
+    pub overwrites: Vec<Overwrite>,
 }
 
 impl ChannelSpec {
-    /// A voice channel.
-    pub fn voice(id: Id<ChannelMarker>, name: impl Into<String>) -> Self {
+    fn new(id: Id<ChannelMarker>, name: impl Into<String>, kind: ChannelKind) -> Self {
         Self {
             id,
             name: name.into(),
-            kind: ChannelKind::Voice,
+            kind,
+            overwrites: Vec::new(),
         }
+    }
+
+    /// A voice channel.
+    pub fn voice(id: Id<ChannelMarker>, name: impl Into<String>) -> Self {
+        Self::new(id, name, ChannelKind::Voice)
     }
 
     /// A stage channel.
     pub fn stage(id: Id<ChannelMarker>, name: impl Into<String>) -> Self {
-        Self {
-            id,
-            name: name.into(),
-            kind: ChannelKind::Stage,
-        }
+        Self::new(id, name, ChannelKind::Stage)
     }
 
     /// A text channel.
     pub fn text(id: Id<ChannelMarker>, name: impl Into<String>) -> Self {
-        Self {
-            id,
-            name: name.into(),
-            kind: ChannelKind::Text,
+        Self::new(id, name, ChannelKind::Text)
+    }
+
+    /// Adds a permission overwrite.
+    #[must_use]
+    pub fn overwrite(mut self, overwrite: Overwrite) -> Self {
+        self.overwrites.push(overwrite);
+        self
+    }
+
+    /// Makes the channel private as Discord's "private channel" switch does: `@everyone` is
+    /// denied `VIEW_CHANNEL`, and `role` (say, moderators) is allowed it.
+    #[must_use]
+    pub fn private(self, role: Id<RoleMarker>) -> Self {
+        self.overwrite(Overwrite {
+            target: OverwriteTarget::Everyone,
+            allow: 0,
+            deny: VIEW_CHANNEL,
+        })
+        .overwrite(Overwrite {
+            target: OverwriteTarget::Role(role),
+            allow: VIEW_CHANNEL,
+            deny: 0,
+        })
+    }
+
+    /// Whether a member with no role but `@everyone` (whose permissions are `everyone`) can
+    /// view the channel: the `@everyone` overwrite's denies, then its allows, applied to them.
+    #[must_use]
+    pub fn everyone_can_view(&self, everyone: u64) -> bool {
+        const ADMINISTRATOR: u64 = 1 << 3;
+        if everyone & ADMINISTRATOR != 0 {
+            return true;
         }
+        let permissions = self
+            .overwrites
+            .iter()
+            .filter(|o| o.target == OverwriteTarget::Everyone)
+            .fold(everyone, |p, o| (p & !o.deny) | o.allow);
+        permissions & VIEW_CHANNEL != 0
     }
 }
 
@@ -164,6 +232,10 @@ pub struct GuildSpec {
     pub member_count: Option<u64>,
     /// Owner of the guild; by default a fixed user that is never in voice.
     pub owner: Option<Id<UserMarker>>,
+    /// Permission bits of the `@everyone` role ([`DEFAULT_EVERYONE_PERMISSIONS`] by default).
+    pub everyone_permissions: u64,
+    /// Members' nicknames in this guild.
+    pub nicknames: BTreeMap<Id<UserMarker>, String>,
 }
 
 impl GuildSpec {
@@ -178,7 +250,23 @@ impl GuildSpec {
             voice: Vec::new(),
             member_count: None,
             owner: None,
+            everyone_permissions: DEFAULT_EVERYONE_PERMISSIONS,
+            nicknames: BTreeMap::new(),
         }
+    }
+
+    /// Sets the permission bits of the `@everyone` role.
+    #[must_use]
+    pub const fn everyone_permissions(mut self, permissions: u64) -> Self {
+        self.everyone_permissions = permissions;
+        self
+    }
+
+    /// Gives a member a nickname in this guild.
+    #[must_use]
+    pub fn nickname(mut self, user: Id<UserMarker>, nick: impl Into<String>) -> Self {
+        self.nicknames.insert(user, nick.into());
+        self
     }
 
     /// Adds a channel.
@@ -238,11 +326,38 @@ impl GuildSpec {
     }
 }
 
-/// Display name and bot-ness of a user; users are global, like on Discord.
+/// Names and bot-ness of a user; users are global, like on Discord.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct UserSpec {
     /// Username.
     pub name: String,
+    /// Global display name, if the user set one.
+    pub global_name: Option<String>,
     /// Whether the account is a bot.
     pub bot: bool,
+}
+
+impl UserSpec {
+    /// A human with this username and no global name.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            global_name: None,
+            bot: false,
+        }
+    }
+
+    /// Sets the global display name.
+    #[must_use]
+    pub fn global_name(mut self, name: impl Into<String>) -> Self {
+        self.global_name = Some(name.into());
+        self
+    }
+
+    /// Marks the account as a bot.
+    #[must_use]
+    pub const fn bot(mut self) -> Self {
+        self.bot = true;
+        self
+    }
 }

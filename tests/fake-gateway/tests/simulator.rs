@@ -145,3 +145,106 @@ async fn check_guild_creates(shard: &mut RunningShard, sim: &Simulation) -> anyh
     }
     Ok(())
 }
+
+/// A past replayed to a real twilight shard whose owner stamps each event with a shared clock
+/// when it handles it, as the sidecar does with its clock file: every event is stamped with
+/// its own instant, because the replay waits for the shard before the clock moves on.
+#[tokio::test]
+async fn a_replayed_past_reaches_a_client_at_its_own_instants() -> anyhow::Result<()> {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    };
+    use twilight_gateway::{ConfigBuilder, EventTypeFlags, Intents, Shard, StreamExt as _};
+
+    // Heartbeats of their own every 200 ms as well, to be told apart from the asked ones.
+    let fake = FakeGateway::builder()
+        .heartbeat_interval(Duration::from_millis(200))
+        .start()
+        .await?;
+    let sim = Simulation::new(&Config::new(5, 2, 10)?);
+    simulator::install_without_voice(&fake, &sim)?;
+    let until = 1_795_618_800;
+    let past = simulator::past(sim.world(), 5, until, 3);
+    ensure!(past.len() > 100, "{} events", past.len());
+
+    let clock = Arc::new(AtomicI64::new(until - 4 * 86_400));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = ConfigBuilder::new(
+        "token".to_owned(),
+        Intents::GUILDS | Intents::GUILD_VOICE_STATES,
+    )
+    .proxy_url(fake.url())
+    .queue(support::InstantQueue)
+    .build();
+    let mut shard = Shard::with_config(ShardId::ONE, config);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let stamper = {
+        let clock = Arc::clone(&clock);
+        tokio::spawn(async move {
+            let mut handled = 0_u32;
+            while let Some(item) = shard.next_event(EventTypeFlags::all()).await {
+                match item {
+                    Ok(GatewayEvent::GuildCreate(create)) => {
+                        if let GuildCreate::Available(guild) = create.as_ref() {
+                            let _ = tx.send(Err(guild.voice_states.len()));
+                        }
+                    }
+                    Ok(GatewayEvent::VoiceStateUpdate(update)) => {
+                        // A slow owner now and then: the clock must still wait for it.
+                        handled += 1;
+                        if handled.is_multiple_of(7) {
+                            tokio::time::sleep(Duration::from_millis(3)).await;
+                        }
+                        let _ = tx.send(Ok((update.0, clock.load(Ordering::SeqCst))));
+                    }
+                    _ => {}
+                }
+            }
+        })
+    };
+    simulator::wait_for_client(&fake).await?;
+    let replay = {
+        let clock = Arc::clone(&clock);
+        simulator::replay_past(&fake, &past, move |at| {
+            clock.store(at, Ordering::SeqCst);
+            Ok::<(), callstats_fake_gateway::Error>(())
+        })
+    };
+    tokio::time::timeout(Duration::from_mins(2), replay)
+        .await
+        .context("the replay")??;
+
+    let mut got = Vec::new();
+    let mut empty_guilds = 0;
+    while got.len() < past.len() {
+        match tokio::time::timeout(support::WAIT, rx.recv())
+            .await
+            .context("the shard's events")?
+            .context("the shard stopped")?
+        {
+            Ok(event) => got.push(event),
+            Err(in_voice) => {
+                ensure!(in_voice == 0, "{in_voice} in voice before the past");
+                empty_guilds += 1;
+            }
+        }
+    }
+    ensure!(empty_guilds == 2, "{empty_guilds} GUILD_CREATEs");
+    for (event, (update, stamp)) in past.iter().zip(&got) {
+        ensure!(
+            (update.user_id, update.channel_id, update.guild_id)
+                == (event.user, event.channel, Some(event.guild)),
+            "{update:?} for {event:?}"
+        );
+        ensure!(update.self_mute == event.flags.self_mute);
+        ensure!(*stamp == event.at, "stamped {stamp} for {event:?}");
+    }
+
+    // Then the live cast arrives.
+    let arrivals = simulator::arrive(&fake, &sim)?;
+    ensure!(arrivals.len() >= 10, "{} arrived", arrivals.len());
+    stamper.abort();
+    fake.shutdown().await;
+    Ok(())
+}

@@ -106,6 +106,9 @@ pub struct RunFigures {
     pub faults: BTreeMap<&'static str, u64>,
     pub sessions_checked: u64,
     pub estimated_checked: u64,
+    pub partner_entries: u64,
+    pub partner_secs: u64,
+    pub opted_out_partner_entries: u64,
     pub mismatches: Vec<String>,
     pub first_seed: u64,
     pub last_seed: u64,
@@ -127,7 +130,8 @@ impl RunFigures {
             .collect();
         format!(
             "model run: scenarios={} steps={} events={} faults={} ({}) sessions_checked={} \
-             estimated_ends_checked={} mismatches={} seeds={}..={} duration={}s",
+             estimated_ends_checked={} partner_entries_checked={} partner_hours={} \
+             opted_out_partner_entries={} mismatches={} seeds={}..={} duration={}s",
             self.scenarios,
             self.steps,
             self.events,
@@ -135,6 +139,9 @@ impl RunFigures {
             faults.join(" "),
             self.sessions_checked,
             self.estimated_checked,
+            self.partner_entries,
+            self.partner_secs / 3600,
+            self.opted_out_partner_entries,
             self.mismatches.len(),
             self.first_seed,
             self.last_seed,
@@ -168,11 +175,14 @@ pub async fn run(options: RunOptions) -> RunFigures {
         );
         let report = run_scenario(seed, options.steps).await;
         eprintln!(
-            "model: seed {seed}: {} events, faults {:?}, {} sessions checked ({} estimated ends), {} mismatches, {:.1}s",
+            "model: seed {seed}: {} events, faults {:?}, {} sessions checked ({} estimated ends), {} partner entries ({} s; {} naming the opted-out member), {} mismatches, {:.1}s",
             report.events,
             report.faults,
             report.sessions_checked,
             report.estimated_checked,
+            report.partner_entries,
+            report.partner_secs,
+            report.opted_out_partner_entries,
             report.mismatches.len(),
             report.took.as_secs_f64()
         );
@@ -187,6 +197,9 @@ pub async fn run(options: RunOptions) -> RunFigures {
         }
         figures.sessions_checked += report.sessions_checked;
         figures.estimated_checked += report.estimated_checked;
+        figures.partner_entries += report.partner_entries;
+        figures.partner_secs += report.partner_secs;
+        figures.opted_out_partner_entries += report.opted_out_partner_entries;
         figures.mismatches.extend(
             report
                 .mismatches

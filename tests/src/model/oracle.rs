@@ -209,6 +209,12 @@ impl Oracle {
         );
     }
 
+    /// Whether `user` opted out (the store refuses their sessions).
+    #[must_use]
+    pub fn opted_out(&self, user: UserId) -> bool {
+        self.opted_out.contains(&user)
+    }
+
     #[must_use]
     pub fn phase(&self, guild: GuildId) -> &Phase {
         &self.guilds[&guild].phase
@@ -377,6 +383,15 @@ impl Oracle {
                     hi: seen.hi.min(at).max(seg),
                 },
             };
+            // Never before another member left the channel while this session was open: the
+            // member was there then.
+            let end = match departed_while_open(&self.closed, guild, user, &session) {
+                None => end,
+                Some(seen) => Span {
+                    lo: end.lo.max(seen.lo),
+                    hi: end.hi.max(seen.hi),
+                },
+            };
             ended.push((
                 user,
                 ClosedExpected {
@@ -407,6 +422,36 @@ impl Oracle {
         }
         pairs
     }
+}
+
+/// The latest instant another member's session in `open`'s guild and channel ended while
+/// `open` was open (a stay of its own, ended after `open` started), among the sessions closed
+/// so far: the member of `open` was in the channel then. Ends known within a range count with
+/// their range: `lo` only from sessions that certainly ended after `open` started and lasted,
+/// `hi` from every one that may have.
+fn departed_while_open(
+    closed: &BTreeMap<(UserId, GuildId), Vec<ClosedExpected>>,
+    guild: GuildId,
+    user: UserId,
+    open: &OpenExpected,
+) -> Option<Span> {
+    let mut seen: Option<Span> = None;
+    let others = closed
+        .iter()
+        .filter(|((u, g), _)| *g == guild && *u != user)
+        .flat_map(|(_, sessions)| sessions)
+        .filter(|c| c.channel == open.channel);
+    for c in others {
+        if c.end.hi <= open.start() || c.end.hi <= c.start() {
+            continue;
+        }
+        let span = seen.get_or_insert(Span::exact(Timestamp::EPOCH));
+        span.hi = span.hi.max(c.end.hi);
+        if c.end.lo > open.start() && c.end.lo > c.start() {
+            span.lo = span.lo.max(c.end.lo);
+        }
+    }
+    seen
 }
 
 /// The session `user` should have now: channel and flags with ALONE, or none.
@@ -720,6 +765,76 @@ pub fn figures(sessions: &[Settled], tz: Tz, rule: RankingRule) -> Figures {
     f
 }
 
+/// One member's partner time in one guild: seconds per UTC day, per partner.
+pub type PartnerDays = BTreeMap<NaiveDate, BTreeMap<UserId, u64>>;
+
+const DAY: i64 = 86_400;
+
+/// Splits `[from, to)` at every UTC midnight.
+fn utc_days(from: Timestamp, to: Timestamp) -> Vec<(NaiveDate, u64)> {
+    let mut pieces = Vec::new();
+    let mut at = from.unix();
+    while at < to.unix() {
+        let next = (at.div_euclid(DAY) + 1) * DAY;
+        let next = next.min(to.unix());
+        let day = utc_day(Timestamp::new(at).expect("in range"));
+        pieces.push((day, (next - at) as u64));
+        at = next;
+    }
+    pieces
+}
+
+/// Partner time (`docs/behaviour.md`, What is measured; a session is one stay in one channel):
+/// for every closed session, the seconds it shared with each other member's session in the same
+/// guild and channel, closed (with its end as settled) or still open, split at UTC midnights,
+/// added up per member, guild, day and partner. A session still open has no partner time of its
+/// own yet (its member's days get it when it ends), but counts as company for the others.
+#[must_use]
+pub fn partner_time(
+    closed: &BTreeMap<(UserId, GuildId), Vec<Settled>>,
+    open: &BTreeMap<(UserId, GuildId), OpenExpected>,
+) -> BTreeMap<(UserId, GuildId), PartnerDays> {
+    // Every stay by guild and channel: member, start, and end (none while open).
+    type Stay = (UserId, Timestamp, Option<Timestamp>);
+    let mut stays: BTreeMap<(GuildId, ChannelId), Vec<Stay>> = BTreeMap::new();
+    for ((user, guild), sessions) in closed {
+        for s in sessions {
+            stays
+                .entry((*guild, s.channel))
+                .or_default()
+                .push((*user, s.start, Some(s.end)));
+        }
+    }
+    for ((user, guild), s) in open {
+        stays
+            .entry((*guild, s.channel))
+            .or_default()
+            .push((*user, s.start(), None));
+    }
+    let mut out: BTreeMap<(UserId, GuildId), PartnerDays> = BTreeMap::new();
+    for ((user, guild), sessions) in closed {
+        for s in sessions {
+            let others = stays.get(&(*guild, s.channel)).into_iter().flatten();
+            for (partner, start, end) in others {
+                if partner == user {
+                    continue;
+                }
+                let from = s.start.max(*start);
+                let to = end.map_or(s.end, |e| e.min(s.end));
+                for (day, secs) in utc_days(from, to) {
+                    *out.entry((*user, *guild))
+                        .or_default()
+                        .entry(day)
+                        .or_default()
+                        .entry(*partner)
+                        .or_default() += secs;
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -775,5 +890,94 @@ mod tests {
         );
         assert_eq!(a_sessions[0].end, Span::exact(t(260)));
         assert_eq!(o.closed[&(b, g)][0].end, Span::exact(t(200)));
+    }
+
+    fn settled(channel: ChannelId, start: i64, end: i64) -> Settled {
+        Settled {
+            channel,
+            start: t(start),
+            end: t(end),
+            estimated: false,
+            segments: vec![(t(start), Flags::NONE)],
+        }
+    }
+
+    #[test]
+    #[allow(clippy::many_single_char_names)]
+    fn partner_time_is_the_overlap_in_one_channel_split_at_utc_midnight() {
+        let (g, a, b, c, d) = (
+            Id::new(1 << 22),
+            Id::new(1),
+            Id::new(2),
+            Id::new(3),
+            Id::new(4),
+        );
+        let (lounge, games) = (Id::new(10), Id::new(12));
+        // From 2026-11-23 23:55 UTC: a stays until 00:10, b from 23:56 to 00:05, c from 23:59
+        // and still there, d in another channel.
+        let t0 = crate::time::at(2026, 11, 23, 23, 55, 0).unix();
+        let closed = BTreeMap::from([
+            ((a, g), vec![settled(lounge, t0, t0 + 900)]),
+            ((b, g), vec![settled(lounge, t0 + 60, t0 + 600)]),
+            ((d, g), vec![settled(games, t0, t0 + 900)]),
+        ]);
+        let open = BTreeMap::from([(
+            (c, g),
+            OpenExpected {
+                channel: lounge,
+                segments: vec![(t(t0 + 240), Flags::NONE)],
+            },
+        )]);
+        let p = partner_time(&closed, &open);
+        let (nov, dec) = (
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+        );
+        assert_eq!(
+            p[&(a, g)],
+            BTreeMap::from([
+                (nov, BTreeMap::from([(b, 240), (c, 60)])),
+                (dec, BTreeMap::from([(b, 300), (c, 600)])),
+            ])
+        );
+        assert_eq!(
+            p[&(b, g)],
+            BTreeMap::from([
+                (nov, BTreeMap::from([(a, 240), (c, 60)])),
+                (dec, BTreeMap::from([(a, 300), (c, 300)])),
+            ])
+        );
+        // No company, no entry; an open session has none of its own yet.
+        assert!(!p.contains_key(&(d, g)) && !p.contains_key(&(c, g)));
+    }
+
+    #[test]
+    #[allow(clippy::many_single_char_names)]
+    fn an_estimated_end_is_never_before_a_departure_the_session_saw() {
+        let (g, a, b, c) = (Id::new(1 << 22), Id::new(1), Id::new(2), Id::new(3));
+        let (lounge, afk) = (Id::new(10), Id::new(11));
+        let mut o = Oracle::new(300, BTreeSet::new());
+        o.add_guild(g, afk, Tz::UTC, RankingRule::default());
+        o.guild_create(g, View::new(), t(0), None, true);
+        let here = Some(Place {
+            channel: lounge,
+            flags: DiscordFlags::default(),
+        });
+        o.voice(g, a, here, false, t(100));
+        o.voice(g, b, here, false, t(100));
+        o.voice(g, c, here, false, t(400));
+        // The last heartbeat lies between 200 and 250.
+        o.voice(g, b, None, false, t(300));
+        o.voice(g, c, None, false, t(450));
+        o.forget();
+        let heartbeat = Span {
+            lo: t(200),
+            hi: t(250),
+        };
+        o.guild_create(g, View::new(), t(1000), Some(heartbeat), true);
+        // b left at 300 and c at 450 while a was in the lounge, both after the last heartbeat:
+        // a's estimated end is not earlier than the later of them.
+        assert_eq!(o.closed[&(a, g)][0].end, Span::exact(t(450)));
+        assert!(o.closed[&(a, g)][0].estimated);
     }
 }

@@ -72,6 +72,17 @@ struct Cli {
     /// Written before the port file.
     #[arg(long, value_name = "PATH")]
     clock_file: Option<PathBuf>,
+    /// Before the live traffic, replay this many days of calls that end now, on a fast clock
+    /// that the client reads from --clock-file (required): the client records each call at
+    /// its own time, then the live traffic starts at the real time.
+    #[arg(
+        long,
+        value_name = "DAYS",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u32).range(0..=i64::from(simulator::MAX_PAST_DAYS)),
+        requires = "clock_file",
+    )]
+    past_days: u32,
     /// Accept only this bot token (with or without `Bot `). Default: any token.
     #[arg(long, value_name = "T")]
     token: Option<String>,
@@ -116,28 +127,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", cli.listen))?;
     let mut sim = Simulation::new(&config);
-    simulator::install(&fake, &sim)?;
-    let clock_task = match &cli.clock_file {
-        Some(path) => {
-            let start = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .context("the system clock is before 1970")?;
-            let clock = SimulatedClock::new(start.as_secs() as i64, cli.speed);
-            write_atomically(path, &format!("{}\n", clock.unix_after(Duration::ZERO)))
-                .with_context(|| format!("cannot write the clock file {}", path.display()))?;
-            Some(tokio::spawn(keep_clock_file(
-                path.clone(),
-                clock,
-                Instant::now(),
-            )))
+    let started = unix_now()?;
+    let past_from = started - i64::from(cli.past_days) * DAY;
+    let mut clock_task = None;
+    if cli.past_days > 0 {
+        // Nobody is in voice when the past begins; the live cast arrives after it.
+        simulator::install_without_voice(&fake, &sim)?;
+    } else {
+        simulator::install(&fake, &sim)?;
+    }
+    if let Some(path) = &cli.clock_file {
+        if cli.past_days > 0 {
+            write_clock(path, past_from)?;
+        } else {
+            clock_task = Some(start_clock(path, started, cli.speed)?);
         }
-        None => None,
-    };
+    }
     if let Some(path) = &cli.port_file {
         write_atomically(path, &format!("{}\n", fake.url()))
             .with_context(|| format!("cannot write the port file {}", path.display()))?;
     }
-    print_summary(&fake, &sim, cli.speed);
+    print_summary(&fake, &sim, cli.speed, cli.past_days);
 
     let verbose = cli.verbose;
     let played = async {
@@ -145,8 +155,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             waited = simulator::wait_for_client(&fake) => waited?,
             () = &mut shutdown => return Ok(()),
         }
+        if let (Some(path), true) = (&cli.clock_file, cli.past_days > 0) {
+            tokio::select! {
+                replayed = replay(&fake, &sim, path, started, cli.past_days) => replayed?,
+                () = &mut shutdown => return Ok(()),
+            }
+            clock_task = Some(start_clock(path, unix_now()?, cli.speed)?);
+            simulator::arrive(&fake, &sim)?;
+        }
         tracing::info!("client identified, playing traffic");
-        println!("a client identified: traffic starts now");
+        if cli.past_days > 0 {
+            println!("live traffic starts now");
+        } else {
+            println!("a client identified: traffic starts now");
+        }
         let print = |sim: &Simulation, event: &Event, delivery: &Delivery| {
             if verbose {
                 print_event(sim, event, delivery);
@@ -168,6 +190,64 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     println!("stopped");
     played
+}
+
+const DAY: i64 = 86_400;
+
+fn unix_now() -> anyhow::Result<i64> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the system clock is before 1970")?;
+    Ok(now.as_secs() as i64)
+}
+
+fn write_clock(path: &Path, unix: i64) -> anyhow::Result<()> {
+    write_atomically(path, &format!("{unix}\n"))
+        .with_context(|| format!("cannot write the clock file {}", path.display()))
+}
+
+/// Writes the clock file at `from` and keeps it running at `speed` from now on.
+fn start_clock(
+    path: &Path,
+    from: i64,
+    speed: Speed,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let clock = SimulatedClock::new(from, speed);
+    write_clock(path, clock.unix_after(Duration::ZERO))?;
+    Ok(tokio::spawn(keep_clock_file(
+        path.to_owned(),
+        clock,
+        Instant::now(),
+    )))
+}
+
+/// Replays `days` days of calls that end at `until`, moving the clock file along.
+async fn replay(
+    fake: &FakeGateway,
+    sim: &Simulation,
+    clock_file: &Path,
+    until: i64,
+    days: u32,
+) -> anyhow::Result<()> {
+    let past = simulator::past(sim.world(), sim.seed(), until, days);
+    let calls = past
+        .iter()
+        .filter(|e| e.channel.is_none() && !e.bot)
+        .count();
+    println!(
+        "a client identified: replaying {days} days of calls first ({calls} calls, {} voice \
+         events) on a fast clock",
+        past.len()
+    );
+    let _ = std::io::stdout().flush();
+    let began = Instant::now();
+    simulator::replay_past(fake, &past, |at| write_clock(clock_file, at)).await?;
+    // run-local waits for this line.
+    println!(
+        "the past is replayed: {calls} calls in {:.1} s",
+        began.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// A seed for a run that asked for none: short enough to type back in.
@@ -242,7 +322,7 @@ async fn keep_clock_file(path: PathBuf, clock: SimulatedClock, origin: Instant) 
     }
 }
 
-fn print_summary(fake: &FakeGateway, sim: &Simulation, speed: Speed) {
+fn print_summary(fake: &FakeGateway, sim: &Simulation, speed: Speed, past_days: u32) {
     let world = sim.world();
     let specs = sim.guild_specs();
     let url = fake.url();
@@ -260,6 +340,7 @@ fn print_summary(fake: &FakeGateway, sim: &Simulation, speed: Speed) {
             .map(|c| match c.role {
                 simulator::ChannelRole::Stage => format!("{} (stage)", c.name),
                 simulator::ChannelRole::Afk => format!("{} (afk)", c.name),
+                simulator::ChannelRole::Private => format!("{} (private)", c.name),
                 _ => c.name.clone(),
             })
             .collect();
@@ -290,6 +371,14 @@ fn print_summary(fake: &FakeGateway, sim: &Simulation, speed: Speed) {
         && more > 0
     {
         let _ = writeln!(out, "  and {more} more guilds like these");
+    }
+    if past_days > 0 {
+        let _ = writeln!(
+            out,
+            "when a client identifies, the last {past_days} days of calls of the first {} \
+             guilds are replayed first, on the clock file",
+            world.guilds().len().min(simulator::PAST_GUILDS)
+        );
     }
     let _ = writeln!(
         out,

@@ -4,9 +4,9 @@
 //! every change goes through the fake's public control API, so a client sees exactly what a
 //! scripted test would send.
 
-use super::{Event, Simulation, Speed};
+use super::{Event, PastEvent, Simulation, Speed};
 use crate::{Delivery, Error, FakeGateway};
-use std::{future::Future, time::Duration};
+use std::{collections::BTreeSet, future::Future, time::Duration};
 use tokio::time::{Instant, sleep_until};
 
 /// How long one wait for the first client lasts before it is simply started again.
@@ -20,6 +20,71 @@ pub fn install(fake: &FakeGateway, sim: &Simulation) -> Result<(), Error> {
     }
     for spec in sim.guild_specs() {
         fake.add_guild(spec)?;
+    }
+    Ok(())
+}
+
+/// Like [`install`], but with nobody in voice: for a simulation that replays a past first
+/// ([`replay_past`]) and only then puts its starting cast in voice ([`arrive`]).
+pub fn install_without_voice(fake: &FakeGateway, sim: &Simulation) -> Result<(), Error> {
+    for (id, spec) in sim.user_specs() {
+        fake.set_user(id, spec);
+    }
+    for mut spec in sim.guild_specs() {
+        spec.voice.clear();
+        fake.add_guild(spec)?;
+    }
+    Ok(())
+}
+
+/// Puts everyone the simulation has in voice now there, one `VOICE_STATE_UPDATE` each: the
+/// starting cast of a simulation installed with [`install_without_voice`].
+pub fn arrive(fake: &FakeGateway, sim: &Simulation) -> Result<Vec<Delivery>, Error> {
+    let mut deliveries = Vec::new();
+    for spec in sim.guild_specs() {
+        for member in spec.voice {
+            deliveries.push(fake.voice_update(
+                spec.id,
+                member.user,
+                Some(member.channel),
+                member.flags,
+            )?);
+        }
+    }
+    Ok(deliveries)
+}
+
+/// Replays `past` (in time order) on the fake as fast as the client takes it, with the client's
+/// clock following it: for each instant, `set_clock` is called with it, the changes of that
+/// instant are dispatched, and the replay waits until the client has handled them
+/// ([`FakeGateway::wait_handled`]) before the clock moves on. A client that stamps each event
+/// with the clock when it handles it (the sidecar reading `CALLSTATS_CLOCK_FILE`) so records
+/// every change at its own instant.
+pub async fn replay_past<C, E>(
+    fake: &FakeGateway,
+    past: &[PastEvent],
+    mut set_clock: C,
+) -> Result<(), E>
+where
+    C: FnMut(i64) -> Result<(), E>,
+    E: From<Error>,
+{
+    for step in past.chunk_by(|a, b| a.at == b.at) {
+        let Some(first) = step.first() else {
+            continue;
+        };
+        set_clock(first.at)?;
+        let mut guilds = BTreeSet::new();
+        for event in step {
+            let delivery =
+                fake.voice_update(event.guild, event.user, event.channel, event.flags)?;
+            if matches!(delivery, Delivery::Sent { .. } | Delivery::Buffered { .. }) {
+                guilds.insert(event.guild);
+            }
+        }
+        for guild in guilds {
+            fake.wait_handled(guild).await?;
+        }
     }
     Ok(())
 }

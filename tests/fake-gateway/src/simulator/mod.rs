@@ -7,12 +7,18 @@
 //! # What it plays
 //!
 //! Each guild has a text channel, three to six voice hangouts (`Lounge`, `Gaming`, `Music`,
-//! ...), a `Focus Room`, a stage channel (`Town Hall`) and an `AFK` channel (the guild's AFK
-//! channel, 300 s timeout). Members, dozens per guild, do what people do:
+//! ...), a `Focus Room`, a stage channel (`Town Hall`), an `AFK` channel (the guild's AFK
+//! channel, 300 s timeout) and a `Staff Room` only its three staff members can view
+//! (`@everyone` is denied `VIEW_CHANNEL` there, a moderator role allowed it). Two members in
+//! three have a global display name, one in four a nickname in the guild. Members, dozens per
+//! guild, do what people do:
 //!
 //! - **join and leave**: calls mostly last minutes (half a minute to an hour and a half), with
 //!   minutes to most of an hour between them; people pick channels where others already are,
-//!   or their favourite;
+//!   or their favourite; the staff now and then their room;
+//! - **call with friends**: members belong to small groups of friends; when one joins a
+//!   hangout, each friend who is free may follow within a few minutes and stays for a call of
+//!   their own length, so friends overlap and leave at different times (partner time);
 //! - **move** between channels (stream and camera stop on a move, mute and deafen stay);
 //! - **mute and unmute, deafen and undeafen** (deafening mutes; undeafening restores the mute
 //!   from before), **stream** and turn **video** on, get **muted by a moderator** now and then;
@@ -59,13 +65,15 @@
 
 mod clock;
 mod driver;
+mod past;
 mod rng;
 mod scenario;
 mod world;
 
 pub use self::{
     clock::SimulatedClock,
-    driver::{install, play, wait_for_client},
+    driver::{arrive, install, install_without_voice, play, replay_past, wait_for_client},
+    past::{MAX_PAST_DAYS, PAST_GUILDS, PastEvent, past},
     rng::Rng,
     scenario::{Change, Event, EventKind, Simulation},
     world::{ChannelRole, Person, SimChannel, SimGuild, World},

@@ -64,6 +64,10 @@ const BOT_STAY: &Bands = &[(1, 2 * MINUTE, 10 * MINUTE)];
 const BOT_AWAY: &Bands = &[(1, MINUTE, 6 * MINUTE)];
 /// The focus room stays the loner's alone for the opening minutes.
 const FOCUS_PRIVATE_UNTIL: u64 = 5 * MINUTE;
+/// How long after a friend joined a hangout someone follows them there.
+const FOLLOW: &Bands = &[(1, 20 * SECOND, 4 * MINUTE)];
+/// Chance, in percent, that an offline friend follows someone who joins a hangout.
+const FOLLOW_PERCENT: u64 = 55;
 
 /// A change of flags without a change of channel.
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
@@ -181,6 +185,10 @@ struct Agent {
     presence: Option<Presence>,
     script: VecDeque<(u64, Step)>,
     habits: Habits,
+    /// When the agent's one valid wake-up is due; earlier entries in the queue are stale.
+    due: u64,
+    /// A friend's call to join: guild and channel indexes.
+    follow: Option<(usize, usize)>,
 }
 
 /// What a person in a call does on waking.
@@ -295,6 +303,9 @@ impl Simulation {
                 let mut spec = GuildSpec::new(guild.id, guild.name.clone())
                     .afk(guild.afk_channel, AFK_TIMEOUT_SECS)
                     .member_count((guild.members.len() + guild.bots.len() + 1) as u64);
+                for (user, nick) in &guild.nicknames {
+                    spec = spec.nickname(*user, nick.clone());
+                }
                 for channel in guild.channel_specs() {
                     spec = spec.channel(channel);
                 }
@@ -324,8 +335,9 @@ impl Simulation {
                 (
                     p.id,
                     UserSpec {
-                        name: p.name.clone(),
+                        global_name: p.global_name.clone(),
                         bot: p.bot,
+                        ..UserSpec::new(p.name.clone())
                     },
                 )
             })
@@ -494,10 +506,12 @@ impl Simulation {
 
     // ---- the clock -----------------------------------------------------------------------------
 
+    /// Plans the person's next wake-up; one planned before becomes stale.
     fn schedule(&mut self, person: usize, at: u64) {
         self.seq += 1;
-        self.queue
-            .push(Reverse((at.max(self.now), self.seq, person)));
+        let at = at.max(self.now);
+        self.agents[person].due = at;
+        self.queue.push(Reverse((at, self.seq, person)));
     }
 
     /// When someone in a call next makes up their mind: after a tick, and no later than the end
@@ -566,8 +580,13 @@ impl Simulation {
 
     fn wake_regular(&mut self, person: usize) {
         let Some(presence) = self.agents[person].presence else {
-            let g = self.choose_guild(person);
-            let channel = self.choose_channel(person, g, None);
+            let (g, channel, followed) =
+                if let Some((g, channel)) = self.agents[person].follow.take() {
+                    (g, channel, true)
+                } else {
+                    let g = self.choose_guild(person);
+                    (g, self.choose_channel(person, g, None), false)
+                };
             let flags = VoiceFlags {
                 self_mute: self.rng.percent(if self.agents[person].habits.muter {
                     50
@@ -578,6 +597,9 @@ impl Simulation {
             };
             let until = self.now + self.rng.band(SESSION);
             self.join(person, g, channel, flags, until);
+            if !followed {
+                self.call_friends(person, g, channel);
+            }
             let at = self.next_tick(person, until);
             self.schedule(person, at);
             return;
@@ -757,6 +779,38 @@ impl Simulation {
         }
     }
 
+    /// Someone joined a hangout: each of their friends in that guild who is offline and free
+    /// (no script left) may follow a little later, for a call of their own length.
+    fn call_friends(&mut self, person: usize, g: usize, channel: usize) {
+        let layout = &self.world.layouts[g];
+        if !layout.hangouts.contains(&channel) {
+            return;
+        }
+        let friends: Vec<usize> = layout
+            .friends
+            .iter()
+            .filter(|group| group.contains(&person))
+            .flatten()
+            .copied()
+            .filter(|&f| f != person)
+            .collect();
+        for friend in friends {
+            let agent = &self.agents[friend];
+            if agent.presence.is_some()
+                || !agent.script.is_empty()
+                || agent.follow.is_some()
+                || self.world.roles[friend] == Role::Loner
+            {
+                continue;
+            }
+            if self.rng.percent(FOLLOW_PERCENT) {
+                self.agents[friend].follow = Some((g, channel));
+                let at = self.now + self.rng.band(FOLLOW);
+                self.schedule(friend, at);
+            }
+        }
+    }
+
     /// The guild a human joins a call in: mostly their home guild.
     fn choose_guild(&mut self, person: usize) -> usize {
         let guilds = &self.world.memberships[person];
@@ -790,6 +844,9 @@ impl Simulation {
         ));
         if self.now >= FOCUS_PRIVATE_UNTIL {
             candidates.push((layout.focus, 1));
+        }
+        if layout.staff.contains(&person) {
+            candidates.push((layout.private, 3));
         }
         let fallback = layout.hangouts[0];
         let weights: Vec<u64> = candidates
@@ -998,7 +1055,9 @@ impl Simulation {
         }
         let Reverse((at, _, person)) = self.queue.pop()?;
         self.now = at;
-        self.wake(person);
+        if self.agents[person].due == at {
+            self.wake(person);
+        }
         self.out.pop_front()
     }
 }

@@ -33,6 +33,10 @@ struct Seen {
     kinds: HashSet<&'static str>,
     bot_joins: usize,
     stage_entries: usize,
+    /// Humans who came into a channel where one of their friends was.
+    joined_a_friend: usize,
+    /// Humans who came into the staff room.
+    staff_room_entries: usize,
 }
 
 fn kind_name(event: &Event) -> &'static str {
@@ -92,6 +96,15 @@ impl Replay<'_> {
             .collect();
         users.sort();
         users
+    }
+
+    fn friends(&self, guild: Guild, a: User, b: User) -> bool {
+        self.world
+            .guild(guild)
+            .unwrap()
+            .friend_groups
+            .iter()
+            .any(|group| group.contains(&a) && group.contains(&b))
     }
 
     fn humans_counted(&self, guild: Guild) -> usize {
@@ -256,6 +269,22 @@ fn run(config: &Config, horizon: Duration) -> Seen {
                 seen.bot_joins += 1;
             }
         }
+        if let Some(channel) = event.channel
+            && !event.bot
+            && before.is_none_or(|b| b.1 != channel)
+        {
+            let company = replay.humans_in(guild.id, channel);
+            if company
+                .iter()
+                .any(|&o| replay.friends(guild.id, o, event.user))
+            {
+                seen.joined_a_friend += 1;
+            }
+            if replay.role(guild.id, channel) == ChannelRole::Private {
+                assert!(guild.staff.contains(&event.user), "only staff: {event:?}");
+                seen.staff_room_entries += 1;
+            }
+        }
         if let Some(channel) = event.channel {
             let role = replay.role(guild.id, channel);
             if role == ChannelRole::Afk {
@@ -335,6 +364,7 @@ fn the_scenario_stays_consistent_over_many_seeds() {
     const HOUR: Duration = Duration::from_hours(1);
     let mut kinds = HashSet::new();
     let mut calls = Vec::new();
+    let (mut joined_a_friend, mut staff_room_entries) = (0, 0);
     for seed in 0..60 {
         let config = Config::new(seed, Config::DEFAULT_GUILDS, Config::DEFAULT_MEMBERS).unwrap();
         let seen = run(&config, HOUR);
@@ -376,6 +406,8 @@ fn the_scenario_stays_consistent_over_many_seeds() {
             );
         }
         assert!(seen.bot_joins >= 1, "seed {seed}: no bot joined in an hour");
+        joined_a_friend += seen.joined_a_friend;
+        staff_room_entries += seen.staff_room_entries;
         assert!(
             seen.stage_entries >= 1,
             "seed {seed}: nobody went on stage in an hour"
@@ -383,6 +415,18 @@ fn the_scenario_stays_consistent_over_many_seeds() {
         kinds.extend(seen.kinds);
         calls.extend(seen.calls);
     }
+    // Friends call together: people who only went where others are came into a friend's
+    // channel about 65 times an hour in these three guilds; friends following each other make
+    // it about 95.
+    assert!(
+        joined_a_friend >= 85 * 60,
+        "{joined_a_friend} joins to a friend in 60 hours"
+    );
+    // The staff use their room now and then (about twice an hour).
+    assert!(
+        staff_room_entries >= 60,
+        "{staff_room_entries} visits of the staff room in 60 hours"
+    );
     for kind in [
         "server mute",
         "suppress",
@@ -483,4 +527,175 @@ fn config_and_speed_reject_what_is_out_of_range() {
     }
     let speed = Speed::new(10.0).unwrap();
     assert_eq!(speed.real(Duration::from_mins(1)), Duration::from_secs(6));
+}
+
+mod past {
+    use super::super::{Config, PAST_GUILDS, PastEvent, World, past};
+    use crate::spec::DEFAULT_EVERYONE_PERMISSIONS;
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+    use twilight_model::id::{
+        Id,
+        marker::{ChannelMarker, GuildMarker, UserMarker},
+    };
+
+    type Stay = (Id<GuildMarker>, Id<ChannelMarker>, i64, i64);
+
+    /// The end of the past in these tests: a Wednesday, 2026-11-25 15:00 UTC.
+    const UNTIL: i64 = 1_795_618_800;
+    const DAY: i64 = 86_400;
+
+    /// Replays the events on an independent model, checking each, and returns every stay.
+    fn stays(
+        world: &World,
+        events: &[PastEvent],
+        from: i64,
+    ) -> BTreeMap<Id<UserMarker>, Vec<Stay>> {
+        // Who is where: guild, channel, since when, muted.
+        let mut here: HashMap<Id<UserMarker>, (Stay, bool)> = HashMap::new();
+        let mut out: BTreeMap<Id<UserMarker>, Vec<Stay>> = BTreeMap::new();
+        let mut last = i64::MIN;
+        for e in events {
+            assert!(e.at >= last, "out of order: {e:?}");
+            last = e.at;
+            assert!(e.at >= from && e.at < UNTIL, "outside the past: {e:?}");
+            let person = world.person(e.user).unwrap();
+            assert_eq!(person.bot, e.bot);
+            let guild = world.guild(e.guild).unwrap();
+            match (here.get(&e.user).copied(), e.channel) {
+                (None, Some(channel)) => {
+                    let c = guild.channel(channel).unwrap();
+                    assert!(c.kind.is_voice() && channel != guild.afk_channel, "{e:?}");
+                    here.insert(e.user, ((e.guild, channel, e.at, 0), e.flags.self_mute));
+                }
+                (Some(((g, c, since, _), muted)), Some(channel)) => {
+                    assert!(!e.bot, "bots only come and go: {e:?}");
+                    assert_eq!((g, c), (e.guild, channel), "a change elsewhere: {e:?}");
+                    assert_ne!(muted, e.flags.self_mute, "a change of nothing: {e:?}");
+                    here.insert(e.user, ((g, c, since, 0), e.flags.self_mute));
+                }
+                (Some(((g, c, since, _), _)), None) => {
+                    assert_eq!(g, e.guild, "left another guild: {e:?}");
+                    here.remove(&e.user);
+                    out.entry(e.user).or_default().push((g, c, since, e.at));
+                }
+                (None, None) => panic!("left without being there: {e:?}"),
+            }
+        }
+        assert!(
+            here.is_empty(),
+            "still in voice when the past ends: {here:?}"
+        );
+        out
+    }
+
+    fn overlap(a: &Stay, b: &Stay) -> i64 {
+        if (a.0, a.1) != (b.0, b.1) {
+            return 0;
+        }
+        (a.3.min(b.3) - a.2.max(b.2)).max(0)
+    }
+
+    #[test]
+    fn a_month_of_gatherings_fills_the_first_members_stats() {
+        let config = Config::new(7, Config::DEFAULT_GUILDS, Config::DEFAULT_MEMBERS).unwrap();
+        let world = World::new(&config);
+        let events = past(&world, 7, UNTIL, 30);
+        let stays = stays(&world, &events, UNTIL - 30 * DAY);
+        let calls: usize = stays
+            .iter()
+            .filter(|(u, _)| !world.person(**u).unwrap().bot)
+            .map(|(_, s)| s.len())
+            .sum();
+        // Enough to look lived-in, few enough to replay through the local server in seconds.
+        assert!((300..=650).contains(&calls), "{calls} calls");
+
+        let guild = &world.guilds()[0];
+        let first = guild.members[0];
+        let mine = &stays[&first];
+        let days: BTreeSet<i64> = mine.iter().map(|s| s.2.div_euclid(DAY)).collect();
+        assert!(days.len() >= 22, "calls on {} of 30 days", days.len());
+        // Heatmap buckets (UTC half hours of the week) the first member's calls touch.
+        let mut buckets = BTreeSet::new();
+        for &(_, _, start, end) in mine {
+            let mut t = start - start.rem_euclid(1_800);
+            while t < end {
+                buckets.insert(t.div_euclid(1_800).rem_euclid(336));
+                t += 1_800;
+            }
+        }
+        assert!(
+            buckets.len() >= 100,
+            "{} of 336 heatmap buckets, {} calls",
+            buckets.len(),
+            mine.len()
+        );
+        // Partners: time with others in the same channel, leaving at other times than they.
+        let mut together = 0;
+        let mut partners = BTreeSet::new();
+        let mut same_end = 0;
+        for a in mine {
+            for (other, theirs) in &stays {
+                if *other == first || world.person(*other).unwrap().bot {
+                    continue;
+                }
+                for b in theirs {
+                    let o = overlap(a, b);
+                    if o > 0 {
+                        together += o;
+                        partners.insert(*other);
+                        same_end += usize::from(a.3 == b.3);
+                    }
+                }
+            }
+        }
+        assert!(
+            together >= 50 * 3_600,
+            "{} h with partners {}",
+            together / 3_600,
+            partners.len()
+        );
+        assert!(partners.len() >= 5, "{partners:?}");
+        assert_eq!(same_end, 0, "friends leave at different times");
+
+        // The server's channels: most hangouts, the stage, the focus room, and the staff room
+        // (which only the staff use, and which everyone cannot view).
+        let mut seconds: BTreeMap<Id<ChannelMarker>, i64> = BTreeMap::new();
+        for (user, list) in &stays {
+            for s in list.iter().filter(|s| s.0 == guild.id) {
+                *seconds.entry(s.1).or_default() += s.3 - s.2;
+                if Some(s.1) == guild.channels.last().map(|c| c.id) {
+                    assert!(guild.staff.contains(user), "{user} in the staff room");
+                }
+            }
+        }
+        assert!(seconds.len() >= 5, "{seconds:?}");
+        let specs = guild.channel_specs();
+        let private: Vec<_> = seconds
+            .keys()
+            .filter(|c| {
+                let spec = specs.iter().find(|s| s.id == **c).unwrap();
+                !spec.everyone_can_view(DEFAULT_EVERYONE_PERMISSIONS)
+            })
+            .collect();
+        assert_eq!(private.len(), 1, "{seconds:?}");
+        // Bots came now and then; only the first guilds have a past.
+        assert!(events.iter().any(|e| e.bot));
+        let big = World::new(&Config::new(7, 6, 24).unwrap());
+        let guilds: BTreeSet<_> = past(&big, 7, UNTIL, 30).iter().map(|e| e.guild).collect();
+        assert_eq!(guilds.len(), PAST_GUILDS);
+    }
+
+    #[test]
+    fn a_past_is_the_same_for_a_seed_and_ends_when_asked() {
+        let world = World::new(&Config::new(1, 2, 8).unwrap());
+        let a = past(&world, 3, UNTIL, 10);
+        assert_eq!(a, past(&world, 3, UNTIL, 10));
+        assert_ne!(a, past(&world, 4, UNTIL, 10));
+        stays(&world, &a, UNTIL - 10 * DAY);
+        for days in [0, 1, 2] {
+            let short = past(&world, 3, UNTIL, days);
+            stays(&world, &short, UNTIL - i64::from(days) * DAY);
+        }
+        assert!(past(&world, 3, UNTIL, 0).is_empty());
+    }
 }

@@ -10,7 +10,7 @@ use crate::spec::{ChannelKind, ChannelSpec};
 use std::collections::BTreeMap;
 use twilight_model::id::{
     Id,
-    marker::{ChannelMarker, GuildMarker, UserMarker},
+    marker::{ChannelMarker, GuildMarker, RoleMarker, UserMarker},
 };
 
 /// Discord's epoch (2015-01-01T00:00:00Z) in unix milliseconds.
@@ -62,6 +62,12 @@ const HUMAN_NAMES: [&str; 64] = [
 
 const BOT_NAMES: [&str; 4] = ["jukebox", "scribe", "tempo", "pollster"];
 
+/// Nicknames some members take in their guild: a title and their name.
+const NICK_TITLES: [&str; 6] = ["DJ", "Captain", "Doc", "Coach", "Sir", "Lady"];
+
+/// Members of a friend group: they often call together.
+const FRIENDS_PER_GROUP: usize = 3;
+
 /// What a channel is for in the simulation.
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
 #[non_exhaustive]
@@ -74,6 +80,9 @@ pub enum ChannelRole {
     Stage,
     /// The guild's AFK channel.
     Afk,
+    /// A voice channel only the staff (a moderator role) can view: `@everyone` is denied
+    /// `VIEW_CHANNEL` there.
+    Private,
 }
 
 /// A voice or stage channel of a simulated guild.
@@ -100,7 +109,8 @@ pub struct SimGuild {
     pub name: String,
     /// The one text channel (`general`).
     pub text_channel: Id<ChannelMarker>,
-    /// Voice and stage channels: the hangouts, then the focus room, the stage and the AFK channel.
+    /// Voice and stage channels: the hangouts, then the focus room, the stage, the AFK channel
+    /// and the staff room.
     pub channels: Vec<SimChannel>,
     /// The AFK channel.
     pub afk_channel: Id<ChannelMarker>,
@@ -115,6 +125,14 @@ pub struct SimGuild {
     /// Humans outside the AFK channel never drop below this many (counting only those not
     /// about to leave in the opening minute).
     pub min_in_voice: usize,
+    /// The moderator role: the only one that views the staff room.
+    pub moderator_role: Id<RoleMarker>,
+    /// The staff: the members with the moderator role, who call in the staff room.
+    pub staff: Vec<Id<UserMarker>>,
+    /// Groups of friends among the guild's own members, who often call together.
+    pub friend_groups: Vec<Vec<Id<UserMarker>>>,
+    /// Nicknames members took in this guild.
+    pub nicknames: BTreeMap<Id<UserMarker>, String>,
 }
 
 impl SimGuild {
@@ -128,10 +146,17 @@ impl SimGuild {
     #[must_use]
     pub fn channel_specs(&self) -> Vec<ChannelSpec> {
         let mut specs = vec![ChannelSpec::text(self.text_channel, "general")];
-        specs.extend(self.channels.iter().map(|c| match c.kind {
-            ChannelKind::Stage => ChannelSpec::stage(c.id, c.name.clone()),
-            ChannelKind::Text => ChannelSpec::text(c.id, c.name.clone()),
-            ChannelKind::Voice => ChannelSpec::voice(c.id, c.name.clone()),
+        specs.extend(self.channels.iter().map(|c| {
+            let spec = match c.kind {
+                ChannelKind::Stage => ChannelSpec::stage(c.id, c.name.clone()),
+                ChannelKind::Text => ChannelSpec::text(c.id, c.name.clone()),
+                ChannelKind::Voice => ChannelSpec::voice(c.id, c.name.clone()),
+            };
+            if c.role == ChannelRole::Private {
+                spec.private(self.moderator_role)
+            } else {
+                spec
+            }
         }));
         specs
     }
@@ -145,6 +170,8 @@ pub struct Person {
     pub id: Id<UserMarker>,
     /// Username.
     pub name: String,
+    /// Global display name, when the person set one.
+    pub global_name: Option<String>,
     /// Whether the account is a bot.
     pub bot: bool,
     /// The guild the person belongs to first (humans may belong to more).
@@ -182,6 +209,11 @@ pub(crate) struct GuildLayout {
     pub(crate) focus: usize,
     pub(crate) stage: usize,
     pub(crate) afk: usize,
+    pub(crate) private: usize,
+    /// Indexes into `World::people` of the staff.
+    pub(crate) staff: Vec<usize>,
+    /// Indexes into `World::people` of each friend group.
+    pub(crate) friends: Vec<Vec<usize>>,
 }
 
 /// Guilds, channels and people of a simulation.
@@ -199,6 +231,45 @@ pub struct World {
 
 fn snowflake(unix_ms: u64) -> u64 {
     (unix_ms - DISCORD_EPOCH_MS) << 22
+}
+
+/// `ada` as a display name: `Ada`.
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// A guild's voice and stage channels: the hangouts, then the others. New channels go last,
+/// so the ids of the ones before never change.
+fn guild_channels(
+    hangouts: usize,
+    channel_id: impl Fn(usize) -> Id<ChannelMarker>,
+) -> Vec<SimChannel> {
+    let mut channels: Vec<SimChannel> = (0..hangouts)
+        .map(|h| SimChannel {
+            id: channel_id(1 + h),
+            name: HANGOUT_NAMES[h].to_owned(),
+            kind: ChannelKind::Voice,
+            role: ChannelRole::Hangout,
+        })
+        .collect();
+    let extra = [
+        ("Focus Room", ChannelKind::Voice, ChannelRole::Focus),
+        ("Town Hall", ChannelKind::Stage, ChannelRole::Stage),
+        ("AFK", ChannelKind::Voice, ChannelRole::Afk),
+        ("Staff Room", ChannelKind::Voice, ChannelRole::Private),
+    ];
+    for (n, (name, kind, role)) in extra.into_iter().enumerate() {
+        channels.push(SimChannel {
+            id: channel_id(1 + hangouts + n),
+            name: name.to_owned(),
+            kind,
+            role,
+        });
+    }
+    channels
 }
 
 fn numbered(names: &[&str], index: usize) -> String {
@@ -228,27 +299,7 @@ impl World {
             let created = GUILDS_FROM_MS + g as u64 * DAY_MS;
             let guild_id = Id::new(snowflake(created));
             let channel_id = |n: usize| Id::new(snowflake(created + MINUTE_MS + n as u64 * 1_000));
-            let mut channels: Vec<SimChannel> = (0..hangouts)
-                .map(|h| SimChannel {
-                    id: channel_id(1 + h),
-                    name: HANGOUT_NAMES[h].to_owned(),
-                    kind: ChannelKind::Voice,
-                    role: ChannelRole::Hangout,
-                })
-                .collect();
-            let extra = [
-                ("Focus Room", ChannelKind::Voice, ChannelRole::Focus),
-                ("Town Hall", ChannelKind::Stage, ChannelRole::Stage),
-                ("AFK", ChannelKind::Voice, ChannelRole::Afk),
-            ];
-            for (n, (name, kind, role)) in extra.into_iter().enumerate() {
-                channels.push(SimChannel {
-                    id: channel_id(1 + hangouts + n),
-                    name: name.to_owned(),
-                    kind,
-                    role,
-                });
-            }
+            let channels = guild_channels(hangouts, channel_id);
             let mut members = Vec::with_capacity(own + 2);
             for m in 0..own {
                 let global = g * own + m;
@@ -276,6 +327,7 @@ impl World {
                 let id = Id::new(snowflake(BOTS_FROM_MS + global as u64 * MINUTE_MS));
                 bots.push(world.add_person(id, numbered(&BOT_NAMES, b), true, g, Role::Bot));
             }
+            let (friends, staff, nicknames) = world.social(g, &members[..own]);
             let layout = GuildLayout {
                 members,
                 bots,
@@ -283,6 +335,9 @@ impl World {
                 focus: hangouts,
                 stage: hangouts + 1,
                 afk: hangouts + 2,
+                private: hangouts + 3,
+                staff,
+                friends,
             };
             let ids = |list: &[usize]| -> Vec<Id<UserMarker>> {
                 list.iter().map(|&p| world.people[p].id).collect()
@@ -301,12 +356,53 @@ impl World {
                 early_leavers: ids(&layout.members[..4]),
                 loner: world.people[layout.members[4]].id,
                 min_in_voice: (own / 8).max(2),
+                moderator_role: Id::new(snowflake(created + 2 * MINUTE_MS)),
+                staff: ids(&layout.staff),
+                friend_groups: layout.friends.iter().map(|group| ids(group)).collect(),
+                nicknames,
             };
             world.guild_index.insert(guild.id, g);
             world.guilds.push(guild);
             world.layouts.push(layout);
         }
         world
+    }
+
+    /// Who is friends with whom, who is staff and who took a nickname, among guild `g`'s own
+    /// members: the first member and the two shared with every guild are friends, the other
+    /// regulars go in threes; members 1 to 3 are staff; one in four has a nickname.
+    #[allow(clippy::type_complexity)] // three plain lists
+    fn social(
+        &self,
+        g: usize,
+        own: &[usize],
+    ) -> (
+        Vec<Vec<usize>>,
+        Vec<usize>,
+        BTreeMap<Id<UserMarker>, String>,
+    ) {
+        let shared = self
+            .layouts
+            .first()
+            .map_or(&own[5..7], |first| &first.members[5..7]);
+        let mut friends = vec![
+            std::iter::once(own[0])
+                .chain(shared.iter().copied())
+                .collect(),
+        ];
+        friends.extend(
+            own[7..]
+                .chunks(FRIENDS_PER_GROUP)
+                .filter(|group| group.len() > 1)
+                .map(<[usize]>::to_vec),
+        );
+        let mut nicknames = BTreeMap::new();
+        for (m, &person) in own.iter().enumerate().filter(|(m, _)| m % 4 == 2) {
+            let title = NICK_TITLES[(g + m / 4) % NICK_TITLES.len()];
+            let name = capitalized(&self.people[person].name);
+            nicknames.insert(self.people[person].id, format!("{title} {name}"));
+        }
+        (friends, own[1..4].to_vec(), nicknames)
     }
 
     fn add_person(
@@ -319,9 +415,12 @@ impl World {
     ) -> usize {
         let index = self.people.len();
         let home = Id::new(snowflake(GUILDS_FROM_MS + guild as u64 * DAY_MS));
+        // Two humans in three set a global name.
+        let global_name = (!bot && index % 3 != 1).then(|| capitalized(&name));
         self.people.push(Person {
             id,
             name,
+            global_name,
             bot,
             home,
         });
@@ -396,6 +495,35 @@ mod tests {
             assert!(ids.insert(person.id.get()), "{person:?}");
             // Snowflakes of accounts made after 2015, with realistic length.
             assert!(person.id.get() > 1 << 22 && person.id.get().to_string().len() >= 17);
+        }
+        // Names as a board shows them: global names for most, nicknames for some, one
+        // private channel (the staff room) only the moderators view.
+        let humans: Vec<_> = world.people().iter().filter(|p| !p.bot).collect();
+        let global = humans.iter().filter(|p| p.global_name.is_some()).count();
+        assert!(
+            global * 3 >= humans.len() * 2 - 3,
+            "{global} of {}",
+            humans.len()
+        );
+        assert!(
+            world
+                .people()
+                .iter()
+                .filter(|p| p.bot)
+                .all(|p| p.global_name.is_none())
+        );
+        for guild in world.guilds() {
+            assert!(guild.nicknames.len() >= 70 / 4, "{:?}", guild.nicknames);
+            let specs = guild.channel_specs();
+            let everyone = crate::spec::DEFAULT_EVERYONE_PERMISSIONS;
+            let private: Vec<&str> = specs
+                .iter()
+                .filter(|c| c.kind.is_voice() && !c.everyone_can_view(everyone))
+                .map(|c| c.name.as_str())
+                .collect();
+            assert_eq!(private, ["Staff Room"]);
+            assert_eq!(guild.staff.len(), 3);
+            assert!(guild.friend_groups.iter().all(|g| g.len() >= 2));
         }
         let names: HashSet<&str> = world.guilds().iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names.len(), 14, "{names:?}");

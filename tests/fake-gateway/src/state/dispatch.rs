@@ -120,6 +120,30 @@ impl State {
         Ok((session, conn))
     }
 
+    /// Sends op 1 to the connection of the session owning `guild`; returns the connection and
+    /// the session's last sequence number.
+    pub(crate) fn request_heartbeat_for(
+        &self,
+        guild: Id<GuildMarker>,
+    ) -> Result<(crate::record::ConnectionId, u64), Error> {
+        let session = self
+            .owner_of_guild(guild)
+            .and_then(|id| self.sessions.get(&id))
+            .ok_or(Error::NoOwner(guild))?;
+        let sent = session
+            .conn
+            .and_then(|c| self.conns.get(&c).map(|conn| (c, conn)))
+            .filter(|(_, conn)| {
+                conn.tx
+                    .send(Outgoing::Frame(payload::heartbeat_request().into()))
+                    .is_ok()
+            });
+        let Some((connection, _)) = sent else {
+            return Err(Error::NotConnected(session.shard));
+        };
+        Ok((connection, session.seq))
+    }
+
     pub(crate) fn send_to_shard(&self, shard: ShardId, outgoing: Outgoing) -> Result<(), Error> {
         let (_, conn) = self.shard_connection(shard)?;
         conn.tx

@@ -20,16 +20,26 @@ const INTENT_GUILD_VOICE_STATES: u64 = 1 << 7;
 const DEFAULT_OWNER: u64 = 80_351_110_224_678_912;
 
 impl State {
-    fn user_view(&self, id: Id<UserMarker>) -> UserView<'_> {
+    /// A user as members of `guild` show them (with their nickname there).
+    pub(super) fn user_view(&self, guild: Id<GuildMarker>, id: Id<UserMarker>) -> UserView<'_> {
+        let nick = self
+            .guilds
+            .get(&guild)
+            .and_then(|g| g.nicknames.get(&id))
+            .map(String::as_str);
         self.users.get(&id).map_or(
             UserView {
                 id,
                 name: "unknown",
+                global_name: None,
+                nick,
                 bot: false,
             },
             |user| UserView {
                 id,
                 name: &user.name,
+                global_name: user.global_name.as_deref(),
+                nick,
                 bot: user.bot,
             },
         )
@@ -40,8 +50,8 @@ impl State {
             .entry(id)
             .and_modify(|u| u.bot = bot)
             .or_insert_with(|| UserSpec {
-                name: format!("user{id}"),
                 bot,
+                ..UserSpec::new(format!("user{id}"))
             });
     }
 
@@ -64,7 +74,7 @@ impl State {
             .voice
             .iter()
             .map(|(&user, voice)| VoiceView {
-                user: self.user_view(user),
+                user: self.user_view(id, user),
                 channel: Some(voice.channel),
                 flags: voice.flags,
                 session_id: &voice.session_id,
@@ -78,12 +88,15 @@ impl State {
             afk_channel: guild.afk_channel,
             afk_timeout: guild.afk_timeout,
             channels: &guild.channels,
+            everyone_permissions: guild.everyone_permissions,
             member_count,
             voice,
         };
         let bot = UserView {
             id: self.options.bot.user_id,
             name: &self.options.bot.name,
+            global_name: None,
+            nick: None,
             bot: true,
         };
         payload::guild_create(&view, bot, large_threshold)
@@ -127,6 +140,8 @@ impl State {
                 afk_channel: spec.afk_channel,
                 afk_timeout: spec.afk_timeout,
                 channels: spec.channels,
+                everyone_permissions: spec.everyone_permissions,
+                nicknames: spec.nicknames,
                 member_count: spec.member_count,
                 voice,
                 available: true,
@@ -227,7 +242,7 @@ impl State {
             Some(INTENT_GUILD_VOICE_STATES),
             |state, _| {
                 let view = VoiceView {
-                    user: state.user_view(user),
+                    user: state.user_view(guild_id, user),
                     channel,
                     flags,
                     session_id: &session_id,

@@ -8,9 +8,11 @@
 //! This module holds the model's types; the rules over them are one `impl State` per concern:
 //! `connections` (connections opening, closing and being rejected), `client` (what a client
 //! sends: heartbeats, IDENTIFY, RESUME), `dispatch` (sequence numbers, replay buffers, which
-//! session owns a guild or shard, control calls) and `guilds` (guilds, users and who is in
-//! voice, and the events their changes dispatch).
+//! session owns a guild or shard, control calls), `guilds` (guilds, users and who is in
+//! voice, and the events their changes dispatch) and `channels` (channels, the `@everyone`
+//! role and nicknames changing).
 
+mod channels;
 mod client;
 mod connections;
 mod dispatch;
@@ -98,6 +100,10 @@ struct Guild {
     afk_channel: Option<Id<ChannelMarker>>,
     afk_timeout: u16,
     channels: Vec<ChannelSpec>,
+    /// Permission bits of the `@everyone` role.
+    everyone_permissions: u64,
+    /// Members' nicknames in the guild.
+    nicknames: BTreeMap<Id<UserMarker>, String>,
     member_count: Option<u64>,
     /// Users in voice, in join order so `GUILD_CREATE` lists them stably.
     voice: BTreeMap<Id<UserMarker>, Voice>,

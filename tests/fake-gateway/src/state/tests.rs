@@ -378,3 +378,167 @@ fn only_the_newest_disconnected_sessions_of_a_shard_stay_resumable() {
             .all(|k| *k)
     );
 }
+
+#[test]
+fn names_permissions_and_channel_events_deserialize_with_twilight_model() {
+    use crate::spec::{DEFAULT_EVERYONE_PERMISSIONS, UserSpec, VIEW_CHANNEL};
+    use twilight_model::{
+        channel::permission_overwrite::PermissionOverwriteType, guild::Permissions,
+    };
+    let g = Id::new(1 << 22);
+    let mut state = State::new(options(None), "ws://127.0.0.1:1/resume".to_owned());
+    state.set_user(Id::new(100), UserSpec::new("ada").global_name("Ada"));
+    state.set_user(Id::new(102), UserSpec::new("bruno"));
+    state
+        .add_guild(
+            lounge_guild()
+                .channel(ChannelSpec::voice(Id::new(13), "staff").private(Id::new(55)))
+                .nickname(Id::new(102), "Bru")
+                .voice_member(VoiceMember::new(Id::new(102), Id::new(13))),
+        )
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let conn = state.open_connection(tx);
+    state.client_text(conn, &identify("Bot token", [0, 1], 1 | 1 << 7), true);
+    let events = drain(&mut rx);
+    let DispatchEvent::GuildCreate(create) = &events[1].1 else {
+        panic!("expected GUILD_CREATE");
+    };
+    let GuildCreate::Available(guild) = create.as_ref() else {
+        panic!("guild should be available");
+    };
+    let everyone = &guild.roles[0];
+    assert_eq!(everyone.id.get(), g.get());
+    assert_eq!(
+        everyone.permissions,
+        Permissions::from_bits_truncate(DEFAULT_EVERYONE_PERMISSIONS)
+    );
+    assert!(everyone.permissions.contains(Permissions::VIEW_CHANNEL));
+    let staff = guild.channels.iter().find(|c| c.id == Id::new(13)).unwrap();
+    let overwrites = staff.permission_overwrites.as_ref().unwrap();
+    assert_eq!(overwrites.len(), 2);
+    assert_eq!(overwrites[0].id.get(), g.get());
+    assert_eq!(overwrites[0].kind, PermissionOverwriteType::Role);
+    assert_eq!(overwrites[0].deny, Permissions::VIEW_CHANNEL);
+    assert_eq!(overwrites[1].id.get(), 55);
+    assert_eq!(overwrites[1].allow, Permissions::VIEW_CHANNEL);
+    let member = |id: u64| {
+        guild
+            .members
+            .iter()
+            .find(|m| m.user.id == Id::new(id))
+            .unwrap()
+    };
+    assert_eq!(member(100).user.global_name.as_deref(), Some("Ada"));
+    assert_eq!(member(100).nick, None);
+    assert_eq!(member(102).nick.as_deref(), Some("Bru"));
+
+    // A nickname change shows in the next voice state; the channel and role events follow.
+    state
+        .set_nickname(g, Id::new(100), Some("Countess".to_owned()))
+        .unwrap();
+    state
+        .voice_update(
+            g,
+            Id::new(100),
+            Some(Id::new(11)),
+            VoiceFlags {
+                self_mute: true,
+                ..VoiceFlags::default()
+            },
+        )
+        .unwrap();
+    let lounge = ChannelSpec::voice(Id::new(11), "lounge").private(Id::new(55));
+    assert!(matches!(
+        state.put_channel(g, lounge),
+        Ok(Delivery::Sent { .. })
+    ));
+    state
+        .put_channel(g, ChannelSpec::stage(Id::new(14), "town hall"))
+        .unwrap();
+    // Deleting the staff room disconnects Bruno first.
+    state.delete_channel(g, Id::new(13)).unwrap();
+    state
+        .set_everyone_permissions(g, DEFAULT_EVERYONE_PERMISSIONS & !VIEW_CHANNEL)
+        .unwrap();
+    let events: Vec<DispatchEvent> = drain(&mut rx).into_iter().map(|(_, e)| e).collect();
+    assert_eq!(events.len(), 6, "{events:#?}");
+    let DispatchEvent::VoiceStateUpdate(update) = &events[0] else {
+        panic!("expected VOICE_STATE_UPDATE, got {:?}", events[0]);
+    };
+    assert_eq!(
+        update.0.member.as_ref().unwrap().nick.as_deref(),
+        Some("Countess")
+    );
+    let DispatchEvent::ChannelUpdate(updated) = &events[1] else {
+        panic!("expected CHANNEL_UPDATE, got {:?}", events[1]);
+    };
+    assert_eq!(updated.guild_id, Some(g));
+    assert_eq!(
+        updated.permission_overwrites.as_ref().unwrap()[0].deny,
+        Permissions::VIEW_CHANNEL
+    );
+    let DispatchEvent::ChannelCreate(created) = &events[2] else {
+        panic!("expected CHANNEL_CREATE, got {:?}", events[2]);
+    };
+    assert_eq!(
+        (created.id, created.kind),
+        (Id::new(14), ChannelType::GuildStageVoice)
+    );
+    let DispatchEvent::VoiceStateUpdate(left) = &events[3] else {
+        panic!("expected VOICE_STATE_UPDATE, got {:?}", events[3]);
+    };
+    assert_eq!((left.0.user_id, left.0.channel_id), (Id::new(102), None));
+    assert_eq!(left.0.member.as_ref().unwrap().nick.as_deref(), Some("Bru"));
+    let DispatchEvent::ChannelDelete(deleted) = &events[4] else {
+        panic!("expected CHANNEL_DELETE, got {:?}", events[4]);
+    };
+    assert_eq!(deleted.id, Id::new(13));
+    let DispatchEvent::RoleUpdate(role) = &events[5] else {
+        panic!("expected GUILD_ROLE_UPDATE, got {:?}", events[5]);
+    };
+    assert_eq!((role.guild_id, role.role.id.get()), (g, g.get()));
+    assert!(!role.role.permissions.contains(Permissions::VIEW_CHANNEL));
+
+    // What cannot happen on Discord is refused; the next GUILD_CREATE shows the changes.
+    assert!(
+        state
+            .put_channel(g, ChannelSpec::text(Id::new(14), "x"))
+            .is_err()
+    );
+    assert!(state.delete_channel(g, Id::new(13)).is_err());
+    assert!(
+        state.delete_channel(g, Id::new(11)).is_err(),
+        "the AFK channel"
+    );
+    let again = state.guild_create_data(g, 50);
+    let guild: twilight_model::guild::Guild = serde_json::from_str(&again).unwrap();
+    assert_eq!(guild.channels.len(), 4);
+    assert!(
+        !guild.roles[0]
+            .permissions
+            .contains(Permissions::VIEW_CHANNEL)
+    );
+}
+
+#[test]
+fn channel_and_role_events_need_the_guilds_intent() {
+    let g = Id::new(1 << 22);
+    let mut state = State::new(options(None), "ws://127.0.0.1:1/resume".to_owned());
+    state.add_guild(lounge_guild()).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let conn = state.open_connection(tx);
+    state.client_text(conn, &identify("Bot token", [0, 1], 1 << 7), true);
+    drain(&mut rx);
+    assert_eq!(
+        state
+            .put_channel(g, ChannelSpec::voice(Id::new(20), "new"))
+            .unwrap(),
+        Delivery::NotDispatched
+    );
+    assert_eq!(
+        state.set_everyone_permissions(g, 0).unwrap(),
+        Delivery::NotDispatched
+    );
+    assert!(drain(&mut rx).is_empty());
+}

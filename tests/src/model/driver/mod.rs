@@ -69,6 +69,11 @@ pub struct ScenarioReport {
     pub faults: BTreeMap<&'static str, u64>,
     pub sessions_checked: u64,
     pub estimated_checked: u64,
+    /// Partner entries (member, guild, UTC day, partner) compared, and their seconds.
+    pub partner_entries: u64,
+    pub partner_secs: u64,
+    /// Entries naming the opted-out member (a known defect, not a mismatch).
+    pub opted_out_partner_entries: u64,
     pub mismatches: Vec<String>,
     pub took: Duration,
 }
@@ -456,6 +461,9 @@ impl Driver {
         self.report.mismatches.extend(comparison.mismatches);
         self.report.sessions_checked = comparison.sessions_checked;
         self.report.estimated_checked = comparison.estimated_checked;
+        self.report.partner_entries = comparison.partner_entries;
+        self.report.partner_secs = comparison.partner_secs;
+        self.report.opted_out_partner_entries = comparison.opted_out_partner_entries;
         if let Some(sidecar) = self.sidecar.take() {
             let exit = sidecar.stop_within(Duration::from_secs(30)).await;
             if exit.status.code() != Some(0) {
