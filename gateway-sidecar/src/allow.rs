@@ -84,12 +84,11 @@ mod tests {
     }
 
     fn channel_delete(guild: u64) -> Event {
-        let channel: twilight_model::channel::Channel =
-            serde_json::from_value(serde_json::json!({
-                "id": "77", "type": 2, "guild_id": guild.to_string(), "name": "lounge",
-                "position": 0, "permission_overwrites": []
-            }))
-            .expect("a channel");
+        let channel: twilight_model::channel::Channel = serde_json::from_value(serde_json::json!({
+            "id": "77", "type": 2, "guild_id": guild.to_string(), "name": "lounge",
+            "position": 0, "permission_overwrites": []
+        }))
+        .expect("a channel");
         Event::ChannelDelete(Box::new(
             twilight_model::gateway::payload::incoming::ChannelDelete(channel),
         ))
