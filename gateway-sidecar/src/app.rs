@@ -143,6 +143,7 @@ pub async fn run(
         backoff: writer_options.backoff,
         replayed: started.replayed.clone(),
         reconcile_reads: tokio::sync::Semaphore::new(crate::gateway::RECONCILE_READS),
+        guilds: config.guilds.clone(),
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -150,6 +151,17 @@ pub async fn run(
         let ops = Arc::new(crate::ops::Ops::new(Arc::clone(&metrics), store.clone()));
         tokio::spawn(crate::ops::serve(listener, ops, stop_rx.clone()));
     }
+    // The alarms' counters; its last line comes after the final flush.
+    let (emf_stop, emf_stopped) = watch::channel(false);
+    let emf = config.cloudwatch.clone().map(|cloudwatch| {
+        let publisher = crate::emf::Publisher::new(
+            cloudwatch,
+            config.task,
+            Arc::clone(&metrics),
+            Arc::clone(&clock),
+        );
+        tokio::spawn(publisher.run(emf_stopped))
+    });
 
     let mut shards = JoinSet::new();
     for id in ids {
@@ -166,7 +178,9 @@ pub async fn run(
             })?;
         let runner = ShardRunner::new(shard, tracker, plan.lost_since, Arc::clone(&ctx))
             .with_resume_url(resume_url)
-            .with_journal(journal, held);
+            .with_journal(journal, held)
+            // Servers no longer served (CALLSTATS_GUILDS changed): as if the bot had left them.
+            .forget_unserved(clock.now());
         let stop = stop_rx.clone();
         shards.spawn(async move { (id, runner.run(stop).await) });
     }
@@ -199,6 +213,10 @@ pub async fn run(
     while closing.join_next().await.is_some() {}
     writer.stop().await;
     let _ = started.task.await;
+    let _ = emf_stop.send(true);
+    if let Some(emf) = emf {
+        let _ = emf.await;
+    }
     if let Some(err) = failure {
         return Err(err);
     }

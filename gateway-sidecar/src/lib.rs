@@ -23,6 +23,8 @@
 //!   nothing across crashes, restarts and store outages;
 //! - [`resume`]: carrying a shard's gateway session and tracker state over a restart;
 //! - [`metrics`] and [`ops`]: `/metrics` and `/healthz`;
+//! - [`emf`]: the alarms' counters as CloudWatch embedded metric format lines on stdout;
+//! - [`allow`]: a private deployment's servers (`CALLSTATS_GUILDS`), the events let through;
 //! - [`app`]: the wiring, and the graceful stop.
 //!
 //! The program (`main.rs`) only reads the configuration, sets up logging and signals, and
@@ -48,7 +50,10 @@
 //!   reasons) and `/metrics` (Prometheus text) on `CALLSTATS_HTTP_LISTEN`.
 //! - Logs: readable, or JSON with `CALLSTATS_LOG_FORMAT=json`; `RUST_LOG` filters (default
 //!   `info`). The token is never logged.
-//! - Run one process per shard range; two processes must never run the same shard.
+//! - Run one process per shard range; two processes must never run the same shard
+//!   (`CALLSTATS_TASK=i/K` with the shard count in `CALLSTATS_SHARDS` slices them).
+//! - With `CALLSTATS_CLOUDWATCH_NAMESPACE`, the counters the data-loss alarms watch go to
+//!   stdout once a minute in CloudWatch's embedded metric format ([`emf`]).
 //!
 //! # Decisions
 //!
@@ -64,10 +69,12 @@
 //!   every five minutes; a change applies to time accounted after it is read.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod allow;
 pub mod app;
 pub mod config;
 pub mod departures;
 pub mod directory;
+pub mod emf;
 pub mod gateway;
 pub mod metrics;
 pub mod ops;

@@ -101,6 +101,13 @@ async fn run(env: &Env) -> ExitCode {
             }
             listener
         }
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
+            return config_error(&format_args!(
+                "CALLSTATS_HTTP_LISTEN: {} is already in use by another program; \
+                 set CALLSTATS_HTTP_LISTEN to a free address (127.0.0.1:0 picks a free port)",
+                config.http_listen
+            ));
+        }
         Err(err) => {
             return config_error(&format_args!(
                 "CALLSTATS_HTTP_LISTEN cannot listen on {}: {err}",

@@ -21,6 +21,8 @@ pub struct ShardStatus {
     /// Every guild is known (none waits for its `GUILD_CREATE` or for the store).
     pub settled: bool,
     pub disconnects: u64,
+    /// When the shard last recorded "alive" in the store (the clock's reading).
+    pub last_heartbeat: Option<callstats_core::Timestamp>,
 }
 
 /// Name, type, help and labelled values of one metric family.

@@ -8,12 +8,13 @@
 //! | `DISCORD_TOKEN` | `register-commands` | the bot token |
 //! | `DISCORD_APPLICATION_ID` | `register-commands` | the application id |
 //! | `AWS_LAMBDA_FUNCTION_NAME` | Lambda | set by Lambda; the function invokes itself to finish long work |
+//! | `CALLSTATS_GUILDS` | Lambda, `serve` | server ids separated by commas: a private deployment answers only these servers, others get a notice |
 //!
 //! AWS credentials, region and `AWS_ENDPOINT_URL_DYNAMODB` come from the standard AWS chain.
 
 use std::fmt;
 
-use callstats_runtime::{ConfigError, Env, LogFormat, Token};
+use callstats_runtime::{ConfigError, Env, GuildAllowList, LogFormat, Token};
 use ed25519_dalek::VerifyingKey;
 
 use callstats_core::ids::{ApplicationId, parse_id};
@@ -102,6 +103,8 @@ pub struct Config {
     pub api_base: ApiBase,
     /// Set on Lambda: the function's own name, for asynchronous self-invocation.
     pub function_name: Option<String>,
+    /// The servers answered (`CALLSTATS_GUILDS`).
+    pub guilds: GuildAllowList,
 }
 
 impl Config {
@@ -119,6 +122,7 @@ impl Config {
             table,
             api_base: api_base(env)?,
             function_name: env.get(FUNCTION_NAME),
+            guilds: GuildAllowList::from_env(env)?,
         })
     }
 }
@@ -205,6 +209,14 @@ mod tests {
         );
         assert_eq!(config.api_base.to_string(), "http://127.0.0.1:8080/api/v10");
         assert_eq!(config.function_name, None);
+        assert!(!config.guilds.is_restricted());
+        let config = Config::from_env(&env(&[
+            (PUBLIC_KEY, &key_hex()),
+            (TABLE, "callstats"),
+            (callstats_runtime::guilds::GUILDS, "7, 8"),
+        ]))
+        .unwrap();
+        assert_eq!(config.guilds.count(), Some(2));
     }
 
     #[test]

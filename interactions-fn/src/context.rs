@@ -8,7 +8,7 @@ use std::time::Duration;
 use ed25519_dalek::VerifyingKey;
 
 use callstats_core::Timestamp;
-use callstats_runtime::{Clock, SystemClock};
+use callstats_runtime::{Clock, GuildAllowList, SystemClock};
 use callstats_store::Store;
 
 use crate::background::Background;
@@ -37,6 +37,8 @@ struct Inner {
     /// Discord's REST API, for edits of original responses (no bot token needed).
     rest: twilight_http::Client,
     background: Background,
+    /// The servers answered; others get a notice.
+    guilds: GuildAllowList,
     sweep_after: Duration,
 }
 
@@ -60,6 +62,7 @@ pub struct AppBuilder {
     deadline: Duration,
     api_base: ApiBase,
     background: Background,
+    guilds: GuildAllowList,
     sweep_after: Duration,
 }
 
@@ -105,6 +108,13 @@ impl AppBuilder {
         self
     }
 
+    /// The servers answered (every server by default).
+    #[must_use]
+    pub fn guilds(mut self, guilds: GuildAllowList) -> Self {
+        self.guilds = guilds;
+        self
+    }
+
     /// How long after a deletion its partner sweep runs again ([`SWEEP_AGAIN_AFTER`] by
     /// default).
     #[must_use]
@@ -123,6 +133,7 @@ impl AppBuilder {
             deadline: self.deadline,
             rest: rest::client(&self.api_base, None),
             background: self.background,
+            guilds: self.guilds,
             sweep_after: self.sweep_after,
         }))
     }
@@ -139,6 +150,7 @@ impl App {
             deadline: DEFAULT_DEADLINE,
             api_base: ApiBase::default(),
             background: Background::tasks(),
+            guilds: GuildAllowList::everyone(),
             sweep_after: SWEEP_AGAIN_AFTER,
         }
     }
@@ -173,6 +185,12 @@ impl App {
     #[must_use]
     pub fn deadline(&self) -> Duration {
         self.0.deadline
+    }
+
+    /// The servers answered.
+    #[must_use]
+    pub fn guilds(&self) -> &GuildAllowList {
+        &self.0.guilds
     }
 
     /// How long work may run inline before it is handed to the background: part of the

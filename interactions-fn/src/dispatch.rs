@@ -38,6 +38,15 @@ fn maybe_later<'a>(work: impl Future<Output = Result<Answer, Failure>> + Send + 
 
 /// The reply to a parsed interaction; work that finishes later is handed to the background.
 pub async fn interaction(app: &App, incoming: &Incoming) -> Result<Reply, Failure> {
+    // A private deployment (CALLSTATS_GUILDS) answers other servers with a notice only.
+    if let Some(guild) = incoming.ctx().guild
+        && !app.guilds().allows(guild)
+    {
+        return match incoming {
+            Incoming::Autocomplete(..) => Ok(Reply::Choices(Vec::new())),
+            _ => Err(Notice::NotServed.into()),
+        };
+    }
     let answer = match incoming {
         Incoming::Command(ctx, data) => {
             tracing::info!(command = %data.name, "command");

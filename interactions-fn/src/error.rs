@@ -47,6 +47,9 @@ pub enum Notice {
     /// A change that needs the Manage Server permission.
     #[error("needs manage server")]
     NeedsManageServer,
+    /// A server a private deployment does not serve (`CALLSTATS_GUILDS`).
+    #[error("server not served")]
+    NotServed,
 }
 
 /// A failure on our side. Logged with its details; the user gets an apology.
@@ -173,6 +176,12 @@ pub fn notice_embed(notice: &Notice) -> Embed {
         Notice::NeedsManageServer => (
             "Manage Server needed",
             "Changing these settings needs the Manage Server permission.".into(),
+        ),
+        Notice::NotServed => (
+            "Not available here",
+            "This bot keeps call statistics for a private set of servers, and this server is \
+             not one of them: nothing is tracked here."
+                .into(),
         ),
     };
     render::notice(title, &text)

@@ -66,6 +66,7 @@ pub async fn build_app(config: &Config, front_end: FrontEnd) -> Result<App, Star
         .job_store(job_store)
         .api_base(config.api_base.clone())
         .background(background)
+        .guilds(config.guilds.clone())
         .build())
 }
 

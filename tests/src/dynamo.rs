@@ -161,3 +161,32 @@ pub async fn board(store: &Store, guild: GuildId, column: Column) -> Vec<(UserId
         .map(|l| (l.user, l.secs))
         .collect()
 }
+
+/// Puts a user item this program never writes (an open session with a session id that is not
+/// one) in `guild`: the store refuses every start of `user` there for good, so the sidecar
+/// dead-letters it.
+pub async fn plant_unreadable_open_session(store: &Store, user: UserId, guild: GuildId) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    store
+        .client()
+        .put_item()
+        .table_name(store.table().as_str())
+        .item("pk", AttributeValue::S(format!("U#{user}")))
+        .item("sk", AttributeValue::S("USER".into()))
+        .item(
+            "o",
+            AttributeValue::M(
+                [
+                    ("og".to_owned(), AttributeValue::S(guild.to_string())),
+                    (
+                        "sid".to_owned(),
+                        AttributeValue::S("not a session id".into()),
+                    ),
+                ]
+                .into(),
+            ),
+        )
+        .send()
+        .await
+        .expect("put the unreadable item");
+}

@@ -10,6 +10,8 @@
 //! - [`fuzz`]: the bodies of the fuzz targets (libFuzzer in `tests/fuzz/`, proptest here);
 //! - [`model`]: the model-based randomized fault test: an oracle, a scenario driver, and the
 //!   comparison with the store;
+//! - [`template`]: the infrastructure template, and a stand-in for a stack of it;
+//! - [`lambda_deploy`]: the operator's `cargo lambda deploy` against a local AWS emulation;
 //! - the fake Discord gateway lives in its own crate, `callstats-fake-gateway`.
 // A test harness: a failed setup is a failed test.
 #![allow(clippy::missing_panics_doc)]
@@ -17,10 +19,12 @@
 pub mod dynamo;
 pub mod fuzz;
 pub mod interactions;
+pub mod lambda_deploy;
 pub mod model;
 pub mod proxy;
 pub mod scene;
 pub mod sidecar;
+pub mod template;
 pub mod time;
 
 use std::path::{Path, PathBuf};

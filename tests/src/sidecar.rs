@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use callstats_core::{ChannelId, GuildId, Timestamp, UserId};
 use callstats_fake_gateway::{Delivery, FakeGateway, VoiceFlags, shard_of};
+use callstats_sidecar::config::{GuildAllowList, Task};
 use callstats_sidecar::{
     Backoff, Config, LogFormat, ManualClock, Metrics, RunError, Seams, ShardPlan, Token,
     WriterOptions,
@@ -93,6 +94,8 @@ pub struct Options {
     pub first_nonce: u32,
     /// Talk to the store here instead of the local server (a fault-injecting proxy).
     pub store_endpoint: Option<String>,
+    /// The servers tracked (`CALLSTATS_GUILDS`), in process.
+    pub guilds: GuildAllowList,
 }
 
 impl Default for Options {
@@ -112,6 +115,7 @@ impl Default for Options {
             },
             first_nonce: 1,
             store_endpoint: None,
+            guilds: GuildAllowList::everyone(),
         }
     }
 }
@@ -171,12 +175,15 @@ pub async fn spawn_in_process(
         table: store.table().clone(),
         gateway_url: Some(gateway_url.trim_end_matches('/').to_owned()),
         shards: options.shards,
+        task: Task::default(),
+        guilds: options.guilds.clone(),
         identify_concurrency: Some(options.identify_concurrency),
         state_dir: state_dir.to_owned(),
         heartbeat: Duration::from_secs(options.heartbeat_secs),
         max_gap_secs: options.max_gap_secs,
         http_listen: http,
         log_format: LogFormat::Text,
+        cloudwatch: None,
         clock_file: None,
     };
     let metrics = Arc::new(Metrics::default());
@@ -329,6 +336,10 @@ pub fn program_command() -> Command {
         "TMPDIR",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
         "AWS_REGION",
         "AWS_ENDPOINT_URL_DYNAMODB",
     ] {

@@ -3,15 +3,18 @@
 //! IAM policies grant must exist, and the function it builds must be the interactions binary.
 //!
 //! The template carries `!Ref`/`!GetAtt`/`!Sub` tags; saphyr keeps them as tagged nodes,
-//! and the table's keys and indexes must be literals (a tag there is a failure, not a guess).
+//! and the table's keys and indexes must be literals (a tag there is a failure, not a guess)
+//! (`callstats_tests::template`).
 
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result, bail, ensure};
 use callstats_store::{KeyType, Projection, table_definition};
-use saphyr::{LoadableYamlNode, Yaml};
+use callstats_tests::template::{
+    TEMPLATE, get, literal, resources, resources_of_type, sequence, template,
+};
+use saphyr::Yaml;
 
-const TEMPLATE: &str = include_str!("../../infra/template.yaml");
 const INTERACTIONS_MANIFEST: &str = include_str!("../../interactions-fn/Cargo.toml");
 
 /// A table's keys and indexes in one comparable shape: sorted, owned, DynamoDB's spelling.
@@ -72,66 +75,6 @@ fn expected() -> TableShape {
         attributes,
         indexes,
     }
-}
-
-fn template() -> Result<Yaml<'static>> {
-    let mut docs = Yaml::load_from_str(TEMPLATE).context("infra/template.yaml is not YAML")?;
-    ensure!(
-        docs.len() == 1,
-        "expected one YAML document, found {}",
-        docs.len()
-    );
-    Ok(docs.remove(0))
-}
-
-fn get<'a, 'y>(node: &'a Yaml<'y>, key: &str, at: &str) -> Result<&'a Yaml<'y>> {
-    node.as_mapping_get(key)
-        .with_context(|| format!("{at}: no {key}"))
-}
-
-/// A literal string: a tagged value (`!Ref` ...) is computed at deploy time and cannot be
-/// compared with the code.
-fn literal<'a>(node: &'a Yaml<'_>, at: &str) -> Result<&'a str> {
-    match node {
-        Yaml::Tagged(tag, _) => bail!(
-            "{at}: must be a literal, found {}{}",
-            tag.handle,
-            tag.suffix
-        ),
-        _ => node
-            .as_str()
-            .with_context(|| format!("{at}: expected a string, found {node:?}")),
-    }
-}
-
-fn sequence<'a, 'y>(node: &'a Yaml<'y>, at: &str) -> Result<&'a [Yaml<'y>]> {
-    node.as_sequence()
-        .map(Vec::as_slice)
-        .with_context(|| format!("{at}: expected a list"))
-}
-
-/// The resources of the template with their logical ids, in document order.
-fn resources<'a, 'y>(doc: &'a Yaml<'y>) -> Result<Vec<(&'a str, &'a Yaml<'y>)>> {
-    let resources = get(doc, "Resources", "template")?
-        .as_mapping()
-        .context("Resources is not a mapping")?;
-    resources
-        .iter()
-        .map(|(id, resource)| Ok((literal(id, "resource id")?, resource)))
-        .collect()
-}
-
-fn resources_of_type<'a, 'y>(
-    doc: &'a Yaml<'y>,
-    kind: &str,
-) -> Result<Vec<(&'a str, &'a Yaml<'y>)>> {
-    let mut found = Vec::new();
-    for (id, resource) in resources(doc)? {
-        if literal(get(resource, "Type", id)?, id)? == kind {
-            found.push((id, resource));
-        }
-    }
-    Ok(found)
 }
 
 /// The one table of the template.
@@ -263,8 +206,7 @@ fn drift_is_detected() -> Result<()> {
             "mutation anchor not in the template: {from}"
         );
         let changed = TEMPLATE.replacen(from, to, 1);
-        let mut docs = Yaml::load_from_str(&changed)?;
-        let doc = docs.remove(0);
+        let doc = callstats_tests::template::parse(&changed)?;
         let (_, table) = the_table(&doc)?;
         assert_ne!(table_shape(table)?, expected(), "not detected: {to}");
     }

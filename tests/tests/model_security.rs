@@ -320,9 +320,14 @@ fn the_template_grants_least_privilege() {
         }
         if actions.iter().any(|a| a.starts_with("lambda:")) {
             assert_eq!(actions, ["lambda:InvokeFunction"], "{at}");
+            // SAM's function, or the one `cargo lambda deploy` makes under the stack's name.
             assert_eq!(
                 resources,
-                ["!GetAtt InteractionsFunction.Arn"],
+                [
+                    "!If FunctionBySam",
+                    "!If !GetAtt InteractionsFunction.Arn",
+                    "!If !Sub arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-interactions"
+                ],
                 "{at}: the function invokes only itself"
             );
         }

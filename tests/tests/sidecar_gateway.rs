@@ -95,6 +95,9 @@ async fn a_slow_store_never_stalls_the_gateway() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_or_invalid_configuration_ends_the_program_with_one_clear_line() {
     let table = unique_table_name("cfg");
+    // A port another program holds (node_exporter's 9100 often is).
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let taken = holder.local_addr().expect("its address").to_string();
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (
             vec![("CALLSTATS_TABLE", table.as_str())],
@@ -123,6 +126,30 @@ async fn missing_or_invalid_configuration_ends_the_program_with_one_clear_line()
                 ("CALLSTATS_LOG_FORMAT", "xml"),
             ],
             "CALLSTATS_LOG_FORMAT",
+        ),
+        (
+            vec![
+                ("DISCORD_TOKEN", "abc"),
+                ("CALLSTATS_TABLE", table.as_str()),
+                ("CALLSTATS_TASK", "1/2"),
+            ],
+            "CALLSTATS_SHARDS must be the bot's shard count",
+        ),
+        (
+            vec![
+                ("DISCORD_TOKEN", "abc"),
+                ("CALLSTATS_TABLE", table.as_str()),
+                ("CALLSTATS_GUILDS", "my server"),
+            ],
+            "CALLSTATS_GUILDS is invalid",
+        ),
+        (
+            vec![
+                ("DISCORD_TOKEN", "abc"),
+                ("CALLSTATS_TABLE", table.as_str()),
+                ("CALLSTATS_HTTP_LISTEN", taken.as_str()),
+            ],
+            "is already in use by another program",
         ),
     ];
     for (vars, expected) in cases {

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use callstats_core::{
     ClosedSession, Flags, GuildConfig, GuildId, OpenSession, SessionId, Timestamp, UserId,
 };
@@ -13,7 +12,7 @@ use callstats_sidecar::Backoff;
 use callstats_sidecar::writer::{Outcome, apply};
 use callstats_sidecar::{Metrics, SessionWrite};
 use callstats_store::Store;
-use callstats_tests::dynamo::{all_time, fresh_store, sessions};
+use callstats_tests::dynamo::{all_time, fresh_store, plant_unreadable_open_session, sessions};
 use callstats_tests::scene::scene;
 use callstats_tests::time::at;
 use chrono_tz::Tz;
@@ -163,28 +162,7 @@ async fn a_write_refused_for_good_is_dead_lettered_and_holds_nothing_up() {
         GuildSpec::new(guild(), "dead letters").channel(ChannelSpec::voice(lounge, "lounge"));
     let s = scene(vec![spec], t0).await;
     // The store holds something for user 3 that this program never writes.
-    s.store
-        .client()
-        .put_item()
-        .table_name(s.store.table().as_str())
-        .item("pk", AttributeValue::S(format!("U#{}", user(3))))
-        .item("sk", AttributeValue::S("USER".into()))
-        .item(
-            "o",
-            AttributeValue::M(
-                [
-                    ("og".to_owned(), AttributeValue::S(guild().to_string())),
-                    (
-                        "sid".to_owned(),
-                        AttributeValue::S("not a session id".into()),
-                    ),
-                ]
-                .into(),
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
+    plant_unreadable_open_session(&s.store, user(3), guild()).await;
     s.sidecar
         .voice(
             &s.fake,

@@ -1,15 +1,18 @@
 //! Program plumbing both callstats programs share, said once: reading the environment and
 //! naming what is wrong with it ([`env`]), the clock seam ([`clock`]), the bot token
-//! ([`token`]), the log format ([`LogFormat`]), the shutdown signal ([`shutdown_signal`]) and the TLS crypto provider
+//! ([`token`]), the servers a private deployment serves ([`guilds`]), the log format
+//! ([`LogFormat`]), the shutdown signal ([`shutdown_signal`]) and the TLS crypto provider
 //! ([`install_crypto_provider`]).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod clock;
 pub mod env;
+pub mod guilds;
 pub mod token;
 
 pub use clock::{Clock, FileClock, ManualClock, SystemClock};
 pub use env::{ConfigError, Env};
+pub use guilds::GuildAllowList;
 pub use token::Token;
 
 /// How log lines look.

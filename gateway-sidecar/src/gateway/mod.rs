@@ -90,6 +90,8 @@ pub struct ShardContext {
     pub replayed: watch::Receiver<bool>,
     /// Permits for reconciliation's store reads ([`RECONCILE_READS`] for the process).
     pub reconcile_reads: tokio::sync::Semaphore,
+    /// The servers tracked (`CALLSTATS_GUILDS`); other servers' events are dropped.
+    pub guilds: callstats_runtime::GuildAllowList,
 }
 
 impl ShardContext {
@@ -211,6 +213,19 @@ impl ShardRunner {
     pub fn with_journal(mut self, journal: DepartureLog, held: Vec<Departure>) -> Self {
         self.tracker.restore_departures(held);
         self.journal = Some(journal);
+        self
+    }
+
+    /// Ends what the restored tracker holds of servers not served (`CALLSTATS_GUILDS`): the
+    /// list may have changed since the state was saved, and a resumed gateway session brings
+    /// no READY to drop them ([`crate::allow::forget_others`]). After [`Self::with_journal`],
+    /// so that the departures of those ends are journaled like any others.
+    #[must_use]
+    pub fn forget_unserved(mut self, now: Timestamp) -> Self {
+        let writes = crate::allow::forget_others(&self.ctx.guilds, &mut self.tracker, now);
+        if !writes.is_empty() {
+            self.submit(writes);
+        }
         self
     }
 
@@ -372,6 +387,9 @@ impl ShardRunner {
     }
 
     fn on_event(&mut self, event: Event) {
+        let Some(event) = crate::allow::admit(&self.ctx.guilds, event) else {
+            return;
+        };
         let now = self.ctx.clock.now();
         let shard = self.number();
         if !matches!(event, Event::GatewayClose(_)) {

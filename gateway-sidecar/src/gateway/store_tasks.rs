@@ -104,7 +104,9 @@ impl ShardRunner {
             {
                 Ok(Ok(())) => {
                     inc(&ctx.metrics.heartbeats_written);
-                    // The infrastructure's "heartbeat stale" alarm counts this exact message.
+                    // The "heartbeat stale" alarms watch this (crate::emf).
+                    ctx.metrics
+                        .update_shard(shard, |s| s.last_heartbeat = Some(at));
                     tracing::info!(shard, "heartbeat recorded");
                 }
                 Ok(Err(err)) => {
