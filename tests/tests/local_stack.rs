@@ -51,6 +51,31 @@ fn alive(pid: u32) -> bool {
         && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
 }
 
+/// The month of past calls the simulator replays first: a chart with days, a server view with
+/// several channels, partners, and names on the board.
+async fn check_the_replayed_month(dir: &Path) {
+    let (ok, show) = call(dir, "/callstats show period:30d", &[]).await;
+    assert!(
+        ok && show.contains("attachment activity.png: saved to"),
+        "{show}"
+    );
+    assert!(show.contains("Streak:"), "{show}");
+    let (ok, server) = call(dir, "/callstats server period:30d", &[]).await;
+    assert!(ok && server.contains("Top channels:"), "{server}");
+    let channels = server.split("Top channels:\n").nth(1).map_or(0, |t| {
+        t.lines().take_while(|l| l.starts_with("  #")).count()
+    });
+    assert!(channels >= 3, "{channels} channels:\n{server}");
+    let (ok, partners) = call(dir, "/callstats partners period:30d", &[]).await;
+    assert!(ok && partners.contains("`3.`"), "{partners}");
+    let (ok, month) = call(dir, "/calltop period:month", &[]).await;
+    let unnamed = month.matches("@member").count();
+    assert!(
+        ok && unnamed == 0,
+        "{unnamed} members without a name:\n{month}"
+    );
+}
+
 #[tokio::test]
 async fn run_local_serves_stats_from_simulated_traffic_and_stops_cleanly() {
     let dir = std::env::temp_dir().join(format!("callstats-stack-{}", std::process::id()));
@@ -121,28 +146,7 @@ async fn run_local_serves_stats_from_simulated_traffic_and_stops_cleanly() {
     let (ok, history) = call(&dir, "/callstats history", &[]).await;
     assert!(ok && history.contains("# Recent calls"), "{history}");
 
-    // The month of past calls the simulator replays first: a chart with days, a server view
-    // with several channels, partners, and names on the board.
-    let (ok, show) = call(&dir, "/callstats show period:30d", &[]).await;
-    assert!(
-        ok && show.contains("attachment activity.png: saved to"),
-        "{show}"
-    );
-    assert!(show.contains("Streak:"), "{show}");
-    let (ok, server) = call(&dir, "/callstats server period:30d", &[]).await;
-    assert!(ok && server.contains("Top channels:"), "{server}");
-    let channels = server.split("Top channels:\n").nth(1).map_or(0, |t| {
-        t.lines().take_while(|l| l.starts_with("  #")).count()
-    });
-    assert!(channels >= 3, "{channels} channels:\n{server}");
-    let (ok, partners) = call(&dir, "/callstats partners period:30d", &[]).await;
-    assert!(ok && partners.contains("`3.`"), "{partners}");
-    let (ok, month) = call(&dir, "/calltop period:month", &[]).await;
-    let unnamed = month.matches("@member").count();
-    assert!(
-        ok && unnamed == 0,
-        "{unnamed} members without a name:\n{month}"
-    );
+    check_the_replayed_month(&dir).await;
 
     // Ctrl-C: SIGINT to the script, which stops everything it started.
     let pids: Vec<u32> = std::fs::read_to_string(dir.join("pids"))

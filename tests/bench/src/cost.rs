@@ -823,7 +823,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
                 guild,
                 *user,
                 &format!("Member {}", user.get() % 1000),
-                Timestamp::new(0).expect("the epoch"),
+                Timestamp::EPOCH,
             )
             .await?;
     }
@@ -911,12 +911,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     });
     let ((), calls, units) = step(&recorder, &mut mirror, || async {
         store
-            .set_name(
-                guild,
-                regular,
-                "Regular, renamed",
-                Timestamp::new(0).expect("the epoch"),
-            )
+            .set_name(guild, regular, "Regular, renamed", Timestamp::EPOCH)
             .await?;
         Ok(())
     })

@@ -66,7 +66,7 @@ async fn seed_board(
                         guild,
                         *user,
                         &format!("Member {}", user.get() % 100_000),
-                        Timestamp::new(0).expect("the epoch"),
+                        Timestamp::EPOCH,
                     )
                     .await?;
             }
