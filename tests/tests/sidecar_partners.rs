@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use callstats_core::{ChannelId, GuildId, Timestamp, UserId};
 use callstats_fake_gateway::{ChannelSpec, GuildSpec, VoiceMember};
 use callstats_tests::dynamo::{all_time, assert_nothing_stored, sessions};
+use callstats_tests::interactions::{Endpoint, Interaction};
 use callstats_tests::scene::{ProcessScene, flags, process_scene};
 use callstats_tests::sidecar::{Options, Sidecar};
 use callstats_tests::time::at;
@@ -271,6 +272,38 @@ async fn assert_the_evening(s: &ProcessScene) {
             "streak of {u}"
         );
     }
+    // What Bob sees the next day: his partners, his channels and his streak in the embeds.
+    let endpoint = Endpoint::with_store(s.store.clone(), at(2026, 11, 27, 12, 0, 0));
+    let ask = |sub: &str, options: serde_json::Value| {
+        Interaction::callstats(sub, options)
+            .by(user(BOB).get(), "Bob")
+            .in_guild(guild().get())
+    };
+    let partners = endpoint
+        .send(&ask(
+            "partners",
+            serde_json::json!([{"name": "period", "type": 3, "value": "all"}]),
+        ))
+        .await
+        .description();
+    assert!(
+        partners.contains(&format!(
+            "`1.` **user{}** · 39 min 00 s · 72 % of your call time",
+            user(ADA)
+        )) && partners.contains(&format!(
+            "`2.` **user{}** · 23 min 20 s · 43 % of your call time",
+            user(CY)
+        )),
+        "{partners}"
+    );
+    let show = endpoint.send(&ask("show", serde_json::json!([]))).await;
+    assert_eq!(show.field("Streak"), "2 days (best 2 days)");
+    let top = show.field("Top channels (only you see these)");
+    assert!(
+        top.contains(&format!("<#{}> · 39 min 00 s (72 %)", chan(LOUNGE)))
+            && top.contains(&format!("<#{}> · 15 min 00 s (27 %)", chan(GAMES))),
+        "{top}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

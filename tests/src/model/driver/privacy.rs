@@ -37,15 +37,8 @@ impl Driver {
     }
 
     /// Sometimes a privacy action while the program is down (back at `back`): it races the
-    /// writes in the spool, which the next start replays. Only with
-    /// `CALLSTATS_MODEL_DOWN_PRIVACY` set: with it, seeds 5 and 6 of `model_privacy` end with
-    /// the store and the oracle disagreeing on the ends of members no action touched, after a
-    /// crash during a store outage (`docs/reliability.md`); not yet told apart whether the
-    /// oracle or the program is wrong.
+    /// writes in the spool, which the next start replays.
     pub(super) async fn privacy_while_down(&mut self, back: Timestamp) {
-        if std::env::var_os("CALLSTATS_MODEL_DOWN_PRIVACY").is_none() {
-            return;
-        }
         if self.rng.chance((self.privacy_rate * 5.0).min(1.0)) && self.now().plus(1) < back {
             self.privacy().await;
         }
