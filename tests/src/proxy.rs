@@ -57,7 +57,8 @@ pub enum Injected {
     Internal,
     /// HTTP 400 `TransactionCanceledException` with `CancellationReasons` (one per item)
     /// mixing `ThrottlingError`, `TransactionConflict` and `None`; only for
-    /// `TransactWriteItems` (other requests get `ThrottlingException` instead).
+    /// `TransactWriteItems` (in a mix, other requests get `ThrottlingException` instead; as
+    /// the only kind, they go through).
     Cancelled,
 }
 
@@ -423,7 +424,10 @@ async fn handle(
             Mode::Errors(plan) => {
                 tokio::time::sleep(plan.delay).await;
                 let roll = spread(n);
-                if roll % 1000 < plan.per_mille {
+                // Cancelled transactions alone: other requests go through.
+                let spared = plan.kind == Some(Injected::Cancelled)
+                    && !request.target.ends_with(".TransactWriteItems");
+                if roll % 1000 < plan.per_mille && !spared {
                     let index = plan
                         .kind
                         .and_then(|k| Injected::ALL.iter().position(|a| *a == k))

@@ -97,6 +97,7 @@ struct Change {
     bot: bool,
 }
 
+#[allow(clippy::struct_excessive_bools)] // independent switches of the scenario's state
 struct Driver {
     rng: Rng,
     report: ScenarioReport,
