@@ -49,6 +49,17 @@ impl Cancelled {
     pub(crate) fn any_condition_failed(&self) -> bool {
         self.0.iter().any(|c| c == "ConditionalCheckFailed")
     }
+
+    /// Whether an item was throttled or in conflict with another transaction (reasons that
+    /// pass with time).
+    pub(crate) fn any_transient(&self) -> bool {
+        self.0.iter().any(|c| {
+            matches!(
+                c.as_str(),
+                "ThrottlingError" | "TransactionConflict" | "ProvisionedThroughputExceeded"
+            )
+        })
+    }
 }
 
 /// What a transaction came to.
@@ -174,6 +185,12 @@ impl Store {
             Ok(_) => Ok(Transacted::Done),
             Err(err) => match cancellation(&err) {
                 Some(codes) if codes.any_condition_failed() => Ok(Transacted::Cancelled(codes)),
+                // Throttled, or in conflict with another transaction: nothing was written,
+                // and the same transaction may pass later.
+                Some(codes) if codes.any_transient() => Err(StoreError::Unavailable {
+                    op,
+                    message: format!("transaction cancelled: {:?}", codes.0),
+                }),
                 _ => Err(classify(op, err)),
             },
         }

@@ -14,8 +14,10 @@
 //! later, so it does not), SIGKILL crashes (with the heartbeat just written or some time
 //! before), duplicated dispatches, dispatches replayed on RESUME after a dropped connection or
 //! a RECONNECT, invalidated gateway sessions (`INVALID_SESSION` false), guild outages
-//! (`GUILD_DELETE` unavailable, then `GUILD_CREATE`), and store outages (the proxy refusing or
-//! stalling connections), also across restarts.
+//! (`GUILD_DELETE` unavailable, then `GUILD_CREATE`), store outages (the proxy refusing or
+//! stalling connections), also across restarts, and a store answering a share of requests with
+//! DynamoDB's error answers, or slowly. `CALLSTATS_MODEL_KILL_ANYTIME=1` adds crashes at moments
+//! the driver does not wait for (`docs/reliability.md`).
 //!
 //! Privacy actions (deletions, opt-outs, opt-ins, run on the store as the interactions
 //! endpoint runs them) come at random steps and while the program is down, racing its writes;

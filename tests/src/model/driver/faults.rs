@@ -190,6 +190,27 @@ impl Driver {
         if self.store_up && self.oracle.settled() && self.rng.chance(0.5) {
             self.pin().await;
         }
+        self.crash(false).await;
+    }
+
+    /// SIGKILL at a moment the driver does not wait for: while the program applies its
+    /// journaled writes, appends acknowledgements to its spool, writes heartbeats, flushes
+    /// boards; then, half the time, a start that is killed again while it opens its spool
+    /// (rewriting it), its departures journals and saved state, before it reaches the gateway.
+    /// Every dispatch was journaled first: what the program was told is not in question, only
+    /// what it had written.
+    pub(super) async fn sigkill_anytime(&mut self) {
+        self.count_fault("sigkill_anytime");
+        self.wait_journaled().await;
+        let wait = self.rng.below(200);
+        let twice = self.rng.chance(0.5);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        self.crash(twice).await;
+    }
+
+    /// Kills the program, lets time pass with events it does not see, and starts it again
+    /// (after a start killed before it reached the gateway, when `twice`).
+    async fn crash(&mut self, twice: bool) {
         let heartbeat = self.heartbeat_now();
         let sidecar = self.sidecar.take().expect("the sidecar runs");
         let exit = sidecar.kill().await;
@@ -205,6 +226,18 @@ impl Driver {
         self.privacy_while_down(back).await;
         self.clock.set(back);
         self.maybe_toggle_store_during_downtime();
+        if twice {
+            // The gateway cannot be reached: this start never settles, so it writes no
+            // heartbeat and decides nothing; it only applies what its spool holds.
+            let wait = self.rng.below(300);
+            self.fake.set_accepting(false);
+            self.spawn().await;
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let sidecar = self.sidecar.take().expect("the sidecar runs");
+            let exit = sidecar.kill().await;
+            assert!(!exit.status.success());
+            self.fake.set_accepting(true);
+        }
         self.start_heartbeat = heartbeat;
         self.start_heartbeat_seen = self.narrowed(heartbeat).await;
         let identifies = self.fake.counters().ready;
@@ -220,6 +253,7 @@ impl Driver {
                 self.count_fault("store_outage");
                 self.proxy.refuse();
                 self.store_up = false;
+                self.store_errors_left = 0;
                 self.store_outage_left = 2 + self.rng.below(6) as usize;
             } else {
                 self.proxy.pass();
@@ -383,6 +417,7 @@ impl Driver {
             self.proxy.refuse();
         }
         self.store_up = false;
+        self.store_errors_left = 0;
         self.store_outage_left = 2 + self.rng.below(8) as usize;
     }
 
@@ -397,6 +432,23 @@ impl Driver {
             if !self.untaken.is_empty() {
                 self.pin().await;
             }
+        }
+    }
+
+    /// For a few steps the store answers a share of requests with DynamoDB's error answers
+    /// (throttling, internal errors, cancelled transactions), every request a little late;
+    /// or only slowly. It answers in the end: nothing changes for the oracle.
+    pub(super) fn start_store_errors(&mut self) {
+        self.store_errors_left = 2 + self.rng.below(6) as usize;
+        if self.rng.chance(0.25) {
+            self.count_fault("store_latency");
+            let delay = [20, 50, 150][self.rng.below(3) as usize];
+            self.proxy.latency(Duration::from_millis(delay));
+        } else {
+            self.count_fault("store_errors");
+            let per_mille = [100, 300, 600][self.rng.below(3) as usize];
+            let delay = [0, 3, 20][self.rng.below(3) as usize];
+            self.proxy.errors(per_mille, Duration::from_millis(delay));
         }
     }
 }

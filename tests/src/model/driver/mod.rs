@@ -50,7 +50,7 @@ const WAIT: Duration = Duration::from_mins(1);
 const WAIT_SETTLED: Duration = Duration::from_mins(3);
 
 /// The kinds of fault a scenario injects.
-pub const FAULT_KINDS: [&str; 8] = [
+pub const FAULT_KINDS: [&str; 11] = [
     "sigterm_restart",
     "sigkill_crash",
     "duplicate_dispatch",
@@ -59,6 +59,9 @@ pub const FAULT_KINDS: [&str; 8] = [
     "guild_outage",
     "store_outage",
     "store_outage_stall",
+    "store_errors",
+    "store_latency",
+    "sigkill_anytime",
 ];
 
 /// What one scenario did and found.
@@ -94,6 +97,7 @@ struct Change {
     bot: bool,
 }
 
+#[allow(clippy::struct_excessive_bools)] // independent switches of the scenario's state
 struct Driver {
     rng: Rng,
     report: ScenarioReport,
@@ -112,6 +116,8 @@ struct Driver {
     store_up: bool,
     /// Steps left in the current store outage.
     store_outage_left: usize,
+    /// Steps left while the store answers errors or slowly (it is up meanwhile).
+    store_errors_left: usize,
     /// Guilds in an outage, and steps left.
     guild_outages: BTreeMap<GuildId, usize>,
     /// The range the shards' last heartbeat in the store lies in.
@@ -140,6 +146,9 @@ struct Driver {
     began_at: Timestamp,
     /// Print every step (`CALLSTATS_MODEL_TRACE`).
     trace: bool,
+    /// Half the crashes at moments the driver does not wait for
+    /// (`CALLSTATS_MODEL_KILL_ANYTIME`; off by default while its mismatches are open).
+    kill_anytime: bool,
 }
 
 /// The chance of a privacy action at a step of a scenario of the random test: none, since
@@ -259,6 +268,7 @@ pub async fn run_scenario_with(seed: u64, steps: usize, privacy_rate: f64) -> Sc
         available,
         store_up: true,
         store_outage_left: 0,
+        store_errors_left: 0,
         guild_outages: BTreeMap::new(),
         heartbeat: None,
         beating: false,
@@ -272,6 +282,7 @@ pub async fn run_scenario_with(seed: u64, steps: usize, privacy_rate: f64) -> Sc
         sweeps: Vec::new(),
         began_at: t0,
         trace: std::env::var_os("CALLSTATS_MODEL_TRACE").is_some(),
+        kill_anytime: std::env::var_os("CALLSTATS_MODEL_KILL_ANYTIME").is_some(),
     };
     driver.start_fresh().await;
     for _ in 0..steps {
@@ -400,6 +411,12 @@ impl Driver {
                 self.end_store_outage().await;
             }
         }
+        if self.store_errors_left > 0 {
+            self.store_errors_left -= 1;
+            if self.store_errors_left == 0 && self.store_up {
+                self.proxy.pass();
+            }
+        }
         let due: Vec<GuildId> = self
             .guild_outages
             .iter_mut()
@@ -431,8 +448,13 @@ impl Driver {
             self.sigterm().await;
             "sigterm"
         } else if r < 0.08 && restarts {
-            self.sigkill().await;
-            "sigkill"
+            if self.kill_anytime && self.rng.chance(0.5) {
+                self.sigkill_anytime().await;
+                "sigkill at any moment"
+            } else {
+                self.sigkill().await;
+                "sigkill"
+            }
         } else if r < 0.11 {
             self.replay_window().await;
             "replay"
@@ -445,7 +467,10 @@ impl Driver {
         } else if r < 0.18 && self.store_up {
             self.start_store_outage().await;
             "store outage"
-        } else if r < 0.23 {
+        } else if r < 0.21 && self.store_up && self.store_errors_left == 0 {
+            self.start_store_errors();
+            "store errors"
+        } else if r < 0.25 {
             self.duplicates().await;
             "duplicates"
         } else {
