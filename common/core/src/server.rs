@@ -54,17 +54,7 @@ pub fn server_window<'a>(
     let mut members = BTreeSet::new();
     for (user, day, slots) in days {
         let before = f.stats.total;
-        for slot in slots {
-            let start = day.start().plus(u64::from(slot.half_hour) * 1800);
-            f.add_slot(
-                window,
-                start,
-                slot.channel,
-                slot.total,
-                slot.active,
-                slot.starts,
-            );
-        }
+        f.add_day(window, day, slots);
         if f.stats.total > before {
             members.insert(user);
         }

@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use crate::aggregate::Stats;
 use crate::ids::{ChannelId, UserId};
 use crate::member::DayRecord;
+use crate::member::SlotSecs;
 use crate::period::{Day, local_date};
 use crate::session::ClosedSession;
 use crate::time::Timestamp;
@@ -99,6 +100,21 @@ impl WindowFigures {
         }
     }
 
+    /// Adds the half hours of one UTC day (those outside the window add nothing).
+    pub fn add_day(&mut self, window: &LocalWindow, day: Day, slots: &[SlotSecs]) {
+        for slot in slots {
+            let start = day.start().plus(u64::from(slot.half_hour) * 1800);
+            self.add_slot(
+                window,
+                start,
+                slot.channel,
+                slot.total,
+                slot.active,
+                slot.starts,
+            );
+        }
+    }
+
     /// Adds the seconds of one UTC half hour (nothing when it lies outside the window).
     pub fn add_slot(
         &mut self,
@@ -138,17 +154,7 @@ pub fn window_figures(
 ) -> WindowFigures {
     let mut f = WindowFigures::empty(window);
     for (day, record) in days {
-        for slot in &record.slots {
-            let start = day.start().plus(u64::from(slot.half_hour) * 1800);
-            f.add_slot(
-                window,
-                start,
-                slot.channel,
-                slot.total,
-                slot.active,
-                slot.starts,
-            );
-        }
+        f.add_day(window, *day, &record.slots);
         for s in &record.ended {
             if window.contains(local_date(s.start(), window.tz)) {
                 f.stats.longest = f.stats.longest.max(s.duration());

@@ -78,17 +78,13 @@ impl Store {
     /// The server item: configuration, shard, leaderboards, peaks. Default when the server was
     /// never seen.
     pub async fn guild(&self, guild: GuildId) -> Result<GuildItem, StoreError> {
-        let item = self
-            .get_one(
-                "read server",
-                key(keys::guild(guild), keys::GUILD),
-                Consistency::Eventual,
-            )
-            .await?;
-        item.as_ref()
-            .map(read_guild)
-            .transpose()
-            .map(Option::unwrap_or_default)
+        self.get_or_default(
+            "read server",
+            key(keys::guild(guild), keys::GUILD),
+            Consistency::Eventual,
+            read_guild,
+        )
+        .await
     }
 
     /// Day items from `first` to `last` inclusive, in day order (days without a call have none).

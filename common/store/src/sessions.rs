@@ -97,17 +97,13 @@ impl Store {
     /// The member's state: settings, the primary open session, recent ends (strongly
     /// consistent). Default when the member never had one.
     pub async fn member_state(&self, user: UserId) -> Result<MemberState, StoreError> {
-        let item = self
-            .get_one(
-                "read member",
-                key(keys::user(user), keys::USER),
-                Consistency::Strong,
-            )
-            .await?;
-        item.as_ref()
-            .map(read_member_state)
-            .transpose()
-            .map(Option::unwrap_or_default)
+        self.get_or_default(
+            "read member",
+            key(keys::user(user), keys::USER),
+            Consistency::Strong,
+            read_member_state,
+        )
+        .await
     }
 
     /// Opens a session: one conditional update of the member state (the opt-out, the

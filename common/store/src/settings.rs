@@ -27,17 +27,15 @@ impl Store {
         &self,
         user: UserId,
     ) -> Result<UserSettings, StoreError> {
-        let item = self
-            .get_one(
+        let state = self
+            .get_or_default(
                 "read member for display",
                 key(keys::user(user), keys::USER),
                 Consistency::Eventual,
+                read_member_state,
             )
             .await?;
-        item.as_ref()
-            .map(read_member_state)
-            .transpose()
-            .map(|s| s.unwrap_or_default().settings)
+        Ok(state.settings)
     }
 
     /// Sets (or with `None`, clears) a member's timezone.

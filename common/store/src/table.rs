@@ -92,6 +92,22 @@ impl Store {
         Ok(out.item)
     }
 
+    /// One item read and validated by `read`, or `T`'s default when it does not exist.
+    pub(crate) async fn get_or_default<T: Default>(
+        &self,
+        op: &'static str,
+        key: Item,
+        consistency: Consistency,
+        read: impl FnOnce(&Item) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.get_one(op, key, consistency)
+            .await?
+            .as_ref()
+            .map(read)
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
     /// The items of `keys` that exist, in any order; unprocessed keys are asked again with
     /// backoff.
     pub(crate) async fn batch_get(

@@ -2,11 +2,32 @@
 
 use callstats_core::heatmap::LocalHeatmap;
 
+use twilight_model::channel::message::embed::EmbedField;
+
+use crate::render::field;
 use crate::render::format::human_duration;
 
 const LEVELS: [char; 9] = ['·', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 const BAR_WIDTH: u64 = 12;
+
+/// The two heatmap fields of an embed, hours of the day and days of the week, each titled
+/// with `label` (the timezone, and what the heatmap covers).
+#[must_use]
+pub fn fields(local: &LocalHeatmap, label: &str) -> [EmbedField; 2] {
+    [
+        field(
+            format!("Hours of the day ({label})"),
+            format!("```\n{}\n```", hours(local)),
+            false,
+        ),
+        field(
+            format!("Days of the week ({label})"),
+            format!("```\n{}\n```", days(local)),
+            false,
+        ),
+    ]
+}
 
 /// 24 block characters, one per hour, scaled to the busiest hour, over an hour axis; made
 /// for a code block in an embed field.

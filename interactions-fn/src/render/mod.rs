@@ -82,6 +82,43 @@ pub fn notice(title: &str, text: &str) -> Embed {
     e
 }
 
+/// Total time, active time with its share, and sessions: the first fields of a stats embed.
+#[must_use]
+pub fn time_fields(s: &callstats_core::Stats) -> Vec<EmbedField> {
+    use format::{human_duration, percent};
+    vec![
+        field("Total time", human_duration(s.total), true),
+        field(
+            "Active time",
+            format!(
+                "{} ({} %)",
+                human_duration(s.active),
+                percent(s.active, s.total)
+            ),
+            true,
+        ),
+        field("Sessions", s.sessions.to_string(), true),
+    ]
+}
+
+/// Finishes an embed: its fields, the image attached as `image`, the footer, all within
+/// Discord's limits.
+#[must_use]
+pub fn finish(
+    mut e: twilight_model::channel::message::Embed,
+    fields: Vec<EmbedField>,
+    image: Option<&String>,
+    footer_text: String,
+) -> twilight_model::channel::message::Embed {
+    e.fields = fields;
+    if let Some(file) = image {
+        e.image = Some(attachment_image(file));
+    }
+    e.footer = footer(footer_text);
+    limits::fit(&mut e, limits::EMBEDS_TOTAL);
+    e
+}
+
 #[must_use]
 pub fn field(name: impl Into<String>, value: impl Into<String>, inline: bool) -> EmbedField {
     EmbedField {

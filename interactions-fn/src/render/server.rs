@@ -81,42 +81,20 @@ pub fn server(view: &ServerView) -> Embed {
         .heatmap_note
         .as_ref()
         .map_or_else(String::new, |n| format!(", {n}"));
-    fields.push(field(
-        format!("Hours of the day ({}{suffix})", view.timezone.name()),
-        format!("```\n{}\n```", heatmap_text::hours(&view.heatmap)),
-        false,
+    fields.extend(heatmap_text::fields(
+        &view.heatmap,
+        &format!("{}{suffix}", view.timezone.name()),
     ));
-    fields.push(field(
-        format!("Days of the week ({}{suffix})", view.timezone.name()),
-        format!("```\n{}\n```", heatmap_text::days(&view.heatmap)),
-        false,
-    ));
-    e.fields = fields;
-    if let Some(file) = &view.image {
-        e.image = Some(super::attachment_image(file));
-    }
-    e.footer = footer(footer_text(view));
-    limits::fit(&mut e, limits::EMBEDS_TOTAL);
-    e
+    super::finish(e, fields, view.image.as_ref(), footer_text(view))
 }
 
 fn figures(view: &ServerView) -> Vec<EmbedField> {
     let s = &view.stats;
-    let mut fields = vec![
-        field("Total time", human_duration(s.total), true),
-        field(
-            "Active time",
-            format!(
-                "{} ({} %)",
-                human_duration(s.active),
-                percent(s.active, s.total)
-            ),
-            true,
-        ),
-        field("Sessions", s.sessions.to_string(), true),
+    let mut fields = super::time_fields(s);
+    fields.extend([
         field("Members who called", view.members.to_string(), true),
         field("Average call", human_duration(s.average()), true),
-    ];
+    ]);
     if let Some((peak, covers)) = &view.peak {
         let covers = covers
             .as_ref()

@@ -101,23 +101,8 @@ pub fn show(view: &ShowView) -> Embed {
     if !view.top_channels.is_empty() {
         fields.push(top_channels(&view.top_channels, s.total));
     }
-    fields.push(field(
-        format!("Hours of the day ({})", view.timezone.name()),
-        format!("```\n{}\n```", heatmap_text::hours(&view.heatmap)),
-        false,
-    ));
-    fields.push(field(
-        format!("Days of the week ({})", view.timezone.name()),
-        format!("```\n{}\n```", heatmap_text::days(&view.heatmap)),
-        false,
-    ));
-    e.fields = fields;
-    if let Some(file) = &view.image {
-        e.image = Some(super::attachment_image(file));
-    }
-    e.footer = footer(footer_text(view));
-    limits::fit(&mut e, limits::EMBEDS_TOTAL);
-    e
+    fields.extend(heatmap_text::fields(&view.heatmap, view.timezone.name()));
+    super::finish(e, fields, view.image.as_ref(), footer_text(view))
 }
 
 /// What the figures cover, and notes about them.
@@ -151,23 +136,13 @@ fn description(view: &ShowView) -> String {
 /// Totals, sessions, streak and rank.
 fn stat_fields(view: &ShowView) -> Vec<EmbedField> {
     let s = &view.stats;
-    let mut fields = vec![
-        field("Total time", human_duration(s.total), true),
-        field(
-            "Active time",
-            format!(
-                "{} ({} %)",
-                human_duration(s.active),
-                percent(s.active, s.total)
-            ),
-            true,
-        ),
-        field("Sessions", s.sessions.to_string(), true),
+    let mut fields = super::time_fields(s);
+    fields.extend([
         field("Average session", human_duration(s.average()), true),
         field("Longest session", human_duration(s.longest), true),
         field("Last active", last_active(s, view.live), true),
         field("Streak", streak_text(view.streak), true),
-    ];
+    ]);
     if let Some(rank) = view.rank {
         let of = if rank.complete {
             rank.of.to_string()
