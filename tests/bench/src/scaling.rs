@@ -18,6 +18,7 @@ use callstats_devkit::send::Signer;
 use callstats_devkit::sign::key_from_seed;
 use callstats_devkit::{Answer, Reply};
 use callstats_interactions::App;
+use callstats_interactions::config::ApiBase;
 use callstats_store::Store;
 use twilight_model::id::Id;
 
@@ -27,12 +28,14 @@ use crate::recorder::{Call, Recorder};
 use crate::replay::Read;
 use crate::report::{Outcome, Row, Verdict};
 use crate::seed;
+use crate::server_view;
 use crate::show::{ids, interaction, measure_round, record, seed_member};
 use crate::stats::{Summary, ratio};
 
 /// A server whose board holds `members` members: each with one to three sessions over the
 /// last days (one each on a board of more than 1,000, to keep the seeding short), shared with
-/// others, a display name, shard 0's heartbeat, and three members in a call. Returns a member
+/// others, a display name, shard 0's heartbeat, two public channels of three, and three
+/// members in a call. Returns a member
 /// in the middle of the board, to ask as.
 async fn seed_board(
     store: &Store,
@@ -70,6 +73,10 @@ async fn seed_board(
     ))
     .await?;
     store.heartbeat(0, now, 30).await?;
+    // Two of the three channels are public: `/callstats server` sums the third as "other".
+    store
+        .set_public_channels(guild, &seed::channels(guild)[..2])
+        .await?;
     for (n, user) in users.iter().take(3).enumerate() {
         let open = OpenSession::new(
             SessionId::new(now.minus(600 + n as u64), 77),
@@ -167,15 +174,19 @@ async fn sessions_in_board(
 }
 
 /// Runs `line` (or a button press, `press`) once through the handler on a recording client,
-/// and charges the reads it made.
-async fn charged(
+/// and charges the reads it made, those of the background work it started included (a big
+/// server's `/callstats server`: the job's reads are recorded, its edit of the response goes
+/// nowhere).
+pub(crate) async fn charged(
     store: &Store,
     signer: &Signer,
     caller: &Caller,
     request: serde_json::Value,
 ) -> anyhow::Result<(Vec<Call>, Units, Reply)> {
     let recorder = Recorder::default();
-    let app = App::builder(recorder.store(store), signer.key.verifying_key()).build();
+    let app = App::builder(recorder.store(store), signer.key.verifying_key())
+        .api_base(ApiBase::parse("http://127.0.0.1:1/api/v10")?)
+        .build();
     let request = signer.request("http://bench/", &request)?;
     let answer = Answer::from_response(app.handle(request).await);
     ensure!(
@@ -183,6 +194,7 @@ async fn charged(
         "the handler answered {}",
         answer.status
     );
+    app.background().drain(Duration::from_mins(10)).await;
     let calls = recorder.take();
     let units = Mirror::reads_only(store).charge(&calls).await?;
     let _ = caller;
@@ -477,6 +489,12 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             );
         }
     }
+    let (more_rows, more_detail) =
+        server_view::measure_views(bench, &boards_store, &signer, &board_callers, &boards)
+            .await
+            .context("`/callstats server`")?;
+    rows.extend(more_rows);
+    detail.push_str(&more_detail);
     Ok(Outcome {
         name: "scaling",
         rows,
