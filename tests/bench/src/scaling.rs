@@ -228,15 +228,18 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             guild: guild.get(),
         });
     }
-    // The boards in a table of their own: the local server's index queries scan a whole table,
-    // and the timed show requests below should not wait for 30,000 board items.
-    let boards_store = bench.fresh_store("boards").await?;
+    // Each board in a table of its own: the local server's index queries scan a whole table,
+    // and the timed requests below should not wait for another table's items (a server view
+    // of the small board would otherwise outlast the handler's deadline).
     let boards: Vec<u64> = bench.size(vec![100, 10_000], vec![12, 60]);
+    let mut board_stores = Vec::new();
     let mut board_callers = Vec::new();
     let mut board_members: Vec<Vec<UserId>> = Vec::new();
     for (i, count) in boards.iter().enumerate() {
         let guild: GuildId = Id::new(860_000_000_000_000_000 + i as u64 * 10_000_000);
+        let boards_store = bench.fresh_store(&format!("board-{count}")).await?;
         let (users, seeded) = seed_board(&boards_store, guild, *count).await?;
+        board_stores.push(boards_store);
         notes.push(format!(
             "a board of {count} members: {} sessions, {} board flushes, in {:.0} s",
             seeded.sessions,
@@ -300,7 +303,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         };
         for (i, caller) in board_callers.iter().enumerate() {
             let (calls, units, reply) = charged(
-                &boards_store,
+                &board_stores[i],
                 &signer,
                 caller,
                 interaction(line, caller, i as u64)?,
@@ -308,7 +311,8 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             .await?;
             let (calls, units) = if page2 {
                 let press = build_press(&reply, "next", caller, (1 << 40) + 77)?;
-                let (calls, units, reply) = charged(&boards_store, &signer, caller, press).await?;
+                let (calls, units, reply) =
+                    charged(&board_stores[i], &signer, caller, press).await?;
                 ensure!(
                     reply.response.to_string().contains("Your rank:**"),
                     "page 2 shows no rank line"
@@ -333,9 +337,11 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     // the board grows (the flush rewrites the whole server item).
     let mut sessions_in_boards = Vec::new();
     let mut sessions_failed = Vec::new();
-    for (caller, users) in board_callers.iter().zip(&board_members) {
+    for ((caller, users), boards_store) in
+        board_callers.iter().zip(&board_members).zip(&board_stores)
+    {
         match sessions_in_board(
-            &boards_store,
+            boards_store,
             Id::new(caller.guild),
             users,
             Id::new(caller.user),
@@ -490,7 +496,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         }
     }
     let (more_rows, more_detail) =
-        server_view::measure_views(bench, &boards_store, &signer, &board_callers, &boards)
+        server_view::measure_views(bench, &board_stores, &signer, &board_callers, &boards)
             .await
             .context("`/callstats server`")?;
     rows.extend(more_rows);

@@ -41,6 +41,8 @@ const PERIODS: [(&str, Period, &str); 2] = [
 /// One view of one board.
 struct View {
     line: &'static str,
+    /// The board's table.
+    store: Store,
     period: Period,
     board: usize,
     caller: Caller,
@@ -63,14 +65,14 @@ fn entries_read(calls: &[Call], index: &str) -> u64 {
 
 /// Each period's view of each board, charged; every member must be among the entries read.
 async fn views(
-    store: &Store,
+    stores: &[Store],
     signer: &Signer,
     callers: &[Caller],
     boards: &[u64],
 ) -> anyhow::Result<Vec<View>> {
     let mut out = Vec::new();
     for (line, period, index) in PERIODS {
-        for (caller, board) in callers.iter().zip(boards) {
+        for ((caller, board), store) in callers.iter().zip(boards).zip(stores) {
             let (calls, units, reply) =
                 charged(store, signer, caller, interaction(line, caller, 500)?).await?;
             // Discord's "deferred channel message" answer.
@@ -87,6 +89,7 @@ async fn views(
             );
             out.push(View {
                 line,
+                store: store.clone(),
                 period,
                 board: *board as usize,
                 caller: caller.clone(),
@@ -103,12 +106,8 @@ async fn views(
 
 /// `rounds` runs of a server's background job (`server::job`, on a plain client) and of the
 /// same reads, alternating which goes first.
-async fn time_job(
-    store: &Store,
-    signer: &Signer,
-    view: &View,
-    rounds: usize,
-) -> anyhow::Result<Pair> {
+async fn time_job(signer: &Signer, view: &View, rounds: usize) -> anyhow::Result<Pair> {
+    let store = &view.store;
     let guild = Id::new(view.caller.guild);
     let args = ServerArgs {
         period: view.period,
@@ -141,6 +140,31 @@ async fn time_job(
         endpoint: Summary::of(&job),
         baseline: Summary::of(&baseline),
     })
+}
+
+/// `rounds` requests of a view to the endpoint (on the view's table) and of the same reads,
+/// after a warm-up, alternating which goes first.
+async fn time_http(
+    bench: &Bench,
+    signer: &Signer,
+    v: &View,
+    rounds: usize,
+) -> anyhow::Result<Pair> {
+    let table = v.store.table();
+    let (endpoint, url) =
+        spawn_endpoint(bench, table.as_str(), &signer.public_hex(), &bench.endpoint).await?;
+    let client = Store::connect(table.clone(), LOCAL_SERVER_TIMEOUTS)
+        .await
+        .client()
+        .clone();
+    let c = &v.caller;
+    let timed = async {
+        measure(signer, &url, c, v.line, &client, &v.reads, 1, 1).await?;
+        measure(signer, &url, c, v.line, &client, &v.reads, rounds, 1).await
+    }
+    .await;
+    endpoint.kill().await;
+    timed
 }
 
 /// A latency row and its detail line.
@@ -230,15 +254,15 @@ fn cost_report(views: &[View]) -> (Vec<Row>, String) {
 }
 
 /// `/callstats server` on each board (`callers[i]` a member of the board of `boards[i]`
-/// members): its rows and its part of the details.
+/// members, in the table of `stores[i]`): its rows and its part of the details.
 pub async fn measure_views(
     bench: &Bench,
-    store: &Store,
+    stores: &[Store],
     signer: &Signer,
     callers: &[Caller],
     boards: &[u64],
 ) -> anyhow::Result<(Vec<Row>, String)> {
-    let views = views(store, signer, callers, boards).await?;
+    let views = views(stores, signer, callers, boards).await?;
     let (mut rows, mut detail) = cost_report(&views);
     let rounds = bench.size(20, 2);
     let _ = writeln!(
@@ -249,46 +273,28 @@ pub async fn measure_views(
          (`server::job`) in this process, which is what answers a deferred view.\n\n\
          | command | board | how | p50 / p99 (ms) | baseline p50 / p99 (ms) | ratio p50 / p99 | samples |\n|---|---|---|---|---|---|---|"
     );
-    let (endpoint, url) = spawn_endpoint(
-        bench,
-        store.table().as_str(),
-        &signer.public_hex(),
-        &bench.endpoint,
-    )
-    .await?;
-    let client = Store::connect(store.table().clone(), LOCAL_SERVER_TIMEOUTS)
-        .await
-        .client()
-        .clone();
     let largest = boards.iter().max().copied().unwrap_or_default() as usize;
-    let timed = async {
-        for v in &views {
-            let mut pairs = Vec::new();
-            if !v.deferred {
-                let c = &v.caller;
-                let warm = measure(signer, &url, c, v.line, &client, &v.reads, 1, 1);
-                warm.await?;
-                let pair = measure(signer, &url, c, v.line, &client, &v.reads, rounds, 1);
-                pairs.push(("over HTTP, answered at once", pair.await?));
-            }
-            if v.board == largest {
-                let how = if v.deferred {
-                    "deferred: the background job"
-                } else {
-                    "its view as a job, in process"
-                };
-                pairs.push((how, time_job(store, signer, v, rounds).await?));
-            }
-            for (how, pair) in pairs {
-                let (row, line) = latency_row(v, how, &pair);
-                rows.push(row);
-                let _ = writeln!(detail, "{line}");
-            }
+    for v in &views {
+        let mut pairs = Vec::new();
+        if !v.deferred {
+            pairs.push((
+                "over HTTP, answered at once",
+                time_http(bench, signer, v, rounds).await?,
+            ));
         }
-        Ok::<(), anyhow::Error>(())
+        if v.board == largest {
+            let how = if v.deferred {
+                "deferred: the background job"
+            } else {
+                "its view as a job, in process"
+            };
+            pairs.push((how, time_job(signer, v, rounds).await?));
+        }
+        for (how, pair) in pairs {
+            let (row, line) = latency_row(v, how, &pair);
+            rows.push(row);
+            let _ = writeln!(detail, "{line}");
+        }
     }
-    .await;
-    endpoint.kill().await;
-    timed?;
     Ok((rows, detail))
 }
