@@ -14,7 +14,7 @@
 //! | `memory` | [`memory`] | the sidecar's memory and reconcile time after 2,500 guilds with 50,000 members in voice |
 //! | `cold-start` | [`cold_start`] | process start to the first answered PING; the Lambda zip |
 //! | `cost` | [`cost`] | read and write units per operation, reported by the server and computed from item sizes |
-//! | `scaling` | [`scaling`] | `/callstats show` for 10, 1,000 and 10,000 past sessions; `/calltop` on boards of 100 and 10,000 members |
+//! | `scaling` | [`scaling`] | `/callstats show` for 10, 1,000 and 10,000 past sessions; `/calltop` and `/callstats server` ([`server_view`]) on boards of 100 and 10,000 members |
 //!
 //! Shared parts: [`harness`] (processes, tables, the sidecar's metrics), [`recorder`] (an SDK
 //! interceptor that records calls and asks for consumed capacity), [`replay`] (recorded reads
@@ -35,6 +35,7 @@ pub mod replay;
 pub mod report;
 pub mod scaling;
 pub mod seed;
+pub mod server_view;
 pub mod show;
 pub mod size;
 pub mod stats;

@@ -18,6 +18,7 @@ use callstats_devkit::send::Signer;
 use callstats_devkit::sign::key_from_seed;
 use callstats_devkit::{Answer, Reply};
 use callstats_interactions::App;
+use callstats_interactions::config::ApiBase;
 use callstats_store::Store;
 use twilight_model::id::Id;
 
@@ -27,12 +28,14 @@ use crate::recorder::{Call, Recorder};
 use crate::replay::Read;
 use crate::report::{Outcome, Row, Verdict};
 use crate::seed;
+use crate::server_view;
 use crate::show::{ids, interaction, measure_round, record, seed_member};
 use crate::stats::{Summary, ratio};
 
 /// A server whose board holds `members` members: each with one to three sessions over the
 /// last days (one each on a board of more than 1,000, to keep the seeding short), shared with
-/// others, a display name, shard 0's heartbeat, and three members in a call. Returns a member
+/// others, a display name, shard 0's heartbeat, two public channels of three, and three
+/// members in a call. Returns a member
 /// in the middle of the board, to ask as.
 async fn seed_board(
     store: &Store,
@@ -75,6 +78,10 @@ async fn seed_board(
     ))
     .await?;
     store.heartbeat(0, now, 30).await?;
+    // Two of the three channels are public: `/callstats server` sums the third as "other".
+    store
+        .set_public_channels(guild, &seed::channels(guild)[..2])
+        .await?;
     for (n, user) in users.iter().take(3).enumerate() {
         let open = OpenSession::new(
             SessionId::new(now.minus(600 + n as u64), 77),
@@ -172,15 +179,19 @@ async fn sessions_in_board(
 }
 
 /// Runs `line` (or a button press, `press`) once through the handler on a recording client,
-/// and charges the reads it made.
-async fn charged(
+/// and charges the reads it made, those of the background work it started included (a big
+/// server's `/callstats server`: the job's reads are recorded, its edit of the response goes
+/// nowhere).
+pub(crate) async fn charged(
     store: &Store,
     signer: &Signer,
     caller: &Caller,
     request: serde_json::Value,
 ) -> anyhow::Result<(Vec<Call>, Units, Reply)> {
     let recorder = Recorder::default();
-    let app = App::builder(recorder.store(store), signer.key.verifying_key()).build();
+    let app = App::builder(recorder.store(store), signer.key.verifying_key())
+        .api_base(ApiBase::parse("http://127.0.0.1:1/api/v10")?)
+        .build();
     let request = signer.request("http://bench/", &request)?;
     let answer = Answer::from_response(app.handle(request).await);
     ensure!(
@@ -188,6 +199,7 @@ async fn charged(
         "the handler answered {}",
         answer.status
     );
+    app.background().drain(Duration::from_mins(10)).await;
     let calls = recorder.take();
     let units = Mirror::reads_only(store).charge(&calls).await?;
     let _ = caller;
@@ -221,15 +233,18 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             guild: guild.get(),
         });
     }
-    // The boards in a table of their own: the local server's index queries scan a whole table,
-    // and the timed show requests below should not wait for 30,000 board items.
-    let boards_store = bench.fresh_store("boards").await?;
+    // Each board in a table of its own: the local server's index queries scan a whole table,
+    // and the timed requests below should not wait for another table's items (a server view
+    // of the small board would otherwise outlast the handler's deadline).
     let boards: Vec<u64> = bench.size(vec![100, 10_000], vec![12, 60]);
+    let mut board_stores = Vec::new();
     let mut board_callers = Vec::new();
     let mut board_members: Vec<Vec<UserId>> = Vec::new();
     for (i, count) in boards.iter().enumerate() {
         let guild: GuildId = Id::new(860_000_000_000_000_000 + i as u64 * 10_000_000);
+        let boards_store = bench.fresh_store(&format!("board-{count}")).await?;
         let (users, seeded) = seed_board(&boards_store, guild, *count).await?;
+        board_stores.push(boards_store);
         notes.push(format!(
             "a board of {count} members: {} sessions, {} board flushes, in {:.0} s",
             seeded.sessions,
@@ -293,7 +308,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         };
         for (i, caller) in board_callers.iter().enumerate() {
             let (calls, units, reply) = charged(
-                &boards_store,
+                &board_stores[i],
                 &signer,
                 caller,
                 interaction(line, caller, i as u64)?,
@@ -301,7 +316,8 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             .await?;
             let (calls, units) = if page2 {
                 let press = build_press(&reply, "next", caller, (1 << 40) + 77)?;
-                let (calls, units, reply) = charged(&boards_store, &signer, caller, press).await?;
+                let (calls, units, reply) =
+                    charged(&board_stores[i], &signer, caller, press).await?;
                 ensure!(
                     reply.response.to_string().contains("Your rank:**"),
                     "page 2 shows no rank line"
@@ -326,9 +342,11 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     // the board grows (the flush rewrites the whole server item).
     let mut sessions_in_boards = Vec::new();
     let mut sessions_failed = Vec::new();
-    for (caller, users) in board_callers.iter().zip(&board_members) {
+    for ((caller, users), boards_store) in
+        board_callers.iter().zip(&board_members).zip(&board_stores)
+    {
         match sessions_in_board(
-            &boards_store,
+            boards_store,
             Id::new(caller.guild),
             users,
             Id::new(caller.user),
@@ -482,6 +500,12 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             );
         }
     }
+    let (more_rows, more_detail) =
+        server_view::measure_views(bench, &board_stores, &signer, &board_callers, &boards)
+            .await
+            .context("`/callstats server`")?;
+    rows.extend(more_rows);
+    detail.push_str(&more_detail);
     Ok(Outcome {
         name: "scaling",
         rows,
