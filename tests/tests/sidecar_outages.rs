@@ -102,7 +102,11 @@ async fn a_store_unreachable_for_a_minute_loses_nothing() {
     sidecar.join(&s.fake, guild(), user(1), chan(2)).await;
     let body = wait_health(&sidecar, 503).await;
     assert!(body.starts_with("not ready: store"), "{body}");
-    assert!(sidecar.metric("callstats_spool_depth").await >= Some(3.0));
+    sidecar
+        .wait_metrics("the writes to wait in the spool", |text| {
+            sample_of(text, "callstats_spool_depth") >= Some(3.0)
+        })
+        .await;
 
     tokio::time::sleep_until(outage + Duration::from_secs(20)).await;
     s.clock.set(t0.plus(120));
@@ -175,7 +179,11 @@ async fn a_restart_during_a_store_outage_replays_the_spool() {
     proxy.refuse();
     s.clock.set(t0.plus(30));
     sidecar.join(&s.fake, guild(), user(1), chan(2)).await;
-    assert!(sidecar.metric("callstats_spool_depth").await >= Some(3.0));
+    sidecar
+        .wait_metrics("the writes to wait in the spool", |text| {
+            sample_of(text, "callstats_spool_depth") >= Some(3.0)
+        })
+        .await;
     // A deploy while the store is away: the writes stay in the spool, the gateway session is
     // saved in the state directory, and the program still ends promptly.
     let exit = sidecar.stop_within(Duration::from_secs(10)).await;
@@ -198,7 +206,11 @@ async fn a_restart_during_a_store_outage_replays_the_spool() {
     s.clock.set(t0.plus(60));
     let sidecar = s.start().await;
     s.fake.wait_for_resumes(1).await.unwrap();
-    assert!(sidecar.metric("callstats_spool_depth").await >= Some(3.0));
+    sidecar
+        .wait_metrics("the writes to wait in the spool", |text| {
+            sample_of(text, "callstats_spool_depth") >= Some(3.0)
+        })
+        .await;
     s.clock.set(t0.plus(90));
     sidecar.leave(&s.fake, guild(), user(1)).await;
     sidecar.leave(&s.fake, guild(), user(3)).await;
@@ -227,7 +239,11 @@ async fn a_crash_during_a_store_outage_applies_the_spool_before_reconciling() {
     proxy.refuse();
     s.clock.set(t0.plus(30));
     sidecar.join(&s.fake, guild(), user(1), chan(2)).await;
-    assert!(sidecar.metric("callstats_spool_depth").await >= Some(3.0));
+    sidecar
+        .wait_metrics("the writes to wait in the spool", |text| {
+            sample_of(text, "callstats_spool_depth") >= Some(3.0)
+        })
+        .await;
     sidecar.kill().await;
     proxy.pass();
 
