@@ -101,6 +101,22 @@ pub fn time_fields(s: &callstats_core::Stats) -> Vec<EmbedField> {
     ]
 }
 
+/// One line per channel: its mention, time and share of `total`.
+#[must_use]
+pub fn channel_lines(channels: &[(callstats_core::ChannelId, u64)], total: u64) -> Vec<String> {
+    use format::{human_duration, percent};
+    channels
+        .iter()
+        .map(|(c, secs)| {
+            format!(
+                "<#{c}> · {} ({} %)",
+                human_duration(*secs),
+                percent(*secs, total)
+            )
+        })
+        .collect()
+}
+
 /// Finishes an embed: its fields, the image attached as `image`, the footer, all within
 /// Discord's limits.
 #[must_use]

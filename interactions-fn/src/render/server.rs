@@ -126,17 +126,7 @@ fn figures(view: &ServerView) -> Vec<EmbedField> {
 
 fn channels(view: &ServerView) -> EmbedField {
     let total = view.stats.total;
-    let mut lines: Vec<String> = view
-        .channels
-        .iter()
-        .map(|(c, secs)| {
-            format!(
-                "<#{c}> · {} ({} %)",
-                human_duration(*secs),
-                percent(*secs, total)
-            )
-        })
-        .collect();
+    let mut lines = super::channel_lines(&view.channels, total);
     if view.other_channels > 0 {
         lines.push(format!(
             "other channels · {} ({} %)",

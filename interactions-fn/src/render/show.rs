@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::render::format::{human_duration, percent};
+use crate::render::format::human_duration;
 use crate::render::heatmap_text;
 use callstats_core::heatmap::LocalHeatmap;
 use callstats_core::{Breakdown, ChannelId, RankingRule, Stats, Timestamp};
@@ -156,16 +156,7 @@ fn stat_fields(view: &ShowView) -> Vec<EmbedField> {
 
 /// The member's top channels (only they see these).
 fn top_channels(channels: &[(ChannelId, u64)], total: u64) -> EmbedField {
-    let lines: Vec<String> = channels
-        .iter()
-        .map(|(c, secs)| {
-            format!(
-                "<#{c}> · {} ({} %)",
-                human_duration(*secs),
-                percent(*secs, total)
-            )
-        })
-        .collect();
+    let lines = super::channel_lines(channels, total);
     field("Top channels (only you see these)", lines.join("\n"), false)
 }
 
