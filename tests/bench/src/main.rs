@@ -3,6 +3,7 @@
 //! (a local server: `scripts/bench` starts one) and the release programs beside it.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -90,6 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         "callstats-bench: {} build, {} ({} cores), commit {}",
         machine.profile, machine.cpu, machine.cores, machine.commit
     );
+    let run_started = std::time::Instant::now();
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut failed = Vec::new();
     for name in names {
@@ -105,7 +107,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             other => Err(anyhow!("unknown benchmark {other}")),
         };
         match result {
-            Ok(outcome) => {
+            Ok(mut outcome) => {
                 eprintln!(
                     "callstats-bench: {name} done in {:.0} s",
                     started.elapsed().as_secs_f64()
@@ -119,7 +121,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 if cli.quick {
                     eprintln!("{}\n", outcome.detail);
                 }
+                let _ = write!(
+                    outcome.detail,
+                    "\n\nThis benchmark took {:.0} s (`scripts/bench {name}`).",
+                    started.elapsed().as_secs_f64()
+                );
                 outcomes.push(outcome);
+                // Written after each benchmark: a long run that fails later keeps what it
+                // measured.
+                if !cli.quick {
+                    write_doc(&cli.doc, &machine, &outcomes, run_started.elapsed())?;
+                }
             }
             Err(err) => {
                 eprintln!("callstats-bench: {name} failed: {err:#}");
@@ -133,9 +145,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             outcomes.len()
         );
     } else if !outcomes.is_empty() {
-        let doc = std::fs::read_to_string(&cli.doc).unwrap_or_default();
-        std::fs::write(&cli.doc, rewrite(&doc, &machine, &outcomes))
-            .with_context(|| format!("write {}", cli.doc.display()))?;
         eprintln!("callstats-bench: results written to {}", cli.doc.display());
     }
     if failed.is_empty() {
@@ -143,4 +152,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     } else {
         bail!("failed: {}", failed.join(", "))
     }
+}
+
+/// Rewrites the results of `outcomes` in the document at `path`.
+fn write_doc(
+    path: &std::path::Path,
+    machine: &Machine,
+    outcomes: &[Outcome],
+    took: std::time::Duration,
+) -> anyhow::Result<()> {
+    let doc = std::fs::read_to_string(path).unwrap_or_default();
+    std::fs::write(path, rewrite(&doc, machine, outcomes, took))
+        .with_context(|| format!("write {}", path.display()))
 }

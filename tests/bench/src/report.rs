@@ -100,10 +100,18 @@ fn cell(text: &str) -> String {
 
 /// The file with the table and the details of `outcomes` replaced.
 #[must_use]
-pub fn rewrite(doc: &str, machine: &Machine, outcomes: &[Outcome]) -> String {
-    // The commit alone: the header says whether the tree had local changes.
-    let commit = machine.commit.split_whitespace().next().unwrap_or_default();
-    let run = format!("{}, {commit}", &machine.date[..10.min(machine.date.len())]);
+pub fn rewrite(
+    doc: &str,
+    machine: &Machine,
+    outcomes: &[Outcome],
+    took: std::time::Duration,
+) -> String {
+    // The commit as the machine read it: a dirty tree says so in every row.
+    let run = format!(
+        "{}, {}",
+        &machine.date[..10.min(machine.date.len())],
+        machine.commit
+    );
     let (head, old_table, tail) = match (doc.find(BEGIN), doc.find(END)) {
         (Some(b), Some(e)) if b < e => (&doc[..b], &doc[b + BEGIN.len()..e], &doc[e + END.len()..]),
         _ => (doc, "", "\n"),
@@ -124,7 +132,8 @@ pub fn rewrite(doc: &str, machine: &Machine, outcomes: &[Outcome]) -> String {
     let _ = writeln!(table, "{BEGIN}");
     let _ = writeln!(
         table,
-        "Last run: {} on {} ({} cores, {:.1} GiB, Linux {}), commit {}, `{}` build; ran: {}.\n",
+        "Last run: {} on {} ({} cores, {:.1} GiB, Linux {}), commit {}, `{}` build; ran: {} \
+         in {:.0} min (the build before it not counted).\n",
         machine.date,
         machine.cpu,
         machine.cores,
@@ -136,7 +145,8 @@ pub fn rewrite(doc: &str, machine: &Machine, outcomes: &[Outcome]) -> String {
             .iter()
             .map(|o| o.name)
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        took.as_secs_f64() / 60.0
     );
     table.push_str(
         "| benchmark | measure | result | baseline (same run) | ratio | target | verdict | run |\n",
@@ -216,17 +226,35 @@ mod tests {
             doc,
             &machine("aaa"),
             &[outcome("show", "1 ms"), outcome("cost", "2 WCU")],
+            std::time::Duration::ZERO,
         );
         assert!(once.contains("| `show` | m | 1 ms |"));
         assert!(once.contains("details of show 1 ms"));
         assert!(!once.contains("\nold\n"));
         assert!(once.contains("prose") && once.contains("after"));
         assert!(once.contains("## `cost`: measured details"));
-        let twice = rewrite(&once, &machine("bbb"), &[outcome("show", "3 ms")]);
+        let twice = rewrite(
+            &once,
+            &machine("bbb"),
+            &[outcome("show", "3 ms")],
+            std::time::Duration::ZERO,
+        );
         assert!(twice.contains("| `show` | m | 3 ms |"));
         assert!(twice.contains("| `cost` | m | 2 WCU |") && twice.contains("aaa"));
         assert!(!twice.contains("1 ms |"));
         assert!(twice.contains("details of cost 2 WCU"));
         assert_eq!(twice.matches("<!-- results:begin -->").count(), 1);
+        let dirty = rewrite(
+            &twice,
+            &machine("ccc (with local changes)"),
+            &[outcome("show", "4 ms")],
+            std::time::Duration::ZERO,
+        );
+        assert!(
+            dirty.contains(
+                "| `show` | m | 4 ms |  |  | t | met | 2026-01-02, ccc (with local changes) |"
+            ),
+            "{dirty}"
+        );
     }
 }
