@@ -14,6 +14,7 @@
 //! | `memory` | [`memory`] | the sidecar's memory and reconcile time after 2,500 guilds with 50,000 members in voice |
 //! | `cold-start` | [`cold_start`] | process start to the first answered PING; the Lambda zip |
 //! | `cost` | [`cost`] | read and write units per operation, reported by the server and computed from item sizes |
+//! | `load` | [`load`] | `callstats-interactions serve` under a mix of commands at increasing rates vs the same reads from a plain SDK client |
 //! | `scaling` | [`scaling`] | `/callstats show` for 10, 1,000 and 10,000 past sessions; `/calltop` and `/callstats server` ([`server_view`]) on boards of 100 and 10,000 members |
 //!
 //! Shared parts: [`harness`] (processes, tables, the sidecar's metrics), [`recorder`] (an SDK
@@ -28,6 +29,7 @@
 pub mod cold_start;
 pub mod cost;
 pub mod harness;
+pub mod load;
 pub mod machine;
 pub mod memory;
 pub mod recorder;

@@ -11,7 +11,7 @@ use anyhow::{Context, anyhow, bail};
 use callstats_bench::harness::Bench;
 use callstats_bench::machine::Machine;
 use callstats_bench::report::{ORDER, Outcome, rewrite};
-use callstats_bench::{cold_start, cost, memory, scaling, show, throughput};
+use callstats_bench::{cold_start, cost, load, memory, scaling, show, throughput};
 use clap::Parser;
 
 #[derive(Debug, Parser)]
@@ -26,7 +26,7 @@ struct Cli {
     /// The file whose results table is rewritten.
     #[arg(long, default_value = "BENCHMARKS.md")]
     doc: PathBuf,
-    /// Benchmarks to run (default: all): show, throughput, memory, cold-start, cost, scaling.
+    /// Benchmarks to run (default: all): show, throughput, memory, cold-start, cost, scaling, load.
     names: Vec<String>,
 }
 
@@ -97,15 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     for name in names {
         eprintln!("callstats-bench: running {name} ...");
         let started = std::time::Instant::now();
-        let result = match name {
-            "show" => show::run(&bench).await,
-            "throughput" => throughput::run(&bench).await,
-            "memory" => memory::run(&bench).await,
-            "cold-start" => cold_start::run(&bench).await,
-            "cost" => cost::run(&bench).await,
-            "scaling" => scaling::run(&bench).await,
-            other => Err(anyhow!("unknown benchmark {other}")),
-        };
+        let result = run_one(name, &bench).await;
         match result {
             Ok(mut outcome) => {
                 eprintln!(
@@ -151,6 +143,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Ok(())
     } else {
         bail!("failed: {}", failed.join(", "))
+    }
+}
+
+/// Runs the benchmark called `name`.
+async fn run_one(name: &str, bench: &Bench) -> anyhow::Result<Outcome> {
+    match name {
+        "show" => show::run(bench).await,
+        "throughput" => throughput::run(bench).await,
+        "memory" => memory::run(bench).await,
+        "cold-start" => cold_start::run(bench).await,
+        "cost" => cost::run(bench).await,
+        "scaling" => scaling::run(bench).await,
+        "load" => load::run(bench).await,
+        other => Err(anyhow!("unknown benchmark {other}")),
     }
 }
 

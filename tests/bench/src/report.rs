@@ -9,13 +9,14 @@ use std::fmt::Write as _;
 use crate::machine::Machine;
 
 /// Every benchmark, in the table's order.
-pub const ORDER: [&str; 6] = [
+pub const ORDER: [&str; 7] = [
     "show",
     "throughput",
     "memory",
     "cold-start",
     "cost",
     "scaling",
+    "load",
 ];
 
 /// Whether a row met its target.

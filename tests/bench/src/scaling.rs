@@ -37,7 +37,7 @@ use crate::stats::{Summary, ratio};
 /// others, a display name, shard 0's heartbeat, two public channels of three, and three
 /// members in a call. Returns a member
 /// in the middle of the board, to ask as.
-async fn seed_board(
+pub(crate) async fn seed_board(
     store: &Store,
     guild: GuildId,
     members: u64,
