@@ -11,7 +11,7 @@
 //! them.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use callstats_core::partners::Stay;
@@ -43,21 +43,33 @@ pub struct DepartureLog {
 }
 
 impl DepartureLog {
-    /// Opens (or creates) the journal of `shard` and returns what it holds; unreadable lines
-    /// (a torn last line from a crash) are skipped.
+    /// Opens (or creates) the journal of `shard` and returns what it holds. Unreadable lines
+    /// are skipped, and a torn last line from a crash (no newline after it, perhaps cut inside
+    /// a character) is cut off, so that the next line appended starts a line of its own.
     pub fn open(dir: &Path, shard: u32) -> std::io::Result<(Self, Vec<Departure>)> {
         let path = dir.join(format!("departures-{shard}.log"));
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         let mut found = Vec::new();
         let mut lines = 0;
-        if let Ok(file) = File::open(&path) {
-            for line in BufReader::new(file).lines() {
-                lines += 1;
-                if let Ok(l) = serde_json::from_str::<Line>(&line?) {
-                    found.push((l.guild, l.channel, l.stay));
-                }
+        for line in bytes[..complete]
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            lines += 1;
+            if let Ok(l) = serde_json::from_slice::<Line>(line) {
+                found.push((l.guild, l.channel, l.stay));
             }
         }
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        if complete < bytes.len() {
+            file.set_len(complete as u64)?;
+            file.sync_data()?;
+        }
         Ok((Self { path, file, lines }, found))
     }
 
@@ -150,6 +162,22 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let (mut log, found) = DepartureLog::open(dir.as_path(), 0).unwrap();
         assert_eq!(found, vec![departure(3, 10), departure(4, 20)]);
+        // What is appended after a torn line is read back whole.
+        log.append(&[departure(6, 30)]).unwrap();
+        drop(log);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice("{\"g\":\"1\",\"x\":\"é".as_bytes().split_last().unwrap().1);
+        std::fs::write(&path, bytes).unwrap();
+        let (mut log, found) = DepartureLog::open(dir.as_path(), 0).unwrap();
+        assert_eq!(
+            found,
+            vec![departure(3, 10), departure(4, 20), departure(6, 30)]
+        );
+        log.append(&[departure(7, 40)]).unwrap();
+        drop(log);
+        let (mut log, found) = DepartureLog::open(dir.as_path(), 0).unwrap();
+        assert_eq!(found.last(), Some(&departure(7, 40)));
+        assert_eq!(found.len(), 4);
         let many: Vec<Departure> = (0..REWRITE_SLACK as i64 + 5)
             .map(|i| departure(5, i + 1))
             .collect();

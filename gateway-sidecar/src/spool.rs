@@ -53,6 +53,11 @@ enum Line {
     Ack(u64),
 }
 
+/// A line as read from disk: a torn one (cut by a crash, even inside a character) is none.
+fn parse_bytes(line: &[u8]) -> Option<Line> {
+    std::str::from_utf8(line).ok().and_then(parse_line)
+}
+
 fn parse_line(line: &str) -> Option<Line> {
     if let Ok(entry) = serde_json::from_str::<Entry>(line) {
         return Some(Line::Entry(entry));
@@ -144,9 +149,9 @@ impl Spool {
             Err(e) => return Err(io("open", &path)(e)),
         };
         if let Some(file) = existing {
-            for line in BufReader::new(file).lines() {
+            for line in BufReader::new(file).split(b'\n') {
                 let line = line.map_err(io("read", &path))?;
-                match parse_line(&line) {
+                match parse_bytes(&line) {
                     Some(Line::Ack(seq)) => {
                         acked.insert(seq);
                     }
@@ -163,9 +168,9 @@ impl Spool {
         let mut offset = 0u64;
         let mut seen = HashSet::new();
         if let Ok(file) = File::open(&path) {
-            for line in BufReader::new(file).lines() {
+            for line in BufReader::new(file).split(b'\n') {
                 let line = line.map_err(io("read", &path))?;
-                let Some(Line::Entry(entry)) = parse_line(&line) else {
+                let Some(Line::Entry(entry)) = parse_bytes(&line) else {
                     continue;
                 };
                 if acked.contains(&entry.seq) || !seen.insert(entry.seq) {
@@ -400,9 +405,10 @@ mod tests {
         spool.append(&[entry(1), entry(2), entry(3)]).unwrap();
         spool.ack(&[2]).unwrap();
         spool.append(&[entry(4)]).unwrap();
-        // A crash tore the last line.
         let mut f = OpenOptions::new().append(true).open(d.join(LOG)).unwrap();
-        f.write_all(b"{\"n\":5,\"t\":5,\"w\":{\"op\":").unwrap();
+        // A crash tore the last line, inside a character of a display name.
+        let torn = "{\"n\":5,\"t\":5,\"w\":{\"op\":\"name\",\"name\":\"Zoë".as_bytes();
+        f.write_all(&torn[..torn.len() - 1]).unwrap();
         drop(spool);
         let opened = Spool::open(&d, 10).unwrap();
         let seqs: Vec<u64> = opened.pending.iter().map(|e| e.seq).collect();
