@@ -1337,3 +1337,47 @@ async fn time_with_a_stay_a_privacy_action_cut_is_not_recorded() {
             .collect()
     );
 }
+
+/// A call the store ended without its partners (an opt-out's end of a call in progress)
+/// leaves time with the member in a partner's day that the member's own days do not name:
+/// their deletion still finds it, through the member's own days in the `guild-days` index.
+#[tokio::test]
+async fn a_deletion_finds_partner_time_the_members_own_days_do_not_name() {
+    let store = fresh_store().await;
+    let rule = RankingRule::default();
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let (d, x) = (920, 921);
+    let (sd, sx) = (open(d, t0, 1), open(x, t0, 1));
+    store.start_session(&sd, rule).await.unwrap();
+    store.start_session(&sx, rule).await.unwrap();
+    // x leaves after 20 minutes, naming d; d stays.
+    let mut x_end = sx.close(t0.plus(1200), Tz::UTC, false);
+    x_end.partners = vec![PartnerSecs {
+        day: Day::of(t0),
+        user: Id::new(d),
+        secs: 1200,
+        since: t0,
+    }];
+    ended(end_session(&store, &x_end).await);
+    // d opts out: the store ends d's call as the endpoint does, without partners.
+    store
+        .set_opted_out(Id::new(d), true, t0.plus(1800))
+        .await
+        .unwrap();
+    ended(end_session(&store, &sd.close(t0.plus(1800), Tz::UTC, false)).await);
+    let days = store.all_days(Id::new(d), Id::new(GUILD)).await.unwrap();
+    assert!(days[0].1.record.partners.is_empty());
+    // Back in, then gone: nothing of d may remain in x's days.
+    store
+        .set_opted_out(Id::new(d), false, t0.plus(2400))
+        .await
+        .unwrap();
+    let (report, _) = store.delete_user(Id::new(d), t0.plus(3000)).await.unwrap();
+    assert_eq!(report.partner_entries, 1);
+    for (day, item) in store.all_days(Id::new(x), Id::new(GUILD)).await.unwrap() {
+        assert!(
+            !item.record.partners.contains_key(&Id::new(d)),
+            "{x} still lists {d} on {day}"
+        );
+    }
+}

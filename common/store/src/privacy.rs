@@ -163,6 +163,7 @@ impl Store {
             scans: Vec::new(),
         };
         let mut guilds = BTreeSet::new();
+        let mut own_days: BTreeMap<GuildId, BTreeSet<Day>> = BTreeMap::new();
         let mut deletes = Vec::new();
         let mut state_version = 0;
         let mut opted_out = false;
@@ -195,6 +196,7 @@ impl Store {
                 report.days += 1;
                 report.sessions += d.record.ended.len();
                 guilds.insert(guild);
+                own_days.entry(guild).or_default().insert(day);
                 for partner in d.record.partners.keys() {
                     sweep.entries.insert((*partner, guild, day));
                 }
@@ -204,6 +206,14 @@ impl Store {
                 .build()
                 .map_err(|e| StoreError::rejected("delete member", e.to_string()))?;
             deletes.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        // The member's own days are searched too: a call the store ended without its partners
+        // (an opt-out's end of a call in progress) left time with the member in other members'
+        // days that the member's own days do not name.
+        for (guild, days) in &own_days {
+            sweep
+                .scans
+                .extend(day_runs(days).map(|(first, last)| (*guild, first, last)));
         }
         self.batch_write(deletes).await?;
         self.reset_member(user, opted_out, at, state_version)
@@ -461,4 +471,16 @@ impl Store {
         }
         Ok(changed)
     }
+}
+
+/// Runs of consecutive days, as (first, last).
+fn day_runs(days: &BTreeSet<Day>) -> impl Iterator<Item = (Day, Day)> + '_ {
+    let mut runs: Vec<(Day, Day)> = Vec::new();
+    for day in days {
+        match runs.last_mut() {
+            Some((_, last)) if day.minus_days(1) == *last => *last = *day,
+            _ => runs.push((*day, *day)),
+        }
+    }
+    runs.into_iter()
 }
