@@ -8,8 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use callstats_core::board::{Column, Metric};
+use callstats_core::member::SlotSecs;
 use callstats_core::period::{Day, PeriodKind};
-use callstats_core::{Flags, GuildId, Timestamp, UserId};
+use callstats_core::server::MemberAllTime;
+use callstats_core::{ChannelId, Flags, GuildId, Timestamp, UserId};
 use callstats_store::GuildExport;
 use callstats_store::Store;
 
@@ -60,6 +62,7 @@ pub async fn compare(
     let mut settled_of: BTreeMap<(UserId, GuildId), Vec<Settled>> = BTreeMap::new();
     let mut partners_of: BTreeMap<(UserId, GuildId), PartnerDays> = BTreeMap::new();
     let mut exported = Vec::new();
+    let mut listed = Listed::default();
     for &user in users {
         let export = match store.export_user(user).await {
             Ok(export) => export,
@@ -69,6 +72,9 @@ pub async fn compare(
             }
         };
         exported.push(user);
+        if !oracle.opted_out(user) {
+            listed.add(user, &export);
+        }
         let guilds: BTreeSet<GuildId> = export
             .guilds
             .keys()
@@ -125,8 +131,86 @@ pub async fn compare(
     }
     compare_partners(&mut c, oracle, &exported, &settled_of, &partners_of);
     compare_privacy(&mut c, store, oracle, days).await;
+    compare_indexes(&mut c, store, oracle, &listed, days).await;
     compare_boards(&mut c, store, oracle, &ranked_of).await;
     c
+}
+
+/// What the server indexes should list, from the members' own items as exported: every
+/// member not opted out, with their all-time figures and their days.
+#[derive(Debug, Default)]
+struct Listed {
+    members: BTreeMap<GuildId, Vec<MemberAllTime>>,
+    days: BTreeMap<GuildId, DaysListed>,
+}
+
+/// Per member and UTC day: the slots and partners a server's `guild-days` index shows.
+type DaysListed = BTreeMap<(UserId, Day), (Vec<SlotSecs>, BTreeMap<UserId, u64>)>;
+
+impl Listed {
+    fn add(&mut self, user: UserId, export: &callstats_store::UserExport) {
+        for (guild, got) in &export.guilds {
+            if let Some(a) = &got.all_time {
+                self.members.entry(*guild).or_default().push(MemberAllTime {
+                    user,
+                    total: a.stats.total,
+                    active: a.breakdown.active,
+                    sessions: a.stats.sessions,
+                    channels: a.channels.clone(),
+                });
+            }
+            let days = self.days.entry(*guild).or_default();
+            for (day, record) in &got.days {
+                days.insert(
+                    (user, *day),
+                    (record.slots.clone(), record.partners.clone()),
+                );
+            }
+        }
+    }
+}
+
+/// The server view's sources, the `guild-members` and `guild-days` indexes, against the
+/// members' own items (compared with the oracle above): the same members, each with the same
+/// figures, channels, slots and partners, and no member opted out at the end.
+async fn compare_indexes(
+    c: &mut Comparison,
+    store: &Store,
+    oracle: &Oracle,
+    listed: &Listed,
+    (first, last): (Timestamp, Timestamp),
+) {
+    let (first, last) = (Day::of(first).minus_days(1), Day::of(last.plus(86_400)));
+    for guild in oracle.guilds.keys() {
+        match store.guild_members(*guild).await {
+            Ok(mut got) => {
+                got.sort_by_key(|m| m.user);
+                let mut want = listed.members.get(guild).cloned().unwrap_or_default();
+                want.sort_by_key(|m| m.user);
+                c.check(
+                    &format!("guild {guild}: the guild-members index (t, a, s, chn)"),
+                    &got,
+                    &want,
+                );
+            }
+            Err(err) => c.differ(format!("guild {guild}: guild-members unreadable: {err}")),
+        }
+        match store.guild_days(*guild, first, last).await {
+            Ok(days) => {
+                let got: DaysListed = days
+                    .into_iter()
+                    .map(|d| ((d.user, d.day), (d.slots, d.partners)))
+                    .collect();
+                let want = listed.days.get(guild).cloned().unwrap_or_default();
+                c.check(
+                    &format!("guild {guild}: the guild-days index (hb, pt)"),
+                    &got,
+                    &want,
+                );
+            }
+            Err(err) => c.differ(format!("guild {guild}: guild-days unreadable: {err}")),
+        }
+    }
 }
 
 /// The all-time leaderboards by total and by ranked time: members with time on them, as the
@@ -670,4 +754,29 @@ fn compare_figures(
         .next_back()
         .map(|(k, t)| (*k, (t.total, t.active, t.ranked)));
     c.check(&what("this month (total, active, ranked)"), &month, &want);
+    // A session of no length (ended, estimated, at its own start) leaves its channel at 0.
+    let channels: BTreeMap<ChannelId, u64> = got
+        .all_time
+        .iter()
+        .flat_map(|a| a.channels.iter())
+        .filter(|(_, secs)| **secs > 0)
+        .map(|(c, secs)| (*c, *secs))
+        .collect();
+    c.check(
+        &what("all-time seconds per channel"),
+        &channels,
+        &f.channels,
+    );
+    let mut day_channels: BTreeMap<(chrono::NaiveDate, ChannelId), u64> = BTreeMap::new();
+    for (day, record) in &got.days {
+        for slot in &record.slots {
+            *day_channels.entry((day.date(), slot.channel)).or_default() += slot.total;
+        }
+    }
+    day_channels.retain(|_, secs| *secs > 0);
+    c.check(
+        &what("seconds per UTC day and channel (the day items' slots)"),
+        &day_channels,
+        &f.day_channels,
+    );
 }

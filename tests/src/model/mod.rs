@@ -16,8 +16,8 @@
 //! a RECONNECT, invalidated gateway sessions (`INVALID_SESSION` false), guild outages
 //! (`GUILD_DELETE` unavailable, then `GUILD_CREATE`), store outages (the proxy refusing or
 //! stalling connections), also across restarts, and a store answering a share of requests with
-//! DynamoDB's error answers, or slowly. `CALLSTATS_MODEL_KILL_ANYTIME=1` adds crashes at moments
-//! the driver does not wait for (`docs/reliability.md`).
+//! DynamoDB's error answers, or slowly. Half the crashes come at moments the driver does not
+//! wait for (`CALLSTATS_MODEL_KILL_ANYTIME=0` turns those off; `docs/reliability.md`).
 //!
 //! Privacy actions (deletions, opt-outs, opt-ins, run on the store as the interactions
 //! endpoint runs them) come at random steps and while the program is down, racing its writes;

@@ -133,6 +133,9 @@ pub struct ClosedExpected {
     pub estimated: bool,
     /// A ghost's end (see [`OpenExpected::recorded`]): not in the store.
     pub recorded: bool,
+    /// Whether the end is the sidecar's to see: false for a call an opt-out ended in the store
+    /// while the sidecar still tracks the member (no one saw them leave the channel).
+    pub seen: bool,
 }
 
 impl ClosedExpected {
@@ -408,6 +411,7 @@ impl Oracle {
                         end,
                         estimated: true,
                         recorded: false,
+                        seen: true,
                     },
                     false,
                 ));
@@ -465,6 +469,7 @@ impl Oracle {
                     end,
                     estimated: true,
                     recorded: session.recorded,
+                    seen: true,
                 },
             ));
         }
@@ -513,6 +518,7 @@ impl Oracle {
                         end: Span::exact(at),
                         estimated: false,
                         recorded: true,
+                        seen: false,
                     },
                 ));
             }
@@ -604,6 +610,7 @@ fn departed_while_open(
         .iter()
         .filter(|((u, g), _)| *g == guild && *u != user)
         .flat_map(|(_, sessions)| sessions)
+        .filter(|c| c.seen)
         .map(|c| (c, true));
     let ghosts = ghosts
         .iter()
@@ -680,6 +687,7 @@ fn sync(
                             end: Span::exact(at),
                             estimated: false,
                             recorded: open.recorded,
+                            seen: true,
                         },
                     ));
                 }
@@ -797,6 +805,9 @@ pub struct Figures {
     pub days: BTreeMap<NaiveDate, DayExpected>,
     pub weeks: BTreeMap<WeekOf, PeriodExpected>,
     pub months: BTreeMap<MonthOf, PeriodExpected>,
+    /// Seconds per channel, over all time and per UTC day.
+    pub channels: BTreeMap<ChannelId, u64>,
+    pub day_channels: BTreeMap<(NaiveDate, ChannelId), u64>,
 }
 
 const QUARTER_HOUR: i64 = 900;
@@ -918,6 +929,8 @@ pub fn figures(sessions: &[Settled], tz: Tz, rule: RankingRule) -> Figures {
             let mut one = Secs::default();
             one.add(flags, secs, rule);
             *all.heatmap.entry(bucket(at)).or_default() += secs;
+            *f.channels.entry(s.channel).or_default() += secs;
+            *f.day_channels.entry((utc_day(at), s.channel)).or_default() += secs;
             let d = f.days.entry(utc_day(at)).or_default();
             d.total += one.total;
             d.active += one.active;

@@ -377,6 +377,12 @@ impl Driver {
             self.wait_sent(&[(shard_of(g, SHARDS), seq)]).await;
         }
         self.guild_outages.insert(g, 1 + self.rng.below(8) as usize);
+        if self.trace {
+            eprintln!(
+                "model: seed {} at {now} guild {g} out of sight",
+                self.report.seed
+            );
+        }
     }
 
     pub(super) async fn end_guild_outage(&mut self, g: GuildId) {
@@ -388,6 +394,13 @@ impl Driver {
             now
         };
         self.clock.set(at);
+        if self.trace {
+            eprintln!(
+                "model: seed {} at {at} guild {g} back ({:?})",
+                self.report.seed,
+                self.oracle.phase(g)
+            );
+        }
         self.available.insert(g, true);
         let delivery = self.fake.guild_create_again(g).expect("guild back");
         let view = self.view_of(g);

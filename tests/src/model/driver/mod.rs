@@ -146,8 +146,8 @@ struct Driver {
     began_at: Timestamp,
     /// Print every step (`CALLSTATS_MODEL_TRACE`).
     trace: bool,
-    /// Half the crashes at moments the driver does not wait for
-    /// (`CALLSTATS_MODEL_KILL_ANYTIME`; off by default while its mismatches are open).
+    /// Half the crashes at moments the driver does not wait for (on unless
+    /// `CALLSTATS_MODEL_KILL_ANYTIME=0`).
     kill_anytime: bool,
 }
 
@@ -282,7 +282,8 @@ pub async fn run_scenario_with(seed: u64, steps: usize, privacy_rate: f64) -> Sc
         sweeps: Vec::new(),
         began_at: t0,
         trace: std::env::var_os("CALLSTATS_MODEL_TRACE").is_some(),
-        kill_anytime: std::env::var_os("CALLSTATS_MODEL_KILL_ANYTIME").is_some(),
+        kill_anytime: std::env::var("CALLSTATS_MODEL_KILL_ANYTIME")
+            .map_or(true, |v| v.trim() != "0"),
     };
     driver.start_fresh().await;
     for _ in 0..steps {
