@@ -120,7 +120,13 @@ pub async fn run(
             });
         }
     }
-    let started = writer::start(store.clone(), opened, writer_options, Arc::clone(&metrics));
+    let started = writer::start(
+        store.clone(),
+        opened,
+        writer_options,
+        Arc::clone(&metrics),
+        Arc::clone(&clock),
+    );
     let writer = started.writer.clone();
 
     let (ids, queue) = plan_shards(&config, &metrics).await?;

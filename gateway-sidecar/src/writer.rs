@@ -29,6 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use callstats_core::member::MemberTotals;
 use callstats_core::{GuildId, SessionId, Timestamp, UserId};
+use callstats_runtime::Clock;
 use callstats_store::{Backoff, BoardUpdate, Store, StoreError, retrying};
 use callstats_store::{EndOutcome, StartOutcome, UpdateOutcome};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -205,6 +206,7 @@ pub fn start(
     opened: Opened,
     options: WriterOptions,
     metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
 ) -> Started {
     let (tx, rx) = mpsc::unbounded_channel();
     let (starts, _) = broadcast::channel(STARTS_KEPT);
@@ -241,7 +243,7 @@ pub fn start(
         flushes: Vec::new(),
         boards: HashMap::new(),
         board_flushes: JoinSet::new(),
-        clock_origin: (Instant::now(), unix_now()),
+        clock,
         starts: starts.clone(),
     };
     for entry in opened.pending {
@@ -311,8 +313,9 @@ struct Task {
     flushes: Vec<(Instant, oneshot::Sender<u64>)>,
     boards: HashMap<GuildId, PendingBoard>,
     board_flushes: JoinSet<Flushed>,
-    /// The monotonic and wall clocks at start, to stamp figures read now.
-    clock_origin: (Instant, i64),
+    /// The program's clock (the one that stamps voice events), to stamp figures read now and
+    /// the boards' flushes: a privacy action's instant is compared with it.
+    clock: Arc<dyn Clock>,
     starts: broadcast::Sender<StartRecorded>,
 }
 
@@ -489,12 +492,9 @@ impl Task {
         self.publish();
     }
 
-    /// Wall-clock now, whole seconds.
+    /// Now, whole seconds.
     fn wall_now(&self) -> Timestamp {
-        let elapsed = self.clock_origin.0.elapsed().as_secs();
-        Timestamp::new(self.clock_origin.1)
-            .unwrap_or(Timestamp::EPOCH)
-            .plus(elapsed)
+        self.clock.now()
     }
 
     fn answer_flushes(&mut self) {
@@ -768,6 +768,8 @@ async fn sleep_until_opt(until: Option<Instant>) {
     }
 }
 
+/// The system's time, for what operators read in real time (how long a write has waited, when
+/// a dead letter was kept).
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -57,7 +57,7 @@ pub async fn compare(
     days: (Timestamp, Timestamp),
 ) -> Comparison {
     let mut c = Comparison::default();
-    let mut ranked_of: BTreeMap<GuildId, Vec<(UserId, u64, u64)>> = BTreeMap::new();
+    let mut ranked_of: BTreeMap<GuildId, Vec<(UserId, Figures)>> = BTreeMap::new();
     // Closed sessions with the ends the store chose, and the partners the day items hold.
     let mut settled_of: BTreeMap<(UserId, GuildId), Vec<Settled>> = BTreeMap::new();
     let mut partners_of: BTreeMap<(UserId, GuildId), PartnerDays> = BTreeMap::new();
@@ -121,11 +121,8 @@ pub async fn compare(
             };
             let f = figures(&settled, model.tz, model.rule);
             compare_figures(&mut c, user, guild, got, &f);
-            if let Some(all) = &f.all_time {
-                ranked_of
-                    .entry(guild)
-                    .or_default()
-                    .push((user, all.secs.total, all.secs.ranked));
+            if f.all_time.is_some() {
+                ranked_of.entry(guild).or_default().push((user, f));
             }
         }
     }
@@ -213,50 +210,71 @@ async fn compare_indexes(
     }
 }
 
-/// The all-time leaderboards by total and by ranked time: members with time on them, as the
-/// oracle's figures say; members opted out at the end on none. A member whose figures are
-/// bounded ([`Oracle::uncertain`]) and not opted out is left out.
+/// The leaderboards (this week, this month, all time; by total and by ranked time): members
+/// with time on them, as the oracle's figures say for the week and month the board is at;
+/// members opted out at the end on none. A member whose figures are bounded
+/// ([`Oracle::uncertain`]) and not opted out is left out.
 async fn compare_boards(
     c: &mut Comparison,
     store: &Store,
     oracle: &Oracle,
-    ranked_of: &BTreeMap<GuildId, Vec<(UserId, u64, u64)>>,
+    ranked_of: &BTreeMap<GuildId, Vec<(UserId, Figures)>>,
 ) {
     for guild in oracle.guilds.keys() {
-        let expected = ranked_of.get(guild).cloned().unwrap_or_default();
-        for (metric, pick) in [
-            (
-                Metric::Total,
-                (|e: &(UserId, u64, u64)| e.1) as fn(&_) -> u64,
-            ),
-            (Metric::Ranked, |e| e.2),
-        ] {
-            // A board lists members with time on it.
-            let mut want: Vec<(UserId, u64)> = expected
-                .iter()
-                .map(|e| (e.0, pick(e)))
-                .filter(|e| e.1 > 0 && !oracle.opted_out(e.0))
-                .collect();
-            want.sort_unstable();
-            match store.guild(*guild).await {
-                Ok(server) => {
-                    let entries = server
-                        .board
-                        .standings(Column::new(PeriodKind::All, metric), &BTreeMap::new())
-                        .lines;
-                    let mut got: Vec<(UserId, u64)> = entries
-                        .iter()
-                        .filter(|e| oracle.opted_out(e.user) || !oracle.uncertain.contains(&e.user))
-                        .map(|e| (e.user, e.secs))
-                        .collect();
-                    got.sort_unstable();
-                    c.check(
-                        &format!("guild {guild}: all-time leaderboard {metric:?}"),
-                        &got,
-                        &want,
-                    );
-                }
-                Err(err) => c.differ(format!("guild {guild}: leaderboard unreadable: {err}")),
+        let server = match store.guild(*guild).await {
+            Ok(server) => server,
+            Err(err) => {
+                c.differ(format!("guild {guild}: leaderboards unreadable: {err}"));
+                continue;
+            }
+        };
+        let board = &server.board;
+        let week = board.week.map(|k| (k.year(), k.week()));
+        let month = board.month.map(|k| (k.year(), k.month()));
+        let expected = ranked_of.get(guild).map_or(&[][..], Vec::as_slice);
+        for kind in [PeriodKind::Week, PeriodKind::Month, PeriodKind::All] {
+            for metric in [Metric::Total, Metric::Ranked] {
+                // A board lists members with time on it.
+                let mut want: Vec<(UserId, u64)> = expected
+                    .iter()
+                    .filter(|(user, _)| !oracle.opted_out(*user))
+                    .map(|(user, f)| {
+                        let period = match kind {
+                            PeriodKind::Week => week.and_then(|k| f.weeks.get(&k)),
+                            PeriodKind::Month => month.and_then(|k| f.months.get(&k)),
+                            PeriodKind::All => None,
+                        };
+                        let secs = match (kind, period, &f.all_time) {
+                            (PeriodKind::All, _, Some(all)) => match metric {
+                                Metric::Total => all.secs.total,
+                                Metric::Ranked => all.secs.ranked,
+                            },
+                            (_, Some(p), _) => match metric {
+                                Metric::Total => p.total,
+                                Metric::Ranked => p.ranked,
+                            },
+                            _ => 0,
+                        };
+                        (*user, secs)
+                    })
+                    .filter(|e| e.1 > 0)
+                    .collect();
+                want.sort_unstable();
+                let mut got: Vec<(UserId, u64)> = board
+                    .standings(Column::new(kind, metric), &BTreeMap::new())
+                    .lines
+                    .iter()
+                    .filter(|e| oracle.opted_out(e.user) || !oracle.uncertain.contains(&e.user))
+                    .map(|e| (e.user, e.secs))
+                    .collect();
+                got.sort_unstable();
+                c.check(
+                    &format!(
+                        "guild {guild}: {kind:?} leaderboard {metric:?} ({week:?}, {month:?})"
+                    ),
+                    &got,
+                    &want,
+                );
             }
         }
     }
