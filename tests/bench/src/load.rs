@@ -187,6 +187,37 @@ async fn baseline_side(
     }
 }
 
+/// The endpoint's CPU per request of each command alone: `count` requests one after the
+/// other, the process's CPU time over them divided by `count`.
+async fn cpu_by_command(
+    signer: &Signer,
+    url: &str,
+    callers: &[Caller],
+    pid: u32,
+    count: usize,
+) -> anyhow::Result<Vec<(&'static str, Option<f64>)>> {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1 << 30);
+    let mut out = Vec::new();
+    for line in MIX {
+        let before = cpu_secs(pid);
+        for i in 0..count {
+            let caller = &callers[i % callers.len()];
+            let request = interaction(line, caller, NEXT_ID.fetch_add(1, Ordering::Relaxed))?;
+            let answer = signer.send(url, &request).await?;
+            ensure!(
+                answer.status == 200,
+                "{line}: the endpoint answered {}",
+                answer.status
+            );
+        }
+        let per = cpu_secs(pid)
+            .zip(before)
+            .map(|(after, before)| (after - before) * 1000.0 / count as f64);
+        out.push((line, per));
+    }
+    Ok(out)
+}
+
 fn cpu_ms_per_request(side: &Side, requests: usize) -> Option<f64> {
     side.cpu.map(|c| c * 1000.0 / requests.max(1) as f64)
 }
@@ -244,6 +275,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let step_secs = bench.size(15.0, 1.0);
     let rates: Vec<u32> = bench.size(vec![2, 4, 8, 16, 32, 64, 128, 256], vec![2, 4]);
     let mut steps: Vec<Step> = Vec::new();
+    let mut by_command = Vec::new();
     let result = async {
         // Warm-up: connections and caches on both sides.
         endpoint_side(&signer, &url, &callers, 4, 8, pids).await;
@@ -274,13 +306,30 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
                 break;
             }
         }
+        by_command = cpu_by_command(&signer, &url, &callers, pids.0, bench.size(100, 8)).await?;
         Ok::<(), anyhow::Error>(())
     }
     .await;
     endpoint.kill().await;
     result?;
     ensure!(!steps.is_empty(), "no step ran");
-    Ok(report(board, &seeded, step_secs, &steps))
+    let mut outcome = report(board, &seeded, step_secs, &steps);
+    let _ = writeln!(
+        outcome.detail,
+        "\nThe endpoint's CPU per request by command, each alone ({} requests one after the other, \
+         after the steps): {}. The images (`/callstats show` and `/callstats server` draw a \
+         heatmap and a chart) take about 1 ms each (BENCHMARKS.md, Images).",
+        bench.size(100, 8),
+        by_command
+            .iter()
+            .map(|(line, ms)| format!(
+                "`{line}` {}",
+                ms.map_or_else(|| "?".to_owned(), |m| format!("{m:.2} ms"))
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(outcome)
 }
 
 fn report(board: u64, seeded: &crate::seed::Seeded, step_secs: f64, steps: &[Step]) -> Outcome {

