@@ -325,11 +325,18 @@ impl Task {
             self.schedule();
             self.schedule_boards();
             self.answer_flushes();
+            // With every flush slot taken, only a flush's end frees one: waking for a board
+            // already due would spin this loop until then.
+            let boards_due = if self.board_flushes.len() < FLUSHES_AT_ONCE {
+                self.next_board_due()
+            } else {
+                None
+            };
             let next_deadline = self
                 .flushes
                 .iter()
                 .map(|(until, _)| *until)
-                .chain(self.next_board_due())
+                .chain(boards_due)
                 .min();
             tokio::select! {
                 command = rx.recv() => {

@@ -211,3 +211,68 @@ async fn a_write_refused_for_good_is_dead_lettered_and_holds_nothing_up() {
     assert_eq!((four.len(), four[0].duration()), (1, 60));
     s.sidecar.stop().await;
 }
+
+/// User + system CPU seconds of this process so far (`/proc/self/stat`, clock ticks of 10 ms).
+fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields[11].parse().unwrap();
+    let stime: f64 = fields[12].parse().unwrap();
+    (utime + stime) / 100.0
+}
+
+/// With every board-flush slot taken by a slow store, the writer waits for a flush to end
+/// instead of waking for the boards already due over and over: it once spun on a core for as
+/// long as the flushes took (a 2,500-guild burst spent minutes of CPU that way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_waiting_for_slow_board_flushes_does_not_spin() {
+    use std::sync::Arc;
+
+    use callstats_sidecar::spool::Spool;
+    use callstats_sidecar::{ManualClock, WriterOptions, writer};
+    use callstats_tests::proxy::FaultProxy;
+
+    let store = fresh_store().await;
+    let proxy = FaultProxy::in_front_of_dynamodb().await;
+    // Each flush is a read and a write of the server item: about a second each here.
+    proxy.latency(Duration::from_millis(450));
+    let slow = Store::connect_with_endpoint(
+        store.table().clone(),
+        callstats_store::Timeouts::default(),
+        &proxy.url(),
+    )
+    .await;
+    let dir = std::env::temp_dir().join(format!(
+        "callstats-writer-spin-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    ));
+    let opened = Spool::open(&dir, 100).unwrap();
+    let t0 = at(2026, 11, 26, 10, 0, 0);
+    let started = writer::start(
+        slow,
+        opened,
+        WriterOptions::default(),
+        Arc::new(Metrics::default()),
+        Arc::new(ManualClock::new(t0)),
+    );
+    // Twelve servers' peaks: all due after the flush interval (2 s), four flushes at a time,
+    // so for about three seconds every slot is taken while boards are due.
+    for g in 1..=12u64 {
+        started.writer.peak(Id::new((g << 22) | 1), 3, t0);
+    }
+    let before = process_cpu_secs();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let used = process_cpu_secs() - before;
+    assert!(
+        used < 1.0,
+        "the process used {used:.2} s of CPU while the writer waited for its flushes"
+    );
+    assert_eq!(started.writer.flush(Duration::from_secs(20)).await, 0);
+    started.writer.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
