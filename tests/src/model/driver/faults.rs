@@ -92,6 +92,10 @@ impl Driver {
 
     pub(super) async fn sigterm(&mut self) {
         self.count_fault("sigterm_restart");
+        // A start that cannot read its saved state (an injected error on that one read)
+        // identifies afresh instead of resuming, which nothing here can predict: error answers
+        // and latency end before a stop.
+        self.end_store_errors();
         let predicted = self.saved_shards();
         let stop_at = self.now();
         let heartbeat = self.heartbeat_now();
@@ -444,6 +448,16 @@ impl Driver {
             self.beating = true;
             if !self.untaken.is_empty() {
                 self.pin().await;
+            }
+        }
+    }
+
+    /// Ends an episode of error answers or latency, if one is on.
+    fn end_store_errors(&mut self) {
+        if self.store_errors_left > 0 {
+            self.store_errors_left = 0;
+            if self.store_up {
+                self.proxy.pass();
             }
         }
     }
