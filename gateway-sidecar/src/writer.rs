@@ -448,7 +448,7 @@ impl Task {
             let store = self.store.clone();
             let backoff = self.options.backoff;
             let metrics = Arc::clone(&self.metrics);
-            let now = self.wall_now();
+            let now = self.clock.now();
             self.board_flushes.spawn(async move {
                 let updates: Vec<BoardUpdate> = ends.iter().map(|(_, u)| *u).collect();
                 let result = retrying(
@@ -497,11 +497,6 @@ impl Task {
             }
         }
         self.publish();
-    }
-
-    /// Now, whole seconds.
-    fn wall_now(&self) -> Timestamp {
-        self.clock.now()
     }
 
     fn answer_flushes(&mut self) {
@@ -617,7 +612,7 @@ impl Task {
                     let update = BoardUpdate {
                         user,
                         totals: totals.unwrap_or_default(),
-                        as_of: self.wall_now(),
+                        as_of: self.clock.now(),
                     };
                     self.board(write.guild()).ends.push((entry.seq, update));
                     ack_now = false;

@@ -232,6 +232,7 @@ async fn a_writer_waiting_for_slow_board_flushes_does_not_spin() {
     use callstats_sidecar::spool::Spool;
     use callstats_sidecar::{ManualClock, WriterOptions, writer};
     use callstats_tests::proxy::FaultProxy;
+    use callstats_tests::sidecar::StateDir;
 
     let store = fresh_store().await;
     let proxy = FaultProxy::in_front_of_dynamodb().await;
@@ -243,15 +244,8 @@ async fn a_writer_waiting_for_slow_board_flushes_does_not_spin() {
         &proxy.url(),
     )
     .await;
-    let dir = std::env::temp_dir().join(format!(
-        "callstats-writer-spin-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    ));
-    let opened = Spool::open(&dir, 100).unwrap();
+    let dir = StateDir::new();
+    let opened = Spool::open(dir.path(), 100).unwrap();
     let t0 = at(2026, 11, 26, 10, 0, 0);
     let started = writer::start(
         slow,
@@ -274,5 +268,4 @@ async fn a_writer_waiting_for_slow_board_flushes_does_not_spin() {
     );
     assert_eq!(started.writer.flush(Duration::from_secs(20)).await, 0);
     started.writer.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -268,6 +268,23 @@ pub async fn spawn_endpoint(
     Ok((proc, format!("http://{addr}/")))
 }
 
+/// `callstats-interactions serve` for `table` (signed with `public_key`), and beside it a plain
+/// SDK client of the same table, the baseline's, which waits as long as the endpoint's reads
+/// may (the local server answers one request at a time).
+pub async fn endpoint_and_plain_client(
+    bench: &Bench,
+    table: &TableName,
+    public_key: &str,
+) -> anyhow::Result<(Proc, String, aws_sdk_dynamodb::Client)> {
+    let (endpoint, url) =
+        spawn_endpoint(bench, table.as_str(), public_key, &bench.endpoint).await?;
+    let client = Store::connect(table.clone(), LOCAL_SERVER_TIMEOUTS)
+        .await
+        .client()
+        .clone();
+    Ok((endpoint, url, client))
+}
+
 /// A plain HTTP/1.1 GET: status and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr).await?;

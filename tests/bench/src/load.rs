@@ -24,10 +24,9 @@ use callstats_core::GuildId;
 use callstats_devkit::client::Caller;
 use callstats_devkit::send::Signer;
 use callstats_devkit::sign::key_from_seed;
-use callstats_store::Store;
 use twilight_model::id::Id;
 
-use crate::harness::{Bench, LOCAL_SERVER_TIMEOUTS, spawn_endpoint};
+use crate::harness::{Bench, endpoint_and_plain_client};
 use crate::machine::cpu_secs;
 use crate::replay::{Read, send_all};
 use crate::report::{Outcome, Row, Verdict};
@@ -109,6 +108,38 @@ where
     (latencies, errors)
 }
 
+/// One side of a step: `count` requests sent by `send` on `rate`'s schedule, with the CPU
+/// `pid` (the process under test, if any) and the local server used meanwhile.
+async fn measure_side<F, Fut>(
+    rate: u32,
+    count: usize,
+    send: F,
+    pid: Option<u32>,
+    server_pid: Option<u32>,
+) -> Side
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let cpu0 = pid.and_then(cpu_secs);
+    let server0 = server_pid.and_then(cpu_secs);
+    let started = Instant::now();
+    let (latencies, errors) = open_loop(rate, count, send).await;
+    let used = |pid: Option<u32>, before: Option<f64>| {
+        pid.and_then(cpu_secs)
+            .zip(before)
+            .map(|(after, before)| after - before)
+    };
+    Side {
+        latency: Summary::of(&latencies),
+        errors: errors.len(),
+        first_error: errors.into_iter().next(),
+        cpu: used(pid, cpu0),
+        server_cpu: used(server_pid, server0),
+        took: started.elapsed(),
+    }
+}
+
 /// The endpoint's side of a step.
 async fn endpoint_side(
     signer: &Arc<Signer>,
@@ -119,10 +150,7 @@ async fn endpoint_side(
     pids: (u32, Option<u32>),
 ) -> Side {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-    let cpu0 = cpu_secs(pids.0);
-    let server0 = pids.1.and_then(cpu_secs);
-    let started = Instant::now();
-    let (latencies, errors) = open_loop(rate, count, |i| {
+    let send = |i: usize| {
         let (signer, url, callers) = (signer.clone(), url.clone(), callers.clone());
         async move {
             let caller = &callers[(i / MIX.len()) % callers.len()];
@@ -136,23 +164,8 @@ async fn endpoint_side(
             );
             Ok(())
         }
-    })
-    .await;
-    let took = started.elapsed();
-    Side {
-        latency: Summary::of(&latencies),
-        errors: errors.len(),
-        first_error: errors.into_iter().next(),
-        cpu: cpu_secs(pids.0)
-            .zip(cpu0)
-            .map(|(after, before)| after - before),
-        server_cpu: pids
-            .1
-            .and_then(cpu_secs)
-            .zip(server0)
-            .map(|(after, before)| after - before),
-        took,
-    }
+    };
+    measure_side(rate, count, send, Some(pids.0), pids.1).await
 }
 
 /// The baseline's side of a step: the recorded reads of the same command and member.
@@ -163,28 +176,14 @@ async fn baseline_side(
     count: usize,
     server_pid: Option<u32>,
 ) -> Side {
-    let server0 = server_pid.and_then(cpu_secs);
-    let started = Instant::now();
-    let (latencies, errors) = open_loop(rate, count, |i| {
+    let send = |i: usize| {
         let (client, reads) = (client.clone(), reads.clone());
         async move {
             let member = (i / MIX.len()) % reads.len();
             send_all(&client, &reads[member][i % MIX.len()]).await
         }
-    })
-    .await;
-    let took = started.elapsed();
-    Side {
-        latency: Summary::of(&latencies),
-        errors: errors.len(),
-        first_error: errors.into_iter().next(),
-        cpu: None,
-        server_cpu: server_pid
-            .and_then(cpu_secs)
-            .zip(server0)
-            .map(|(after, before)| after - before),
-        took,
-    }
+    };
+    measure_side(rate, count, send, None, server_pid).await
 }
 
 /// The endpoint's CPU per request of each command alone: `count` requests one after the
@@ -258,17 +257,8 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         reads.push(of_member);
     }
     let reads = Arc::new(reads);
-    let (endpoint, url) = spawn_endpoint(
-        bench,
-        store.table().as_str(),
-        &signer.public_hex(),
-        &bench.endpoint,
-    )
-    .await?;
-    let client = Store::connect(store.table().clone(), LOCAL_SERVER_TIMEOUTS)
-        .await
-        .client()
-        .clone();
+    let (endpoint, url, client) =
+        endpoint_and_plain_client(bench, store.table(), &signer.public_hex()).await?;
     let url: Arc<str> = Arc::from(url.as_str());
     let callers = Arc::new(callers);
     let pids = (endpoint.pid, bench.server_pid());

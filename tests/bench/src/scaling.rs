@@ -23,7 +23,7 @@ use callstats_store::Store;
 use twilight_model::id::Id;
 
 use crate::cost::{Mirror, Units, lifecycle, measure_lifecycle, ops_of, units_text};
-use crate::harness::{Bench, LOCAL_SERVER_TIMEOUTS, spawn_endpoint};
+use crate::harness::{Bench, endpoint_and_plain_client};
 use crate::recorder::{Call, Recorder};
 use crate::replay::Read;
 use crate::report::{Outcome, Row, Verdict};
@@ -524,19 +524,8 @@ async fn latency(
     sizes: &[usize],
     rounds: usize,
 ) -> anyhow::Result<(Vec<Row>, String)> {
-    let (endpoint, url) = spawn_endpoint(
-        bench,
-        store.table().as_str(),
-        &signer.public_hex(),
-        &bench.endpoint,
-    )
-    .await?;
-    // The baseline waits as long as the endpoint's reads may: the local server answers one
-    // request at a time.
-    let client = Store::connect(store.table().clone(), LOCAL_SERVER_TIMEOUTS)
-        .await
-        .client()
-        .clone();
+    let (endpoint, url, client) =
+        endpoint_and_plain_client(bench, store.table(), &signer.public_hex()).await?;
     let mut rows = Vec::new();
     let mut detail = String::new();
     let result = async {

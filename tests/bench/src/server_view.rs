@@ -23,7 +23,7 @@ use callstats_store::Store;
 use twilight_model::id::Id;
 
 use crate::cost::{Units, ops_of, units_text};
-use crate::harness::{Bench, LOCAL_SERVER_TIMEOUTS, spawn_endpoint};
+use crate::harness::{Bench, LOCAL_SERVER_TIMEOUTS, endpoint_and_plain_client};
 use crate::recorder::{Call, Recorder};
 use crate::replay::{Read, send_all};
 use crate::report::{Row, Verdict};
@@ -151,12 +151,8 @@ async fn time_http(
     rounds: usize,
 ) -> anyhow::Result<Pair> {
     let table = v.store.table();
-    let (endpoint, url) =
-        spawn_endpoint(bench, table.as_str(), &signer.public_hex(), &bench.endpoint).await?;
-    let client = Store::connect(table.clone(), LOCAL_SERVER_TIMEOUTS)
-        .await
-        .client()
-        .clone();
+    let (endpoint, url, client) =
+        endpoint_and_plain_client(bench, table, &signer.public_hex()).await?;
     let c = &v.caller;
     let timed = async {
         measure(signer, &url, c, v.line, &client, &v.reads, 1, 1).await?;
