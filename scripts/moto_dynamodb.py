@@ -2,13 +2,20 @@
 
 `moto_server` always runs threaded, and a threaded moto can lose concurrent `ADD` updates to
 one item. Serving moto's WSGI app from werkzeug with `threaded=False` applies every request in
-arrival order, which is what DynamoDB's per-item atomicity promises.
+arrival order, which is what DynamoDB's per-item atomicity promises. (werkzeug's server closes
+each connection after its answer, so every request opens a connection; DynamoDB keeps them.)
 
 moto's TransactWriteItems deep-copies every table a transaction touches, once per item, to roll
 back on failure: with tens of thousands of items each transaction costs seconds. The same
 contract is kept here without the copy: every condition is checked against the state before the
 transaction (as DynamoDB does), and only then are the writes applied; if applying fails, the
 touched items are put back as they were.
+
+moto's Query looks at every item of the table, sorted, for each request (and each page): with
+tens of thousands of items an index query costs a second. Here the items are grouped once by
+the attribute a query names (the index's or the table's hash key) and the groups reused until
+the next request that may write; moto's own query then filters, sorts and pages the group
+exactly as before, so the answers are the same.
 
 Usage: moto_dynamodb.py [--port N] [--port-file PATH]
 Port 0 (the default) picks a free port; the chosen endpoint is printed on stdout as
@@ -20,6 +27,7 @@ import copy
 import os
 import signal
 import sys
+import threading
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -35,6 +43,7 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from werkzeug.serving import make_server
 
 OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}
@@ -119,6 +128,78 @@ def transact_write_items(self, transact_items):
 DynamoDBBackend.transact_write_items = transact_write_items
 
 
+# Requests that never change a table; any other request drops the grouped items.
+READS = {
+    "GetItem",
+    "BatchGetItem",
+    "Query",
+    "Scan",
+    "DescribeTable",
+    "DescribeTimeToLive",
+    "ListTables",
+}
+writes = 0
+hint = threading.local()
+original_all_items = Table.all_items
+original_query = Table.query
+
+
+def all_items(self):
+    """Every item, sorted; during a query, only those whose hash attribute matches."""
+    wanted = getattr(hint, "value", None)
+    if wanted is None:
+        return original_all_items(self)
+    attr, value = wanted
+    cache = self.__dict__.get("callstats_groups")
+    if cache is None or cache[0] != writes:
+        cache = (writes, {})
+        self.callstats_groups = cache
+    groups = cache[1].get(attr)
+    if groups is None:
+        groups = {}
+        for item in original_all_items(self):
+            key = item.attrs.get(attr)
+            if key is not None:
+                groups.setdefault(key, []).append(item)
+        cache[1][attr] = groups
+    return list(groups.get(value, ()))
+
+
+def query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+          scan_index_forward, projection_expressions, index_name=None, *args,
+          hash_key_conditions=None, **kwargs):
+    wanted = None
+    if index_name is None and hash_key is not None:
+        wanted = (self.hash_key_attr, hash_key)
+    elif index_name is not None and hash_key_conditions and len(hash_key_conditions) == 1:
+        wanted = hash_key_conditions[0]
+    hint.value = wanted
+    try:
+        return original_query(
+            self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+            scan_index_forward, projection_expressions, index_name, *args,
+            hash_key_conditions=hash_key_conditions, **kwargs,
+        )
+    finally:
+        hint.value = None
+
+
+Table.all_items = all_items
+Table.query = query
+
+
+def counting_writes(app):
+    """moto's app, noting each request that may change a table (see `all_items`)."""
+
+    def serve(environ, start_response):
+        global writes
+        if environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2] not in READS:
+            writes += 1
+        return app(environ, start_response)
+
+    return serve
+
+
 class QuietHandler(MotoRequestHandler):
     def log_request(self, *args, **kwargs):
         pass
@@ -130,7 +211,7 @@ def main() -> int:
     parser.add_argument("--port-file")
     args = parser.parse_args()
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = counting_writes(DomainDispatcherApplication(create_backend_app))
     server = make_server(
         "127.0.0.1", args.port, app, threaded=False, request_handler=QuietHandler
     )

@@ -563,6 +563,9 @@ impl Canvas {
         encoder.set_color(png::ColorType::Rgba);
         encoder.set_depth(png::BitDepth::Eight);
         encoder.set_compression(png::Compression::Fast);
+        // One filter for every row rather than the adaptive choice among five: about 40 %
+        // less encoding time for files about 10 % larger (BENCHMARKS.md, "Images").
+        encoder.set_filter(png::Filter::Paeth);
         let mut writer = encoder.write_header()?;
         writer.write_image_data(&rgba)?;
         writer.finish()?;
