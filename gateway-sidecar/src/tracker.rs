@@ -180,7 +180,9 @@ struct GuildState {
     voice: BTreeMap<UserId, Position>,
     /// Members per channel: the index behind "alone".
     occupancy: BTreeMap<ChannelId, BTreeSet<UserId>>,
-    sessions: BTreeMap<UserId, OpenSession>,
+    /// Boxed: a map's nodes hold room for eleven values each, mostly empty in a guild's small
+    /// map, and a session is many times the size of a pointer (BENCHMARKS.md, memory).
+    sessions: BTreeMap<UserId, Box<OpenSession>>,
     /// Stays that ended while others in their channel stayed: their partner time still needs
     /// them.
     departures: Departures,
@@ -319,7 +321,7 @@ impl Tracker {
         state.sessions = open
             .into_iter()
             .filter(|s| s.guild == guild)
-            .map(|s| (s.user, s))
+            .map(|s| (s.user, Box::new(s)))
             .collect();
         for (channel, stay) in self.pending.remove(&guild).unwrap_or_default() {
             state.departures.record(channel, stay);
@@ -606,7 +608,11 @@ impl Tracker {
     /// The open session of a user in a guild, as accounted so far.
     #[must_use]
     pub fn session(&self, guild: GuildId, user: UserId) -> Option<&OpenSession> {
-        self.guilds.get(&guild)?.sessions.get(&user)
+        self.guilds
+            .get(&guild)?
+            .sessions
+            .get(&user)
+            .map(AsRef::as_ref)
     }
 
     /// Guilds the tracker knows.
@@ -644,7 +650,7 @@ impl Tracker {
                                 flags: p.flags,
                             })
                             .collect(),
-                        sessions: g.sessions.values().cloned().collect(),
+                        sessions: g.sessions.values().map(|s| (**s).clone()).collect(),
                         frozen_since,
                         departures: g.departures.iter().collect(),
                         unrecorded: g.unrecorded.iter().map(|(u, t)| (*u, *t)).collect(),
@@ -689,7 +695,11 @@ impl Tracker {
                     )));
                 }
                 state.latest = state.latest.max(session.seg_start);
-                if state.sessions.insert(session.user, session).is_some() {
+                if state
+                    .sessions
+                    .insert(session.user, Box::new(session))
+                    .is_some()
+                {
                     return Err(SnapshotError::Inconsistent(format!(
                         "two sessions of one user in guild {}",
                         g.guild
@@ -761,7 +771,7 @@ impl GuildState {
                 .sessions
                 .values()
                 .filter(|s| s.channel == channel)
-                .map(OpenSession::start)
+                .map(|s| s.start())
                 .min();
             self.departures.prune(channel, oldest);
         }
@@ -855,7 +865,7 @@ impl GuildState {
             .sessions
             .values()
             .filter(|s| s.channel == channel)
-            .map(OpenSession::start)
+            .map(|s| s.start())
             .min();
         self.departures.prune(channel, oldest);
         closed
@@ -975,7 +985,7 @@ impl GuildState {
                     if session.flags != flags {
                         session.set_flags(at, flags, tz);
                         out.push(SessionWrite::Update {
-                            session: session.clone(),
+                            session: (*session).clone(),
                             config: self.config,
                         });
                     }
@@ -984,7 +994,7 @@ impl GuildState {
                 (open, desired) => {
                     if let Some(session) = open {
                         out.push(SessionWrite::End {
-                            session: self.close(session, at, false),
+                            session: self.close(*session, at, false),
                             config: self.config,
                         });
                     }
@@ -995,7 +1005,7 @@ impl GuildState {
                             session: session.clone(),
                             config: self.config,
                         });
-                        self.sessions.insert(user, session);
+                        self.sessions.insert(user, Box::new(session));
                     }
                 }
             }
@@ -1053,7 +1063,7 @@ impl GuildState {
         for (end, user) in ends {
             if let Some(session) = self.sessions.remove(&user) {
                 out.push(SessionWrite::End {
-                    session: self.close(session, end, true),
+                    session: self.close(*session, end, true),
                     config: self.config,
                 });
             }
@@ -1076,7 +1086,7 @@ impl GuildState {
         };
         while let Some((_, session)) = self.sessions.pop_first() {
             out.push(SessionWrite::End {
-                session: self.close(session, end, estimated),
+                session: self.close(*session, end, estimated),
                 config: self.config,
             });
         }

@@ -72,11 +72,16 @@ impl Machine {
     }
 }
 
-/// Memory of a process from `/proc/<pid>/status`, in KiB.
+/// Memory of a process from `/proc/<pid>/status`, in KiB: resident now (`VmRSS`), its peak
+/// (`VmHWM`), and what is resident now split into anonymous memory (`RssAnon`: the heap and
+/// stacks) and pages mapped from files (`RssFile`: the program's code and read-only data,
+/// shared with the page cache); 0 where the kernel does not give the split.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Memory {
     pub rss_kib: u64,
     pub hwm_kib: u64,
+    pub anon_kib: u64,
+    pub file_kib: u64,
 }
 
 #[must_use]
@@ -91,6 +96,8 @@ pub fn memory_of(pid: u32) -> Option<Memory> {
     Some(Memory {
         rss_kib: field("VmRSS:")?,
         hwm_kib: field("VmHWM:")?,
+        anon_kib: field("RssAnon:").unwrap_or(0),
+        file_kib: field("RssFile:").unwrap_or(0),
     })
 }
 
@@ -149,6 +156,8 @@ mod tests {
         let me = std::process::id();
         let memory = memory_of(me).unwrap();
         assert!(memory.rss_kib > 0 && memory.hwm_kib >= memory.rss_kib);
+        assert!(memory.anon_kib > 0 && memory.file_kib > 0);
+        assert!(memory.anon_kib + memory.file_kib <= memory.rss_kib);
         assert!(cpu_secs(me).is_some());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
