@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use callstats_store::Store;
+use callstats_store::{SCHEMA_VERSION, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -23,7 +23,8 @@ use crate::harness::{Bench, ping, spawn_endpoint};
 use crate::report::{Outcome, Row, Verdict};
 use crate::stats::Summary;
 
-/// A DynamoDB endpoint that answers every request with an active table, at once.
+/// A DynamoDB endpoint that answers at once: every `GetItem` with this program's schema
+/// version, every other request with an active table.
 async fn instant_dynamodb() -> anyhow::Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -54,7 +55,16 @@ async fn instant_dynamodb() -> anyhow::Result<String> {
                         }
                     }
                     buf.drain(..end + 4 + length);
-                    let body = r#"{"Table":{"TableName":"bench","TableStatus":"ACTIVE"}}"#;
+                    // Start-up reads the table's schema version (`GetItem`) and describes it.
+                    let reads_item = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("x-amz-target:"))
+                        .is_some_and(|t| t.trim().ends_with(".getitem"));
+                    let body = if reads_item {
+                        format!(r#"{{"Item":{{"v":{{"N":"{SCHEMA_VERSION}"}}}}}}"#)
+                    } else {
+                        r#"{"Table":{"TableName":"bench","TableStatus":"ACTIVE"}}"#.to_owned()
+                    };
                     let response = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{body}",
                         body.len()

@@ -7,7 +7,10 @@
 //! (alone from the first second) and one end per member, as the loop does: no flag updates
 //! on either side. Sessions last ten minutes of the sidecar's clock (a clock file) on both
 //! sides; the leaves count until each guild's leaderboard is flushed with the new figures
-//! (the sidecar flushes behind the ends; the loop flushes each guild once after them).
+//! (the sidecar flushes behind the ends; the loop flushes each guild once after them). The
+//! joins raise each guild's peak of members in voice, which the sidecar's writer flushes
+//! behind the starts: the loop flushes each guild's peak once after its starts, the least
+//! the writer could send.
 //! Rounds alternate which side goes first.
 
 use std::fmt::Write as _;
@@ -175,9 +178,20 @@ async fn loop_round(
         .buffer_unordered(WRITER_CONCURRENCY)
         .collect()
         .await;
+    // The day's peak of members in voice, as the writer flushes it behind the starts: one
+    // flush per guild with the count its last start reached, a few guilds at once.
+    let peaks = [(u32::try_from(per_guild).unwrap_or(u32::MAX), start)];
+    let peaks_flushed: Vec<_> = futures_util::stream::iter(0..guild_count)
+        .map(|g| store.flush_board(guild_id(g), &[], &peaks, None, start))
+        .buffer_unordered(FLUSHES_AT_ONCE)
+        .collect()
+        .await;
     let joins = t0.elapsed();
     for s in starts {
         ensure!(s? == StartOutcome::Started, "a start was not applied");
+    }
+    for f in peaks_flushed {
+        f?;
     }
     clock.advance(SESSION_SECS as i64)?;
     let end = start.plus(SESSION_SECS);
