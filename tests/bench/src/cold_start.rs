@@ -1,8 +1,8 @@
 //! 4. Interactions cold start: from starting `callstats-interactions serve` (release) to the
 //!    answer of its first request, a signed PING, over a new connection.
 //!
-//! Start-up warms the store (a `DescribeTable` round trip) before it listens. To leave that
-//! round trip out, the program is pointed at a stand-in DynamoDB endpoint in this process
+//! Start-up reads the table's schema version and warms the store (a `DescribeTable` round
+//! trip) before it listens. To leave those round trips out, the program is pointed at a stand-in DynamoDB endpoint in this process
 //! that answers at once; the same start against the local server, and the round trip itself
 //! from a fresh client, are measured in the same run, interleaved. Then the Lambda package:
 //! `cargo lambda build --release --arm64 --output-format zip`, its size and build time.
