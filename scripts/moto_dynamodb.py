@@ -27,7 +27,6 @@ import copy
 import os
 import signal
 import sys
-import threading
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -139,17 +138,17 @@ READS = {
     "ListTables",
 }
 writes = 0
-hint = threading.local()
+# The (attribute, value) the query being served names; the server serves one at a time.
+hint = None
 original_all_items = Table.all_items
 original_query = Table.query
 
 
 def all_items(self):
     """Every item, sorted; during a query, only those whose hash attribute matches."""
-    wanted = getattr(hint, "value", None)
-    if wanted is None:
+    if hint is None:
         return original_all_items(self)
-    attr, value = wanted
+    attr, value = hint
     cache = self.__dict__.get("callstats_groups")
     if cache is None or cache[0] != writes:
         cache = (writes, {})
@@ -168,12 +167,13 @@ def all_items(self):
 def query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
           scan_index_forward, projection_expressions, index_name=None, *args,
           hash_key_conditions=None, **kwargs):
+    global hint
     wanted = None
     if index_name is None and hash_key is not None:
         wanted = (self.hash_key_attr, hash_key)
     elif index_name is not None and hash_key_conditions and len(hash_key_conditions) == 1:
         wanted = hash_key_conditions[0]
-    hint.value = wanted
+    hint = wanted
     try:
         return original_query(
             self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
@@ -181,7 +181,7 @@ def query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_k
             hash_key_conditions=hash_key_conditions, **kwargs,
         )
     finally:
-        hint.value = None
+        hint = None
 
 
 Table.all_items = all_items

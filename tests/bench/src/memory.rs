@@ -27,7 +27,7 @@ use twilight_model::id::Id;
 use callstats_devkit::prometheus::{sample_of, samples_of};
 
 use crate::harness::{Bench, ClockFile, SidecarProc, TempDir};
-use crate::machine::{cpu_secs, memory_of};
+use crate::machine::{Memory, cpu_secs, memory_of};
 use crate::report::{Outcome, Row, Verdict};
 use crate::throughput::WRITER_CONCURRENCY;
 
@@ -67,10 +67,7 @@ fn guild(g: u64) -> GuildSpec {
 #[derive(Clone, Copy, Debug, Default)]
 struct Sample {
     at: Duration,
-    rss_kib: u64,
-    hwm_kib: u64,
-    anon_kib: u64,
-    file_kib: u64,
+    memory: Memory,
 }
 
 fn mib(kib: u64) -> f64 {
@@ -114,10 +111,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         if let Some(m) = memory_of(pid) {
             samples.push(Sample {
                 at: t0.elapsed(),
-                rss_kib: m.rss_kib,
-                hwm_kib: m.hwm_kib,
-                anon_kib: m.anon_kib,
-                file_kib: m.file_kib,
+                memory: m,
             });
         }
         let text = sidecar.metrics().await?;
@@ -212,17 +206,17 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
 
     let peak = samples
         .iter()
-        .map(|s| s.hwm_kib)
+        .map(|s| s.memory.hwm_kib)
         .max()
         .unwrap_or(0)
         .max(after.hwm_kib);
     // The split of the largest sample: how much of the peak is the heap, how much the program.
-    let largest = samples.iter().max_by_key(|s| s.rss_kib);
+    let largest = samples.iter().max_by_key(|s| s.memory.rss_kib);
     let split = largest.map_or_else(String::new, |s| {
         format!(
             "; at its largest sample, heap and stacks (RssAnon) {:.1} MiB, program code and data mapped from files (RssFile) {:.1} MiB",
-            mib(s.anon_kib),
-            mib(s.file_kib)
+            mib(s.memory.anon_kib),
+            mib(s.memory.file_kib)
         )
     });
     let rows = vec![
@@ -310,10 +304,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             detail,
             "| {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
             s.at.as_secs_f64(),
-            mib(s.rss_kib),
-            mib(s.hwm_kib),
-            mib(s.anon_kib),
-            mib(s.file_kib)
+            mib(s.memory.rss_kib),
+            mib(s.memory.hwm_kib),
+            mib(s.memory.anon_kib),
+            mib(s.memory.file_kib)
         );
     }
     let _ = writeln!(
